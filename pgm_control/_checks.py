@@ -1,0 +1,113 @@
+"""Validation at the boundary: every public entry point converts and checks its inputs here, once.
+
+Errors name the argument, the expected shape or range, and what was received, so that a user never
+meets a shape error from deep inside torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+DTYPE = torch.float64
+PROB_ATOL = 1e-6
+
+
+def shape_str(shape: Sequence[int]) -> str:
+    return "[" + ", ".join(str(int(d)) for d in shape) + "]"
+
+
+def as_float_tensor(value, name: str) -> torch.Tensor:
+    """Convert array-likes to a float64 tensor; keep autograd history of float tensors."""
+    if isinstance(value, torch.Tensor):
+        if value.dtype == torch.bool or value.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got a tensor of dtype {value.dtype}")
+        return value.to(DTYPE)
+    try:
+        return torch.as_tensor(value, dtype=DTYPE)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"{name} must be a tensor or a nested sequence of numbers ({error})") from None
+
+
+def as_index_tensor(value, name: str) -> torch.Tensor:
+    """Convert array-likes of integers to an int64 tensor."""
+    tensor = value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
+        if tensor.is_floating_point() and torch.equal(tensor, tensor.round()):
+            return tensor.long()
+        raise TypeError(f"{name} must hold integers, got dtype {tensor.dtype}")
+    return tensor.long()
+
+
+def check_shape(tensor: torch.Tensor, expected: Sequence[int | None], name: str, meaning: str) -> None:
+    """Check `tensor.shape` against `expected` (None matches any size); `meaning` names the axes."""
+    ok = tensor.dim() == len(expected) and all(
+        e is None or int(s) == int(e) for s, e in zip(tensor.shape, expected)
+    )
+    if not ok:
+        shown = "[" + ", ".join("?" if e is None else str(int(e)) for e in expected) + "]"
+        raise ValueError(f"{name} must have shape {meaning} = {shown}, got {shape_str(tensor.shape)}")
+
+
+def check_finite(tensor: torch.Tensor, name: str) -> None:
+    if not torch.isfinite(tensor).all():
+        bad = (~torch.isfinite(tensor)).nonzero()[0].tolist()
+        raise ValueError(f"{name} must be finite, got {tensor[tuple(bad)].item()} at index {bad}")
+
+
+def check_distribution(tensor: torch.Tensor, name: str, what: str) -> None:
+    """Check that the last axis of `tensor` holds probability vectors (tolerance 1e-6)."""
+    check_finite(tensor, name)
+    if (tensor < 0).any():
+        bad = (tensor < 0).nonzero()[0].tolist()
+        raise ValueError(
+            f"{name} must be non-negative probabilities ({what}), got {tensor[tuple(bad)].item():.3g} "
+            f"at index {bad}"
+        )
+    totals = tensor.sum(-1)
+    off = (totals - 1).abs() > PROB_ATOL
+    if off.any():
+        bad = off.nonzero()[0].tolist()
+        raise ValueError(
+            f"{name} must sum to 1 over its last axis ({what}), but sums to "
+            f"{totals[tuple(bad)].item():.9g} at index {bad}"
+        )
+
+
+def check_discount(discount) -> float:
+    if isinstance(discount, torch.Tensor):
+        discount = discount.item()
+    if not isinstance(discount, (int, float)) or isinstance(discount, bool):
+        raise TypeError(f"discount must be a number in [0, 1], got {type(discount).__name__}")
+    discount = float(discount)
+    if not 0.0 <= discount <= 1.0 or math.isnan(discount):
+        raise ValueError(f"discount must lie in [0, 1], got {discount}")
+    return discount
+
+
+def check_horizon(horizon, *, required: bool = False) -> int | None:
+    if horizon is None:
+        if required:
+            raise ValueError("horizon is required here: pass a positive integer T")
+        return None
+    if isinstance(horizon, bool) or not isinstance(horizon, int):
+        if isinstance(horizon, torch.Tensor) and horizon.dim() == 0 and not horizon.is_floating_point():
+            horizon = int(horizon)
+        else:
+            raise TypeError(f"horizon must be a positive integer, got {horizon!r}")
+    if horizon < 1:
+        raise ValueError(f"horizon must be a positive integer, got {horizon}")
+    return horizon
+
+
+def check_temperature(temperature) -> float:
+    if isinstance(temperature, torch.Tensor):
+        temperature = temperature.item()
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
+        raise TypeError(f"temperature must be a non-negative number, got {type(temperature).__name__}")
+    temperature = float(temperature)
+    if not temperature >= 0.0 or math.isinf(temperature):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
+    return temperature

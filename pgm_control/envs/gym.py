@@ -1,0 +1,115 @@
+"""Gymnasium interop: read a toy-text environment's model ``P``, and wrap any TabularMDP as an Env."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import torch
+
+from pgm_control._checks import DTYPE
+from pgm_control.mdp import TabularMDP
+
+
+def from_gymnasium(env, discount: float = 1.0) -> TabularMDP:
+    r"""A :class:`TabularMDP` from a Gymnasium environment that exposes its model as ``env.unwrapped.P``.
+
+    ``P[s][a]`` is a list of ``(probability, next_state, reward, terminated)`` (FrozenLake,
+    CliffWalking, Taxi). Conversion: successor lists keep each outcome; r(s, a) = Σ prob · reward (the
+    r(s, a, s') form reduced to r(s, a)); every state entered with ``terminated=True`` becomes an
+    absorbing, zero-reward terminal state (its own outgoing ``P`` entries are ignored). The initial
+    distribution is ``env.unwrapped.initial_state_distrib`` when present, else uniform.
+
+    Raises ``ValueError`` if some non-terminal state enters a terminal state without
+    ``terminated=True`` (the terminal set would be ambiguous).
+    """
+    model = getattr(env.unwrapped, "P", None)
+    if not isinstance(model, dict):
+        raise TypeError(
+            f"from_gymnasium needs an environment exposing its model as env.unwrapped.P "
+            f"(FrozenLake, CliffWalking, Taxi); {type(env.unwrapped).__name__} has none"
+        )
+    S = len(model)
+    A = len(model[0])
+    K = max(len(model[s][a]) for s in range(S) for a in range(A))
+    next_states = np.zeros((S, A, K), dtype=np.int64)
+    probs = np.zeros((S, A, K))
+    rewards = np.zeros((S, A))
+    ends = np.zeros((S, A, K), dtype=bool)
+    for s in range(S):
+        for a in range(A):
+            outcomes = model[s][a]
+            for k, (p, s_next, r, done) in enumerate(outcomes):
+                next_states[s, a, k], probs[s, a, k], ends[s, a, k] = s_next, p, done
+                rewards[s, a] += p * r
+            next_states[s, a, len(outcomes):] = s
+    terminal = np.zeros(S, dtype=bool)
+    terminal[next_states[ends & (probs > 0)]] = True
+    entering = ~terminal[:, None, None] & (probs > 0) & terminal[next_states] & ~ends
+    if entering.any():
+        s, a, k = np.argwhere(entering)[0]
+        raise ValueError(
+            f"state {next_states[s, a, k]} is entered with terminated=True elsewhere but without it "
+            f"from state {s} under action {a}; cannot tell whether it is terminal"
+        )
+    initial = getattr(env.unwrapped, "initial_state_distrib", None)
+    return TabularMDP(
+        (torch.from_numpy(next_states), torch.from_numpy(probs)),
+        torch.from_numpy(rewards),
+        initial=None if initial is None else torch.as_tensor(np.asarray(initial), dtype=DTYPE),
+        discount=discount,
+        terminal=torch.from_numpy(terminal),
+    )
+
+
+class TabularEnv(gymnasium.Env):
+    """A ``gymnasium.Env`` that simulates a :class:`TabularMDP`.
+
+    Observations and actions are ``Discrete(S)`` and ``Discrete(A)``; the reward of a step is r(s, a);
+    an episode terminates on entering a terminal state and is truncated after ``horizon`` steps (if
+    given). ``info`` is empty. Seed it through ``reset(seed=...)``.
+
+    Example:
+        >>> from pgm_control.envs import cliff_walking
+        >>> env = TabularEnv(cliff_walking(), horizon=10)
+        >>> observation, info = env.reset(seed=0)
+        >>> observation
+        36
+        >>> env.step(0)[:4]   # north
+        (24, -1.0, False, False)
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, mdp: TabularMDP, horizon: int | None = None):
+        if not isinstance(mdp, TabularMDP):
+            raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
+        self.mdp = mdp
+        self.horizon = horizon
+        self.observation_space = gymnasium.spaces.Discrete(mdp.num_states)
+        self.action_space = gymnasium.spaces.Discrete(mdp.num_actions)
+        self._initial = mdp.initial.detach().numpy()
+        self._next_states = mdp.next_states.numpy()
+        self._probs = mdp.probs.numpy()
+        self._rewards = mdp.rewards.detach().numpy()
+        self._terminal = mdp.terminal.numpy()
+        self._state = None
+        self._steps = 0
+
+    def reset(self, *, seed: int | None = None, options=None):
+        super().reset(seed=seed)
+        self._state = int(self.np_random.choice(len(self._initial), p=self._initial))
+        self._steps = 0
+        return self._state, {}
+
+    def step(self, action):
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        if not self.action_space.contains(action):
+            raise ValueError(f"action must be an integer in [0, {self.action_space.n}), got {action!r}")
+        s, a = self._state, int(action)
+        k = self.np_random.choice(self._probs.shape[-1], p=self._probs[s, a])
+        self._state = int(self._next_states[s, a, k])
+        self._steps += 1
+        terminated = bool(self._terminal[self._state])
+        truncated = self.horizon is not None and self._steps >= self.horizon
+        return self._state, float(self._rewards[s, a]), terminated, truncated, {}

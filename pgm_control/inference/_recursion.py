@@ -1,0 +1,165 @@
+"""Thin drivers shared by every Bellman-type solver: backward induction and the fixed-point loop.
+
+Each solver supplies two pure functions of tensors, ``q_from_v`` (a backup through the dynamics) and
+``v_from_q`` (a maximum, soft maximum or policy average over actions); the drivers only loop over
+time or iterations, never over states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from pgm_control._checks import (
+    DTYPE,
+    as_float_tensor,
+    as_index_tensor,
+    check_distribution,
+    check_shape,
+    shape_str,
+)
+from pgm_control._logspace import safe_log
+from pgm_control.mdp import TabularMDP
+
+Backup = Callable[[torch.Tensor], torch.Tensor]
+TimedBackup = Callable[[torch.Tensor, int], torch.Tensor]
+
+# Show a bar on auto only when a solve does at least this many (state, action, step) updates.
+_AUTO_PROGRESS_WORK = 2e8
+
+
+def progress_bar(total: int, progress: bool | None, work: float, desc: str):
+    """A tqdm bar over `total` steps; ``progress=None`` shows it only for large `work`."""
+    disable = (not progress) if progress is not None else work < _AUTO_PROGRESS_WORK
+    return tqdm(total=total, disable=disable, desc=desc, leave=False)
+
+
+def check_mdp(mdp) -> TabularMDP:
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp must be a pgm_control.TabularMDP, got {type(mdp).__name__}")
+    return mdp
+
+
+def backward_induction(
+    mdp: TabularMDP,
+    horizon: int,
+    q_from_v: Backup,
+    v_from_q: TimedBackup,
+    *,
+    progress: bool | None = None,
+    desc: str = "backward induction",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Q_t = q_from_v(V_{t+1}), V_t = v_from_q(Q_t, t) for t = T-1, ..., 0 with V_T = 0.
+
+    Returns q ``[T, S, A]`` and v ``[T, S]`` (T entries: the terminal V_T = 0 is not stored).
+    """
+    S, A = mdp.num_states, mdp.num_actions
+    # With autograd on, collect steps in lists and stack once; otherwise write into preallocated
+    # tensors so that a [T, S, A] table of 10^8 entries is never held twice.
+    track = torch.is_grad_enabled() and mdp.rewards.requires_grad
+    q_steps, v_steps = [], []
+    if not track:
+        q_all = torch.empty(horizon, S, A, dtype=DTYPE)
+        v_all = torch.empty(horizon, S, dtype=DTYPE)
+    v_next = torch.zeros(S, dtype=DTYPE)
+    with progress_bar(horizon, progress, horizon * S * A, desc) as bar:
+        for t in reversed(range(horizon)):
+            q = q_from_v(v_next)
+            v_next = v_from_q(q, t)
+            if track:
+                q_steps.append(q)
+                v_steps.append(v_next)
+            else:
+                q_all[t] = q
+                v_all[t] = v_next
+            bar.update()
+    if track:
+        q_all, v_all = torch.stack(q_steps[::-1]), torch.stack(v_steps[::-1])
+    return q_all, v_all
+
+
+def fixed_point(
+    mdp: TabularMDP,
+    q_from_v: Backup,
+    v_from_q: Backup,
+    *,
+    tol: float,
+    max_iter: int,
+    progress: bool | None = None,
+    desc: str = "fixed point",
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Iterate V <- v_from_q(q_from_v(V)) from V = 0 until the error bound on V is below `tol`.
+
+    With γ < 1 the bound is γ/(1-γ) ‖V_{k+1} - V_k‖_∞ (contraction); with γ = 1 (terminal states) it is
+    the change itself. Returns q ``[S, A]``, v ``[S]`` and the number of sweeps.
+    """
+    require_infinite_horizon_ok(mdp)
+    gamma = mdp.discount
+    factor = gamma / (1.0 - gamma) if gamma < 1.0 else 1.0
+    v = torch.zeros(mdp.num_states, dtype=DTYPE)
+    with progress_bar(max_iter, progress, 0.0, desc) as bar:
+        for sweep in range(1, max_iter + 1):
+            q = q_from_v(v)
+            v_new = v_from_q(q)
+            change = (v_new - v).abs().max().item()
+            v = v_new
+            bar.update()
+            if factor * change <= tol:
+                return q_from_v(v), v, sweep
+    raise RuntimeError(
+        f"{desc} did not converge in max_iter={max_iter} sweeps (last change {change:.3g}); with "
+        "discount=1 some policy may never reach a terminal state. Raise max_iter, lower the "
+        "discount, or pass a finite horizon."
+    )
+
+
+def require_infinite_horizon_ok(mdp: TabularMDP) -> None:
+    if mdp.discount == 1.0 and not bool(mdp.terminal.any()):
+        raise ValueError(
+            "discount=1 with no horizon: the undiscounted infinite-horizon value is unbounded. "
+            "Pass horizon=T, use an MDP with discount < 1 (mdp.replace(discount=0.99)), or mark "
+            "terminal states."
+        )
+
+
+def log_action_prior(mdp: TabularMDP, action_prior) -> torch.Tensor:
+    """log p(a|s) ``[S, A]``; uniform when `action_prior` is None. Accepts ``[A]`` or ``[S, A]``."""
+    S, A = mdp.num_states, mdp.num_actions
+    if action_prior is None:
+        return torch.full((S, A), -torch.log(torch.tensor(float(A), dtype=DTYPE)).item(), dtype=DTYPE)
+    prior = as_float_tensor(action_prior, "action_prior")
+    if prior.dim() == 1:
+        check_shape(prior, [A], "action_prior", "p(a) [A]")
+        prior = prior.expand(S, A)
+    check_shape(prior, [S, A], "action_prior", "p(a|s) [S, A]")
+    check_distribution(prior, "action_prior", "p(a|s) over A actions")
+    return safe_log(prior)
+
+
+def read_policy(mdp: TabularMDP, policy, horizon: int | None) -> torch.Tensor:
+    """Policy probabilities ``[S, A]`` or ``[T, S, A]`` from probabilities, a long ``[S]`` of
+    deterministic actions, or any result object with a ``.policy`` attribute."""
+    S, A = mdp.num_states, mdp.num_actions
+    if hasattr(policy, "policy") and not isinstance(policy, torch.Tensor):
+        policy = policy.policy
+    tensor = policy if isinstance(policy, torch.Tensor) else torch.as_tensor(policy)
+    if not tensor.is_floating_point():
+        actions = as_index_tensor(tensor, "policy")
+        check_shape(actions, [S], "policy", "deterministic actions [S]")
+        if actions.min() < 0 or actions.max() >= A:
+            raise ValueError(f"policy actions must lie in [0, {A}), got {actions.tolist()}")
+        return torch.nn.functional.one_hot(actions, A).to(DTYPE)
+    tensor = tensor.to(DTYPE)
+    if tensor.dim() == 3:
+        if horizon is None or tensor.shape[0] != horizon:
+            raise ValueError(
+                f"a time-indexed policy [T, S, A] = {shape_str(tensor.shape)} needs horizon="
+                f"{tensor.shape[0]}, got horizon={horizon}"
+            )
+        check_shape(tensor, [horizon, S, A], "policy", "π_t(a|s) [T, S, A]")
+    else:
+        check_shape(tensor, [S, A], "policy", "π(a|s) [S, A]")
+    check_distribution(tensor, "policy", "π(a|s) over A actions")
+    return tensor

@@ -1,0 +1,128 @@
+r"""Soft value iteration: the lecture's soft Bellman backups (seed 000, "How are these messages related
+to RL?" and "Control via variational inference"; seed 004, "Soft Optimality").
+
+With temperature α (π ∝ exp(Q/α)) and action prior p(a|s) (uniform by default):
+
+    V_t(s)    = α log Σ_a p(a|s) exp(Q_t(s, a)/α)                    (soft maximum)
+    π_t(a|s)  = p(a|s) exp((Q_t(s, a) - V_t(s))/α)
+    Q_t(s, a) = r(s, a) + γ E_{s'}[V_{t+1}(s')]                       backup="expected"
+    Q_t(s, a) = r(s, a) + α log(γ E_{s'}[exp(V_{t+1}(s')/α)] + 1 - γ)  backup="optimistic"
+
+"expected" is the variational solution with the dynamics held fixed: the ordinary Bellman backup with
+a soft maximum (seed 000, "regular Bellman backup, not optimistic"). "optimistic" is the exact
+posterior: with α = 1 and γ = 1, Q_t = log β_t(s, a) and V_t = log β_t(s), the backward messages.
+A discount γ < 1 enters the optimistic backup as a probability 1 - γ of moving to an absorbing,
+zero-reward state each step (Levine 2018, §2.3), which gives the familiar r + γ E[V'] in the expected
+case.
+
+Convention. This V is seed 000's log β_t(s) = log E_{a~p(a|s)}[β_t(s, a)]: the action prior sits
+inside the soft maximum. The other common convention, V = log ∫ exp Q da (seed 004, and e.g.
+``imitation``'s ``mce_partition_fh``), drops the 1/|A| of the uniform prior, so its V_t exceeds this one
+by log|A| times the number of remaining steps (T - t for code time t = 0..T-1, γ = 1); policies are the
+same. As α -> 0 the soft maximum becomes max_a and soft value iteration becomes
+:func:`value_iteration` (``temperature=0`` computes that limit exactly for the expected backup).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from pgm_control._checks import check_horizon, check_temperature
+from pgm_control.inference._recursion import (
+    backward_induction,
+    check_mdp,
+    fixed_point,
+    log_action_prior,
+)
+from pgm_control.inference.dynamic_programming import expected_backup
+from pgm_control.inference.results import SoftValueResult
+from pgm_control.mdp import TabularMDP
+
+BACKUPS = ("expected", "optimistic")
+
+
+def soft_maximum(q: torch.Tensor, log_prior: torch.Tensor, temperature: float) -> torch.Tensor:
+    r"""V(s) = α log Σ_a p(a|s) exp(Q(s, a)/α); at α = 0, max over actions with p(a|s) > 0.
+
+    q ``[..., S, A]``, log_prior ``[S, A]`` -> ``[..., S]``.
+    """
+    if temperature == 0.0:
+        return torch.where(torch.isfinite(log_prior), q, -torch.inf).max(-1).values
+    return temperature * torch.logsumexp(log_prior + q / temperature, dim=-1)
+
+
+def optimistic_backup(mdp: TabularMDP, v_next: torch.Tensor, temperature: float) -> torch.Tensor:
+    r"""Q(s, a) = r(s, a) + α log(γ E_{s'}[exp(V(s')/α)] + 1 - γ); v_next ``[S]`` -> ``[S, A]``."""
+    log_continue = mdp.log_expected_exp_next(v_next / temperature)
+    gamma = mdp.discount
+    if gamma < 1.0:
+        log_gamma = math.log(gamma) if gamma > 0 else -math.inf
+        log_continue = torch.logaddexp(log_continue + log_gamma,
+                                       torch.full_like(log_continue, math.log1p(-gamma)))
+    return mdp.rewards + temperature * log_continue
+
+
+def soft_value_iteration(
+    mdp: TabularMDP,
+    horizon: int | None = None,
+    temperature: float = 1.0,
+    backup: str = "expected",
+    *,
+    action_prior=None,
+    tol: float = 1e-10,
+    max_iter: int = 100_000,
+    progress: bool | None = None,
+) -> SoftValueResult:
+    r"""Soft Q, V and the soft-optimal policy π(a|s) = p(a|s) exp((Q - V)/α).
+
+    Args:
+        mdp: the :class:`TabularMDP`.
+        horizon: T for time-indexed tables (``q`` ``[T, S, A]``, ``v`` ``[T, S]``, code t = 0..T-1 is
+            the slides' t = 1..T, V_T = 0), or None to iterate the discounted backup to its fixed point
+            (``q`` ``[S, A]``, ``v`` ``[S]``; needs γ < 1 or terminal states).
+        temperature: α >= 0 (``temperature=0`` is the hard limit, expected backup only).
+        backup: ``"expected"`` (variational, fixed dynamics) or ``"optimistic"`` (exact posterior).
+        action_prior: p(a|s) ``[S, A]`` or ``[A]``; uniform when None.
+        tol, max_iter: stopping rule of the infinite-horizon iteration (error bound on V).
+        progress: show a tqdm bar (None: only for large problems).
+
+    Returns:
+        :class:`SoftValueResult` with ``q``, ``v``, ``log_policy``, ``policy``.
+
+    Example:
+        >>> from pgm_control.envs import lottery_mdp
+        >>> mdp = lottery_mdp()
+        >>> safe, gamble = 0, 1
+        >>> exact = soft_value_iteration(mdp, horizon=5, backup="optimistic")
+        >>> variational = soft_value_iteration(mdp, horizon=5, backup="expected")
+        >>> bool(exact.policy[0, 0, gamble] > 0.5), bool(variational.policy[0, 0, safe] > 0.5)
+        (True, True)
+    """
+    check_mdp(mdp)
+    horizon = check_horizon(horizon)
+    temperature = check_temperature(temperature)
+    if backup not in BACKUPS:
+        raise ValueError(f"backup must be one of {BACKUPS}, got {backup!r}")
+    if backup == "optimistic" and temperature == 0.0:
+        raise ValueError("temperature=0 is supported for backup='expected' only; pass a temperature > 0")
+    log_prior = log_action_prior(mdp, action_prior)
+
+    def q_from_v(v_next):
+        if backup == "expected":
+            return expected_backup(mdp, v_next)
+        return optimistic_backup(mdp, v_next, temperature)
+
+    def v_from_q(q, t=None):
+        return soft_maximum(q, log_prior, temperature)
+
+    if horizon is not None:
+        q, v = backward_induction(mdp, horizon, q_from_v, v_from_q, progress=progress,
+                                  desc="soft value iteration")
+        iterations = horizon
+    else:
+        q, v, iterations = fixed_point(mdp, q_from_v, v_from_q, tol=tol, max_iter=max_iter,
+                                       progress=progress, desc="soft value iteration")
+    return SoftValueResult(q=q, v=v, temperature=temperature, backup=backup, log_prior=log_prior,
+                           iterations=iterations)

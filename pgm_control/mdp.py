@@ -1,0 +1,382 @@
+r"""The tabular MDP: one conventions layer, two storages.
+
+Conventions (stated once, here and in the README):
+
+* ``transitions`` p(s' | s, a): dense ``[S, A, S']``, or successor lists ``(next_states, probs)``,
+  each ``[S, A, K]``, where entry k of (s, a) says "with probability probs[s, a, k] the next state is
+  next_states[s, a, k]". Successor lists may repeat a next state and may pad with probability 0.
+* ``rewards`` r(s, a) ``[S, A]``, received at the step where action a is taken in state s. Rewards
+  given as r(s) ``[S]`` (reward for acting in s, whatever the action) or as r(s, a, s') ``[S, A, S']``
+  (reward on the transition) are converted once, on construction:
+  r(s, a) = r(s)   or   r(s, a) = Σ_{s'} p(s' | s, a) r(s, a, s').
+  A reward for *arriving* in s' is the r(s, a, s') form with r depending only on s'.
+* ``initial`` p(s_1) ``[S]``, uniform by default.
+* ``discount`` γ in [0, 1], 1 by default. Finite-horizon solvers take a ``horizon`` T; with γ = 1 an
+  infinite-horizon solver needs terminal states that every policy reaches, or it raises.
+* ``terminal`` states are absorbing and pay nothing: their transitions are overwritten with a
+  self-loop and their rewards with 0 (rewards for *entering* them are kept, on the source state).
+  Under the lecture's convention V = log Σ_a p(a|s) exp Q their soft value is exactly 0.
+
+Everything is float64. Rewards keep their autograd history, so solvers are differentiable with
+respect to them (inverse RL differentiates through soft value iteration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+
+import torch
+
+from pgm_control._checks import (
+    DTYPE,
+    as_float_tensor,
+    as_index_tensor,
+    check_discount,
+    check_distribution,
+    check_finite,
+    check_shape,
+    shape_str,
+)
+from pgm_control._logspace import safe_log, scatter_logsumexp
+
+
+class TabularMDP:
+    r"""A finite MDP (S states, A actions) with dense or successor-list transitions.
+
+    Args:
+        transitions: p(s' | s, a), either a dense tensor ``[S, A, S']`` or a pair
+            ``(next_states, probs)`` of ``[S, A, K]`` tensors (successor lists).
+        rewards: r(s, a) ``[S, A]``; also accepted: r(s) ``[S]`` or r(s, a, s') ``[S, A, S']``.
+        initial: p(s_1) ``[S]``; uniform over all states by default.
+        discount: γ in [0, 1] (default 1).
+        terminal: absorbing zero-reward states, as a bool mask ``[S]`` or a sequence of indices.
+        state_names, action_names: optional labels (length S and A).
+        features: optional reward features f(s, a) ``[S, A, F]``, or state features ``[S, F]``
+            (shared by all actions), used by inverse RL.
+        layout: optional geometry for drawing (a :class:`pgm_control.envs.GridLayout` for grids);
+            carried along by :meth:`replace`.
+
+    Example:
+        >>> import torch
+        >>> P = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+        >>> mdp = TabularMDP(P, rewards=torch.tensor([0.0, 1.0]), discount=0.5)
+        >>> mdp.rewards
+        tensor([[0., 0.],
+                [1., 1.]], dtype=torch.float64)
+        >>> mdp.to_successors().next_states.shape
+        torch.Size([2, 2, 1])
+    """
+
+    def __init__(
+        self,
+        transitions,
+        rewards,
+        initial=None,
+        discount: float = 1.0,
+        *,
+        terminal=None,
+        state_names: Sequence[str] | None = None,
+        action_names: Sequence[str] | None = None,
+        features=None,
+        layout=None,
+    ):
+        dense, next_states, probs = _read_transitions(transitions)
+        if dense is not None:
+            num_states, num_actions = dense.shape[0], dense.shape[1]
+        else:
+            num_states, num_actions = next_states.shape[0], next_states.shape[1]
+        self._num_states, self._num_actions = int(num_states), int(num_actions)
+        self._dense, self._next_states, self._probs = dense, next_states, probs
+
+        rewards = self._read_rewards(rewards)
+        terminal_mask = self._read_terminal(terminal)
+        if terminal_mask.any():
+            self._make_absorbing(terminal_mask)
+            rewards = torch.where(terminal_mask[:, None], torch.zeros_like(rewards), rewards)
+        self._rewards = rewards
+        self._terminal = terminal_mask
+        self._initial = self._read_initial(initial)
+        self._discount = check_discount(discount)
+        self._state_names = _read_names(state_names, self._num_states, "state_names", "S")
+        self._action_names = _read_names(action_names, self._num_actions, "action_names", "A")
+        self._features = self._read_features(features)
+        self._layout = layout
+
+    # ------------------------------------------------------------------ construction helpers
+    def _read_rewards(self, rewards) -> torch.Tensor:
+        rewards = as_float_tensor(rewards, "rewards")
+        S, A = self._num_states, self._num_actions
+        if rewards.dim() == 1:
+            check_shape(rewards, [S], "rewards", "r(s) [S]")
+            rewards = rewards[:, None].expand(S, A)
+        elif rewards.dim() == 2:
+            check_shape(rewards, [S, A], "rewards", "r(s, a) [S, A]")
+        elif rewards.dim() == 3:
+            check_shape(rewards, [S, A, S], "rewards", "r(s, a, s') [S, A, S']")
+            check_finite(rewards, "rewards")
+            if self._dense is not None:
+                rewards = (self._dense * rewards).sum(-1)
+            else:
+                rewards = (self._probs * rewards.gather(-1, self._next_states)).sum(-1)
+        else:
+            raise ValueError(
+                f"rewards must be r(s) [S], r(s, a) [S, A] or r(s, a, s') [S, A, S'] with "
+                f"S={S}, A={A}; got shape {shape_str(rewards.shape)}"
+            )
+        check_finite(rewards, "rewards")
+        return rewards.contiguous()
+
+    def _read_terminal(self, terminal) -> torch.Tensor:
+        S = self._num_states
+        if terminal is None:
+            return torch.zeros(S, dtype=torch.bool)
+        tensor = terminal if isinstance(terminal, torch.Tensor) else torch.as_tensor(terminal)
+        if tensor.dtype == torch.bool:
+            check_shape(tensor, [S], "terminal", "bool mask [S]")
+            return tensor.clone()
+        index = as_index_tensor(tensor, "terminal").reshape(-1)
+        if index.numel() and (index.min() < 0 or index.max() >= S):
+            raise ValueError(f"terminal state indices must lie in [0, {S}), got {index.tolist()}")
+        return torch.zeros(S, dtype=torch.bool).index_fill_(0, index, True)
+
+    def _make_absorbing(self, terminal: torch.Tensor) -> None:
+        states = terminal.nonzero().squeeze(-1)
+        if self._dense is not None:
+            dense = self._dense.clone()
+            dense[states] = 0.0
+            dense[states, :, states] = 1.0
+            self._dense = dense
+        else:
+            next_states, probs = self._next_states.clone(), self._probs.clone()
+            next_states[states] = states[:, None, None]
+            probs[states] = 0.0
+            probs[states, :, 0] = 1.0
+            self._next_states, self._probs = next_states, probs
+
+    def _read_initial(self, initial) -> torch.Tensor:
+        S = self._num_states
+        if initial is None:
+            return torch.full((S,), 1.0 / S, dtype=DTYPE)
+        initial = as_float_tensor(initial, "initial")
+        check_shape(initial, [S], "initial", "p(s_1) [S]")
+        check_distribution(initial, "initial", "p(s_1) over S states")
+        return initial
+
+    def _read_features(self, features):
+        if features is None:
+            return None
+        features = as_float_tensor(features, "features")
+        S, A = self._num_states, self._num_actions
+        if features.dim() == 2:
+            check_shape(features, [S, None], "features", "state features [S, F]")
+            features = features[:, None, :].expand(S, A, features.shape[-1])
+        check_shape(features, [S, A, None], "features", "f(s, a) [S, A, F]")
+        check_finite(features, "features")
+        return features
+
+    # ------------------------------------------------------------------ read-only views
+    @property
+    def num_states(self) -> int:
+        """S."""
+        return self._num_states
+
+    @property
+    def num_actions(self) -> int:
+        """A."""
+        return self._num_actions
+
+    @property
+    def rewards(self) -> torch.Tensor:
+        """r(s, a) ``[S, A]``."""
+        return self._rewards
+
+    @property
+    def initial(self) -> torch.Tensor:
+        """p(s_1) ``[S]``."""
+        return self._initial
+
+    @property
+    def discount(self) -> float:
+        """γ."""
+        return self._discount
+
+    @property
+    def terminal(self) -> torch.Tensor:
+        """Bool mask of absorbing zero-reward states ``[S]``."""
+        return self._terminal
+
+    @property
+    def state_names(self) -> list[str]:
+        """Labels of the states (their indices unless given)."""
+        return self._state_names or [str(i) for i in range(self._num_states)]
+
+    @property
+    def action_names(self) -> list[str]:
+        """Labels of the actions (their indices unless given)."""
+        return self._action_names or [str(i) for i in range(self._num_actions)]
+
+    @property
+    def features(self) -> torch.Tensor | None:
+        """Reward features f(s, a) ``[S, A, F]``, or None."""
+        return self._features
+
+    @property
+    def layout(self):
+        """Geometry for drawing (e.g. a grid layout), or None."""
+        return self._layout
+
+    @property
+    def is_dense(self) -> bool:
+        """True when transitions are stored as a dense ``[S, A, S']`` tensor."""
+        return self._dense is not None
+
+    @cached_property
+    def transitions(self) -> torch.Tensor:
+        """p(s' | s, a) as a dense ``[S, A, S']`` tensor (materialized from successor lists if needed)."""
+        if self._dense is not None:
+            return self._dense
+        S, A = self._num_states, self._num_actions
+        return torch.zeros(S, A, S, dtype=DTYPE).scatter_add_(-1, self._next_states, self._probs)
+
+    @cached_property
+    def _successors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._dense is None:
+            return self._next_states, self._probs
+        branching = max(int((self._dense > 0).sum(-1).max()), 1)
+        probs, next_states = torch.topk(self._dense, branching, dim=-1)
+        return next_states, probs
+
+    @property
+    def next_states(self) -> torch.Tensor:
+        """Successor indices ``[S, A, K]`` (long)."""
+        return self._successors[0]
+
+    @property
+    def probs(self) -> torch.Tensor:
+        """Successor probabilities ``[S, A, K]``, aligned with :attr:`next_states`."""
+        return self._successors[1]
+
+    @cached_property
+    def _log_transitions(self) -> torch.Tensor:
+        return safe_log(self._dense) if self._dense is not None else safe_log(self._probs)
+
+    # ------------------------------------------------------------------ conversions
+    def replace(self, **changes) -> TabularMDP:
+        """A plain :class:`TabularMDP` copy with some constructor arguments changed.
+
+        E.g. ``mdp.replace(rewards=r, discount=1.0)``. Terminal states stay terminal (their rewards
+        are zeroed again if new rewards are given); the layout is carried along.
+        """
+        unknown = set(changes) - {
+            "transitions", "rewards", "initial", "discount", "terminal",
+            "state_names", "action_names", "features", "layout",
+        }
+        if unknown:
+            raise TypeError(f"replace() got unknown arguments {sorted(unknown)}")
+        transitions = self._dense if self._dense is not None else (self._next_states, self._probs)
+        arguments = dict(
+            transitions=transitions, rewards=self._rewards, initial=self._initial,
+            discount=self._discount, terminal=self._terminal, state_names=self._state_names,
+            action_names=self._action_names, features=self._features, layout=self._layout,
+        )
+        arguments.update(changes)
+        transitions = arguments.pop("transitions")
+        rewards = arguments.pop("rewards")
+        return TabularMDP(transitions, rewards, **arguments)
+
+    def to_dense(self) -> TabularMDP:
+        """The same MDP with dense ``[S, A, S']`` transitions."""
+        if self.is_dense:
+            return self
+        return self.replace(transitions=self.transitions)
+
+    def to_successors(self) -> TabularMDP:
+        """The same MDP with successor-list transitions (K = the largest number of successors)."""
+        if not self.is_dense:
+            return self
+        return self.replace(transitions=self._successors)
+
+    # ------------------------------------------------------------------ the three operators
+    def expected_next(self, values: torch.Tensor) -> torch.Tensor:
+        r"""E_{s' ~ p(s'|s,a)}[values(s')] for values ``[..., S']``; returns ``[..., S, A]``."""
+        if self._dense is not None:
+            return torch.einsum("sap,...p->...sa", self._dense, values)
+        return (self._probs * values[..., self._next_states]).sum(-1)
+
+    def log_expected_exp_next(self, values: torch.Tensor) -> torch.Tensor:
+        r"""log E_{s' ~ p(s'|s,a)}[exp values(s')] for values ``[..., S']``; returns ``[..., S, A]``.
+
+        Computed as a logsumexp over successors, exact for any magnitude of ``values``.
+        """
+        if self._dense is not None:
+            return torch.logsumexp(self._log_transitions + values[..., None, None, :], dim=-1)
+        return torch.logsumexp(self._log_transitions + values[..., self._next_states], dim=-1)
+
+    def log_push_forward(self, log_weights: torch.Tensor) -> torch.Tensor:
+        r"""log Σ_{s,a} w(s, a) p(s' | s, a) for log w ``[S, A]``; returns ``[S']``.
+
+        Propagates (unnormalized) state-action mass one step through the dynamics, in log space, with
+        a per-target shift so that no next state's mass underflows.
+        """
+        S = self._num_states
+        if self._dense is not None:
+            joint = log_weights[..., None] + self._log_transitions
+            return torch.logsumexp(joint.reshape(-1, S), dim=0)
+        joint = log_weights[..., None] + self._log_transitions
+        return scatter_logsumexp(joint.reshape(-1), self._next_states.reshape(-1), S)
+
+    def __repr__(self) -> str:
+        storage = "dense" if self.is_dense else f"successor lists (K={self._next_states.shape[-1]})"
+        return (
+            f"{type(self).__name__}(S={self._num_states}, A={self._num_actions}, "
+            f"discount={self._discount}, terminal={int(self._terminal.sum())}, {storage})"
+        )
+
+
+def _read_transitions(transitions):
+    """Return (dense, next_states, probs) with exactly one storage filled in, validated."""
+    if isinstance(transitions, (tuple, list)) and len(transitions) == 2 and not _is_number_like(transitions):
+        next_states = as_index_tensor(transitions[0], "next_states")
+        probs = as_float_tensor(transitions[1], "probs")
+        if next_states.dim() != 3:
+            raise ValueError(
+                f"next_states must have shape [S, A, K], got {shape_str(next_states.shape)}"
+            )
+        check_shape(probs, list(next_states.shape), "probs", "[S, A, K] (the shape of next_states)")
+        S = next_states.shape[0]
+        if next_states.numel() and (next_states.min() < 0 or next_states.max() >= S):
+            bad = ((next_states < 0) | (next_states >= S)).nonzero()[0].tolist()
+            raise ValueError(
+                f"next_states must hold state indices in [0, {S}), got "
+                f"{next_states[tuple(bad)].item()} at index {bad}"
+            )
+        check_distribution(probs, "probs", "p(s' | s, a) over the successors of each (s, a)")
+        return None, next_states, probs.detach()
+    dense = as_float_tensor(transitions, "transitions")
+    if dense.dim() != 3 or dense.shape[0] != dense.shape[2]:
+        raise ValueError(
+            "transitions must have shape [S, A, S'] with S' = S (or be a pair (next_states, probs) "
+            f"of [S, A, K] tensors), got {shape_str(dense.shape)}"
+        )
+    if dense.shape[0] == 0 or dense.shape[1] == 0:
+        raise ValueError(f"transitions must have at least one state and one action, got {shape_str(dense.shape)}")
+    check_distribution(dense, "transitions", "p(s' | s, a) over S'")
+    return dense.detach(), None, None
+
+
+def _is_number_like(value) -> bool:
+    """A plain nested list of numbers (a dense tensor written as lists) is not a (next_states, probs) pair."""
+    try:
+        return torch.as_tensor(value).dim() == 3
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
+def _read_names(names, size: int, name: str, symbol: str) -> list[str] | None:
+    if names is None:
+        return None
+    names = [str(n) for n in names]
+    if len(names) != size:
+        raise ValueError(f"{name} must have length {symbol} = {size}, got {len(names)}")
+    return names
