@@ -1,0 +1,54 @@
+"""The ``pgm-control demo`` command, run once in-process."""
+
+import contextlib
+import io
+
+import pytest
+
+from pgm_control.cli import BOOK_FIGURE_3_2, BOOK_FIGURE_3_5, main
+
+FIGURES = ["sutton_barto_values.png", "goal_soft_values.png", "goal_state_marginals.png"]
+
+
+def book_rows(table):
+    """The rows of a book table as the demo prints them."""
+    return [" ".join(f"{value:6.1f}" for value in row) for row in table.tolist()]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """(out folder, exit status, printed text) of one demo run."""
+    out = tmp_path_factory.mktemp("demo")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(["demo", "--out", str(out)])
+    return out, status, printed.getvalue()
+
+
+def test_demo_writes_figures(demo):
+    out, status, printed = demo
+    assert status == 0
+    for name in FIGURES:
+        assert (out / name).stat().st_size > 0
+        assert f"wrote {out / name}" in printed
+
+
+def test_demo_prints_and_checks_the_book_tables(demo):
+    _, _, printed = demo
+    for row in book_rows(BOOK_FIGURE_3_2) + book_rows(BOOK_FIGURE_3_5):
+        assert row in printed
+    assert "matches Figure 3.2 (all 25 values to 1 decimal): yes" in printed
+    assert "matches Figure 3.5 (all 25 values to 1 decimal): yes" in printed
+
+
+def test_demo_prints_the_evidence_and_wall_time(demo):
+    _, _, printed = demo
+    assert "log p(O_1:T) = " in printed
+    assert "p(s_T = goal | O_1:T) = " in printed
+    assert "demo finished in " in printed
+
+
+def test_a_command_is_required(capsys):
+    with pytest.raises(SystemExit):
+        main([])
+    assert "demo" in capsys.readouterr().err

@@ -1,0 +1,141 @@
+"""Grid figures: structure (images, arrows, patches, Axes), never pixels."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.patches import Rectangle
+from matplotlib.quiver import Quiver
+
+from pgm_control.envs import GridWorld, random_mdp, sutton_barto_gridworld
+from pgm_control.inference import state_marginals, value_iteration
+from pgm_control.viz import plot_grid_values, plot_state_marginals, policy_arrows
+
+N, S, E, W = range(4)
+# 3 x 4 with one wall; states in row-major order skip the wall at (1, 1):
+#   0 1 2 3 / 4 # 5 6 / 7 8 9 10, so S = 11, the start is state 0, the trap 6, the goal 10.
+MAP = ["S...", ".#.X", "...G"]
+
+
+@pytest.fixture
+def world():
+    return GridWorld(MAP, step_reward=-1.0, goal_reward=0.0, trap_reward=-5.0)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def quivers(ax):
+    return [c for c in ax.collections if isinstance(c, Quiver)]
+
+
+def one_hot(num_states, actions):
+    policy = torch.zeros(num_states, 4, dtype=torch.float64)
+    policy[torch.arange(num_states), torch.as_tensor(actions)] = 1.0
+    return policy
+
+
+def test_policy_arrows_point_north_up_and_east_right(world):
+    policy = one_hot(world.num_states, [N] * world.num_states)
+    policy[5] = one_hot(1, [E])[0]
+    arrows = policy_arrows(world.layout, policy)
+    assert arrows.shape == (world.num_states, 4)
+    x, y, dx, dy = arrows[0]
+    assert (x, y) == (0.0, 0.0) and dx == 0.0 and dy < 0  # N: towards row - 1, drawn upwards
+    x, y, dx, dy = arrows[5]
+    assert (x, y) == (2.0, 1.0) and dx > 0 and dy == 0.0  # state 5 is (row 1, column 2)
+
+
+def test_policy_arrows_length_is_proportional_to_probability(world):
+    policy = torch.tensor([[0.5, 0.25, 0.25, 0.0]] * world.num_states, dtype=torch.float64)
+    arrows = policy_arrows(world.layout, policy)
+    lengths = np.hypot(arrows[:, 2], arrows[:, 3]).reshape(world.num_states, 3)
+    np.testing.assert_allclose(lengths / lengths[:, :1], [[1.0, 0.5, 0.5]] * world.num_states)
+
+
+def test_policy_arrows_skip_terminal_states(world):
+    uniform = torch.full((world.num_states, 4), 0.25, dtype=torch.float64)
+    arrows = policy_arrows(world.layout, uniform, terminal=world.terminal)
+    assert len(arrows) == 4 * (world.num_states - 2)
+
+
+def test_values_heat_map_structure(world):
+    values = torch.arange(world.num_states, dtype=torch.float64)
+    ax = plot_grid_values(world, values, title="V")
+    assert isinstance(ax, plt.Axes)
+    assert ax.get_title() == "V"
+    assert len(ax.images) == 1
+    assert np.isnan(ax.images[0].get_array().filled(np.nan)[1, 1])  # the wall is blank
+    hatched = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_hatch()]
+    assert len(hatched) == 1
+    marked = [p for p in ax.patches if isinstance(p, Rectangle) and not p.get_fill()]
+    assert len(marked) == 3  # start, trap, goal
+    assert quivers(ax) == []
+    texts = [t.get_text() for t in ax.texts]
+    assert {f"{v:.1f}" for v in values.tolist()} <= set(texts)
+    assert {"S", "X", "G"} <= set(texts)
+
+
+def test_annotate_false_writes_no_values(world):
+    ax = plot_grid_values(world, torch.zeros(world.num_states), annotate=False)
+    assert sorted(t.get_text() for t in ax.texts) == ["G", "S", "X"]
+
+
+def test_greedy_policy_shows_every_tied_arrow():
+    world = sutton_barto_gridworld()
+    optimal = value_iteration(world)
+    ax = plot_grid_values(world, optimal.v, optimal.policy)
+    (arrows,) = quivers(ax)
+    # Figure 3.5: 4 arrows in A and B, 2 in most cells, 1 along the top row and beside B.
+    assert len(arrows.U) == int((optimal.policy > 0).sum()) == 45
+
+
+def test_draws_on_given_axes(world):
+    _, (left, right) = plt.subplots(1, 2)
+    ax = plot_grid_values(world, torch.zeros(world.num_states), ax=right)
+    assert ax is right and len(left.images) == 0 and len(right.images) == 1
+
+
+def test_bad_inputs_raise(world):
+    with pytest.raises(ValueError, match="grid layout"):
+        plot_grid_values(random_mdp(3, 4), torch.zeros(3))
+    with pytest.raises(ValueError, match=r"values must have shape \[11\].*pass v\[t\]"):
+        plot_grid_values(world, torch.zeros(5, world.num_states))
+    with pytest.raises(ValueError, match=r"policy must have shape \[11, 4\]"):
+        plot_grid_values(world, torch.zeros(world.num_states), torch.ones(world.num_states, 3))
+
+
+def test_state_marginals_small_multiples(world):
+    marginals = state_marginals(world, 7)
+    axes = plot_state_marginals(world, marginals)
+    assert axes.shape == (6,)
+    assert all(len(ax.images) == 1 for ax in axes)
+    assert [ax.get_title() for ax in axes] == ["t = 1", "t = 2", "t = 3", "t = 5", "t = 6", "t = 7"]
+    shown = axes[0].images[0].get_array()
+    np.testing.assert_allclose(shown[0, 0], 1.0)  # p(s_1) is the start cell
+    assert len({ax.figure for ax in axes}) == 1
+
+
+def test_state_marginals_on_given_axes_and_times(world):
+    marginals = state_marginals(world, 5)
+    _, given = plt.subplots(2, 1)
+    axes = plot_state_marginals(world, marginals, times=[0, 4], axes=given)
+    assert list(axes) == list(given)
+    assert [ax.get_title() for ax in axes] == ["t = 1", "t = 5"]
+
+
+def test_state_marginals_bad_inputs_raise(world):
+    marginals = state_marginals(world, 4)
+    with pytest.raises(ValueError, match=r"marginals must have shape \[T, 11\]"):
+        plot_state_marginals(world, marginals[0])
+    with pytest.raises(ValueError, match=r"times must .* in \[0, 4\)"):
+        plot_state_marginals(world, marginals, times=[4])
+    with pytest.raises(ValueError, match="one Axes per time"):
+        plot_state_marginals(world, marginals, times=[0, 1], axes=plt.subplots(1, 3)[1])
