@@ -38,7 +38,7 @@ from pgm_control._checks import (
     check_shape,
     shape_str,
 )
-from pgm_control._logspace import safe_log, scatter_logsumexp
+from pgm_control._logspace import csr_matrix, exact_log_matvec_rows, log_matvec, scatter_logsumexp
 
 
 class TabularMDP:
@@ -258,8 +258,24 @@ class TabularMDP:
         return self._successors[1]
 
     @cached_property
-    def _log_transitions(self) -> torch.Tensor:
-        return safe_log(self._dense) if self._dense is not None else safe_log(self._probs)
+    def _matrix(self) -> torch.Tensor:
+        """p(s'|s,a) as an ``[S*A, S']`` matrix: a dense view, or sparse CSR for successor lists."""
+        S, A = self._num_states, self._num_actions
+        if self._dense is not None:
+            return self._dense.reshape(S * A, S)
+        K = self._next_states.shape[-1]
+        rows = torch.arange(S * A).repeat_interleave(K)
+        return csr_matrix(rows, self._next_states.reshape(-1), self._probs.reshape(-1), (S * A, S))
+
+    @cached_property
+    def _matrix_transposed(self) -> torch.Tensor:
+        """The ``[S', S*A]`` transpose of :attr:`_matrix` (CSR for successor lists)."""
+        S, A = self._num_states, self._num_actions
+        if self._dense is not None:
+            return self._dense.reshape(S * A, S).T
+        K = self._next_states.shape[-1]
+        cols = torch.arange(S * A).repeat_interleave(K)
+        return csr_matrix(self._next_states.reshape(-1), cols, self._probs.reshape(-1), (S, S * A))
 
     # ------------------------------------------------------------------ conversions
     def replace(self, **changes) -> TabularMDP:
@@ -299,32 +315,49 @@ class TabularMDP:
 
     # ------------------------------------------------------------------ the three operators
     def expected_next(self, values: torch.Tensor) -> torch.Tensor:
-        r"""E_{s' ~ p(s'|s,a)}[values(s')] for values ``[..., S']``; returns ``[..., S, A]``."""
-        if self._dense is not None:
-            return torch.einsum("sap,...p->...sa", self._dense, values)
-        return (self._probs * values[..., self._next_states]).sum(-1)
+        r"""E_{s' ~ p(s'|s,a)}[values(s')] for values ``[S']``; returns ``[S, A]``."""
+        self._check_state_vector(values, "values")
+        return (self._matrix @ values).view(self._num_states, self._num_actions)
 
     def log_expected_exp_next(self, values: torch.Tensor) -> torch.Tensor:
-        r"""log E_{s' ~ p(s'|s,a)}[exp values(s')] for values ``[..., S']``; returns ``[..., S, A]``.
+        r"""log E_{s' ~ p(s'|s,a)}[exp values(s')] for values ``[S']``; returns ``[S, A]``.
 
-        Computed as a logsumexp over successors, exact for any magnitude of ``values``.
+        Exact for any magnitude of ``values`` (see :func:`pgm_control._logspace.log_matvec`).
         """
+        self._check_state_vector(values, "values")
+        return log_matvec(self._matrix, values, self._log_expected_exp_rows).view(
+            self._num_states, self._num_actions)
+
+    def _log_expected_exp_rows(self, values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """log E[exp values(s')] for flat (s, a) indices `rows`, each with its own shift."""
         if self._dense is not None:
-            return torch.logsumexp(self._log_transitions + values[..., None, None, :], dim=-1)
-        return torch.logsumexp(self._log_transitions + values[..., self._next_states], dim=-1)
+            return torch.logsumexp(torch.log(self._matrix[rows]) + values, dim=-1)
+        K = self._next_states.shape[-1]
+        successors = self._next_states.reshape(-1, K)[rows]
+        return torch.logsumexp(torch.log(self._probs.reshape(-1, K)[rows]) + values[successors], dim=-1)
 
     def log_push_forward(self, log_weights: torch.Tensor) -> torch.Tensor:
         r"""log Σ_{s,a} w(s, a) p(s' | s, a) for log w ``[S, A]``; returns ``[S']``.
 
-        Propagates (unnormalized) state-action mass one step through the dynamics, in log space, with
-        a per-target shift so that no next state's mass underflows.
+        Propagates (unnormalized) state-action mass one step through the dynamics, in log space; no
+        next state's mass underflows, however small (see :func:`pgm_control._logspace.log_matvec`).
         """
-        S = self._num_states
+        check_shape(log_weights, [self._num_states, self._num_actions], "log_weights", "[S, A]")
+        return log_matvec(self._matrix_transposed, log_weights.reshape(-1), self._log_push_forward_rows)
+
+    def _log_push_forward_rows(self, log_weights: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """log Σ_{s,a} w(s, a) p(s'|s,a) for the next states `rows`, each with its own shift."""
+        if len(rows) < self._num_states:
+            return exact_log_matvec_rows(self._matrix_transposed, log_weights, rows)
         if self._dense is not None:
-            joint = log_weights[..., None] + self._log_transitions
-            return torch.logsumexp(joint.reshape(-1, S), dim=0)
-        joint = log_weights[..., None] + self._log_transitions
-        return scatter_logsumexp(joint.reshape(-1), self._next_states.reshape(-1), S)
+            return torch.logsumexp(torch.log(self._matrix) + log_weights[:, None], dim=0)
+        K = self._next_states.shape[-1]
+        incoming = log_weights.view(-1, 1) + torch.log(self._probs.reshape(-1, K))
+        return scatter_logsumexp(incoming.reshape(-1), self._next_states.reshape(-1), self._num_states)
+
+    def _check_state_vector(self, values: torch.Tensor, name: str) -> None:
+        if values.shape != (self._num_states,):
+            raise ValueError(f"{name} must have shape [S'] = [{self._num_states}], got {shape_str(values.shape)}")
 
     def __repr__(self) -> str:
         storage = "dense" if self.is_dense else f"successor lists (K={self._next_states.shape[-1]})"

@@ -29,7 +29,7 @@ DIRECT_SOLVE_MAX_STATES = 4096
 
 def expected_backup(mdp: TabularMDP, v_next: torch.Tensor) -> torch.Tensor:
     r"""Q(s, a) = r(s, a) + γ E_{s' ~ p(s'|s,a)}[V(s')]; v_next ``[S]`` -> ``[S, A]``."""
-    return mdp.rewards + mdp.discount * mdp.expected_next(v_next)
+    return torch.add(mdp.rewards, mdp.expected_next(v_next), alpha=mdp.discount)
 
 
 def greedy_policy(q: torch.Tensor, log_prior: torch.Tensor | None = None, rtol: float = 1e-9) -> torch.Tensor:

@@ -43,14 +43,21 @@ from pgm_control.mdp import TabularMDP
 BACKUPS = ("expected", "optimistic")
 
 
-def soft_maximum(q: torch.Tensor, log_prior: torch.Tensor, temperature: float) -> torch.Tensor:
+def soft_maximum(q: torch.Tensor, log_prior: torch.Tensor | float, temperature: float) -> torch.Tensor:
     r"""V(s) = α log Σ_a p(a|s) exp(Q(s, a)/α); at α = 0, max over actions with p(a|s) > 0.
 
-    q ``[..., S, A]``, log_prior ``[S, A]`` -> ``[..., S]``.
+    q ``[..., S, A]``; log_prior ``[S, A]``, or a float for a uniform prior (log 1/A, the fast path);
+    returns ``[..., S]``.
     """
+    if isinstance(log_prior, float):
+        if temperature == 0.0:
+            return q.max(-1).values
+        scaled = q if temperature == 1.0 else q / temperature
+        return temperature * (torch.logsumexp(scaled, dim=-1) + log_prior)
     if temperature == 0.0:
         return torch.where(torch.isfinite(log_prior), q, -torch.inf).max(-1).values
-    return temperature * torch.logsumexp(log_prior + q / temperature, dim=-1)
+    scaled = q if temperature == 1.0 else q / temperature
+    return temperature * torch.logsumexp(scaled + log_prior, dim=-1)
 
 
 def optimistic_backup(mdp: TabularMDP, v_next: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -108,6 +115,7 @@ def soft_value_iteration(
     if backup == "optimistic" and temperature == 0.0:
         raise ValueError("temperature=0 is supported for backup='expected' only; pass a temperature > 0")
     log_prior = log_action_prior(mdp, action_prior)
+    hot_prior = -math.log(mdp.num_actions) if action_prior is None else log_prior
 
     def q_from_v(v_next):
         if backup == "expected":
@@ -115,7 +123,7 @@ def soft_value_iteration(
         return optimistic_backup(mdp, v_next, temperature)
 
     def v_from_q(q, t=None):
-        return soft_maximum(q, log_prior, temperature)
+        return soft_maximum(q, hot_prior, temperature)
 
     if horizon is not None:
         q, v = backward_induction(mdp, horizon, q_from_v, v_from_q, progress=progress,
