@@ -495,8 +495,8 @@ def test_gradient_of_log_expected_exp_next_is_the_tilted_transition(storage):
 
 
 NAN_GRADIENT = pytest.mark.xfail(strict=True, reason=(
-    "BUG: dense log_push_forward (small-matrix path of _logspace.log_matvec -> _exact_rows) takes "
-    "torch.logsumexp over an all -inf row for an unreached state; its backward gives NaN gradients"))
+    "BUG: dense log_push_forward (TabularMDP._log_push_forward_rows) takes torch.logsumexp over a column "
+    "that is all -inf for an unreached next state; its backward is NaN and poisons every gradient"))
 
 
 @pytest.mark.parametrize("storage", [pytest.param("dense", marks=NAN_GRADIENT), "successors"])
