@@ -27,4 +27,4 @@ from pgm_control.sampling import Trajectories, sample_trajectories
 
 __version__ = "0.1.0"
 
-__all__ = ["TabularMDP", "Trajectories", "sample_trajectories", "__version__"]
+__all__ = ["TabularMDP", "Trajectories", "__version__", "sample_trajectories"]

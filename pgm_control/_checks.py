@@ -7,6 +7,7 @@ meets a shape error from deep inside torch.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -92,14 +93,19 @@ def check_horizon(horizon, *, required: bool = False) -> int | None:
         if required:
             raise ValueError("horizon is required here: pass a positive integer T")
         return None
-    if isinstance(horizon, bool) or not isinstance(horizon, int):
-        if isinstance(horizon, torch.Tensor) and horizon.dim() == 0 and not horizon.is_floating_point():
-            horizon = int(horizon)
-        else:
-            raise TypeError(f"horizon must be a positive integer, got {horizon!r}")
+    horizon = check_integer(horizon, "horizon")
     if horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon}")
     return horizon
+
+
+def check_integer(value, name: str) -> int:
+    """Accept Python, NumPy and 0-d integer tensors; reject bools and floats with a TypeError."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_floating_point():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def check_temperature(temperature) -> float:

@@ -23,6 +23,13 @@ def safe_log(x: torch.Tensor) -> torch.Tensor:
     return torch.where(positive, torch.log(torch.where(positive, x, torch.ones_like(x))), -torch.inf)
 
 
+def logsumexp(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """log Σ exp(x) over `dim`; an all -inf slice gives -inf with zero (not NaN) gradients."""
+    shift = x.detach().amax(dim, keepdim=True)
+    shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+    return safe_log((x - shift).exp().sum(dim)) + shift.squeeze(dim)
+
+
 def scatter_logsumexp(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
     r"""out[j] = log Σ_{i : index[i] = j} exp(values[i]) for 1-D `values`, `index`; empty bins get -inf.
 
@@ -55,7 +62,7 @@ def csr_matrix(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, sha
 
 # Below this many stored entries a log-space product is computed row by row with per-row shifts
 # outright: for small matrices that is cheaper than a sparse product plus a fallback.
-_SMALL = 1 << 16
+SMALL = 1 << 16
 
 
 def log_matvec(matrix: torch.Tensor, log_x: torch.Tensor, exact_rows=None) -> torch.Tensor:
@@ -67,7 +74,7 @@ def log_matvec(matrix: torch.Tensor, log_x: torch.Tensor, exact_rows=None) -> to
     """
     exact_rows = exact_rows or (lambda values, rows: exact_log_matvec_rows(matrix, values, rows))
     stored = matrix.values().numel() if matrix.layout == torch.sparse_csr else matrix.numel()
-    if stored <= _SMALL:
+    if stored <= SMALL:
         return exact_rows(log_x, torch.arange(matrix.shape[0]))
     shift = log_x.detach().max()
     shift = shift if torch.isfinite(shift) else torch.zeros_like(shift)
@@ -96,7 +103,7 @@ def _pattern(matrix: torch.Tensor) -> torch.Tensor:
 def exact_log_matvec_rows(matrix: torch.Tensor, log_x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """log Σ_j M[i, j] exp(log_x[j]) for the given rows i, each with its own shift."""
     if matrix.layout != torch.sparse_csr:
-        return torch.logsumexp(safe_log(matrix[rows]) + log_x, dim=-1)
+        return logsumexp(safe_log(matrix[rows]) + log_x, dim=-1)
     crow, cols, values = matrix.crow_indices().long(), matrix.col_indices().long(), matrix.values()
     starts, counts = crow[rows], crow[rows + 1] - crow[rows]
     segment = torch.repeat_interleave(torch.arange(len(rows)), counts)

@@ -38,15 +38,22 @@ from pgm_control._checks import (
     check_shape,
     shape_str,
 )
-from pgm_control._logspace import csr_matrix, exact_log_matvec_rows, log_matvec, scatter_logsumexp
+from pgm_control._logspace import (
+    SMALL,
+    csr_matrix,
+    exact_log_matvec_rows,
+    log_matvec,
+    logsumexp,
+    scatter_logsumexp,
+)
 
 
 class TabularMDP:
     r"""A finite MDP (S states, A actions) with dense or successor-list transitions.
 
     Args:
-        transitions: p(s' | s, a), either a dense tensor ``[S, A, S']`` or a pair
-            ``(next_states, probs)`` of ``[S, A, K]`` tensors (successor lists).
+        transitions: p(s' | s, a), either a dense ``[S, A, S']`` tensor (or nested list), or a
+            tuple ``(next_states, probs)`` of ``[S, A, K]`` tensors (successor lists).
         rewards: r(s, a) ``[S, A]``; also accepted: r(s) ``[S]`` or r(s, a, s') ``[S, A, S']``.
         initial: p(s_1) ``[S]``; uniform over all states by default.
         discount: γ in [0, 1] (default 1).
@@ -317,6 +324,8 @@ class TabularMDP:
     def expected_next(self, values: torch.Tensor) -> torch.Tensor:
         r"""E_{s' ~ p(s'|s,a)}[values(s')] for values ``[S']``; returns ``[S, A]``."""
         self._check_state_vector(values, "values")
+        if self._dense is None and self._next_states.numel() <= SMALL:  # sparse products cost ~1 ms
+            return (self._probs * values[self._next_states]).sum(-1)
         return (self._matrix @ values).view(self._num_states, self._num_actions)
 
     def log_expected_exp_next(self, values: torch.Tensor) -> torch.Tensor:
@@ -331,10 +340,10 @@ class TabularMDP:
     def _log_expected_exp_rows(self, values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """log E[exp values(s')] for flat (s, a) indices `rows`, each with its own shift."""
         if self._dense is not None:
-            return torch.logsumexp(torch.log(self._matrix[rows]) + values, dim=-1)
+            return logsumexp(torch.log(self._matrix[rows]) + values, dim=-1)
         K = self._next_states.shape[-1]
         successors = self._next_states.reshape(-1, K)[rows]
-        return torch.logsumexp(torch.log(self._probs.reshape(-1, K)[rows]) + values[successors], dim=-1)
+        return logsumexp(torch.log(self._probs.reshape(-1, K)[rows]) + values[successors], dim=-1)
 
     def log_push_forward(self, log_weights: torch.Tensor) -> torch.Tensor:
         r"""log Σ_{s,a} w(s, a) p(s' | s, a) for log w ``[S, A]``; returns ``[S']``.
@@ -350,7 +359,7 @@ class TabularMDP:
         if len(rows) < self._num_states:
             return exact_log_matvec_rows(self._matrix_transposed, log_weights, rows)
         if self._dense is not None:
-            return torch.logsumexp(torch.log(self._matrix) + log_weights[:, None], dim=0)
+            return logsumexp(torch.log(self._matrix) + log_weights[:, None], dim=0)
         K = self._next_states.shape[-1]
         incoming = log_weights.view(-1, 1) + torch.log(self._probs.reshape(-1, K))
         return scatter_logsumexp(incoming.reshape(-1), self._next_states.reshape(-1), self._num_states)
@@ -369,7 +378,12 @@ class TabularMDP:
 
 def _read_transitions(transitions):
     """Return (dense, next_states, probs) with exactly one storage filled in, validated."""
-    if isinstance(transitions, (tuple, list)) and len(transitions) == 2 and not _is_number_like(transitions):
+    if isinstance(transitions, tuple):
+        if len(transitions) != 2:
+            raise ValueError(
+                f"successor-list transitions must be a pair (next_states, probs), got a tuple of "
+                f"length {len(transitions)}"
+            )
         next_states = as_index_tensor(transitions[0], "next_states")
         probs = as_float_tensor(transitions[1], "probs")
         if next_states.dim() != 3:
@@ -389,21 +403,13 @@ def _read_transitions(transitions):
     dense = as_float_tensor(transitions, "transitions")
     if dense.dim() != 3 or dense.shape[0] != dense.shape[2]:
         raise ValueError(
-            "transitions must have shape [S, A, S'] with S' = S (or be a pair (next_states, probs) "
+            "transitions must have shape [S, A, S'] with S' = S (or be a tuple (next_states, probs) "
             f"of [S, A, K] tensors), got {shape_str(dense.shape)}"
         )
     if dense.shape[0] == 0 or dense.shape[1] == 0:
         raise ValueError(f"transitions must have at least one state and one action, got {shape_str(dense.shape)}")
     check_distribution(dense, "transitions", "p(s' | s, a) over S'")
     return dense.detach(), None, None
-
-
-def _is_number_like(value) -> bool:
-    """A plain nested list of numbers (a dense tensor written as lists) is not a (next_states, probs) pair."""
-    try:
-        return torch.as_tensor(value).dim() == 3
-    except (TypeError, ValueError, RuntimeError):
-        return False
 
 
 def _read_names(names, size: int, name: str, symbol: str) -> list[str] | None:

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import torch
 
-from pgm_control._checks import check_horizon
+from pgm_control._checks import check_horizon, check_integer
 from pgm_control.inference._recursion import check_mdp, read_policy
 from pgm_control.mdp import TabularMDP
 
@@ -47,8 +47,9 @@ def sample_trajectories(mdp: TabularMDP, policy, horizon: int, num: int,
     """
     check_mdp(mdp)
     horizon = check_horizon(horizon, required=True)
-    if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-        raise ValueError(f"num must be a positive integer, got {num!r}")
+    num = check_integer(num, "num")
+    if num < 1:
+        raise ValueError(f"num must be a positive integer, got {num}")
     pi = read_policy(mdp, policy, horizon)
     if pi.dim() == 2:
         pi = pi.expand(horizon, *pi.shape)

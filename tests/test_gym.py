@@ -101,10 +101,9 @@ def reachable_states(P: np.ndarray, initial: np.ndarray, terminal: set[int]) -> 
     return seen
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: from_gymnasium(Taxi) raises ValueError: unreachable states with the passenger already at "
-    "the destination (e.g. 20) drive into state 0, which dropoffs enter with terminated=True"))
 def test_taxi():
+    """Unreachable Taxi states (passenger already at the destination) drive into a state that drop-offs
+    enter with terminated=True; only reachable states decide the terminal set."""
     env = gymnasium.make("Taxi-v4")
     mdp = from_gymnasium(env)
     P, r, terminal = read_model(env)
@@ -172,7 +171,7 @@ class FakeEnv:
 
 
 def test_from_gymnasium_needs_a_model():
-    with pytest.raises(TypeError, match="env.unwrapped.P"):
+    with pytest.raises(TypeError, match=r"env\.unwrapped\.P"):
         from_gymnasium(TabularEnv(cliff_walking()))
 
 
@@ -304,10 +303,8 @@ def test_reset_frequencies_match_the_initial_distribution():
     np.testing.assert_allclose(np.bincount(draws, minlength=4) / 10_000, initial, atol=0.02)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: TabularMDP accepts probabilities off by up to 1e-6, but TabularEnv samples with numpy's "
-    "Generator.choice, which rejects sums off by more than ~1.5e-8"))
 def test_env_accepts_every_mdp_the_constructor_accepts():
+    """The constructor accepts sums off by 1e-6; NumPy's sampler rejects more than ~1.5e-8."""
     mdp = TabularMDP(torch.tensor([[[0.5, 0.5 + 1e-7]], [[0.0, 1.0]]]), torch.zeros(2, 1),
                      initial=[1.0 - 1e-7, 0.0])
     env = TabularEnv(mdp)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-import brute_force
 from pgm_control import TabularMDP
 from pgm_control.envs import lottery_mdp, random_mdp
 from pgm_control.inference import (
@@ -15,6 +14,8 @@ from pgm_control.inference import (
     soft_value_iteration,
     state_marginals,
 )
+
+import brute_force
 
 T = 4
 EXACT = dict(atol=1e-10, rtol=0)

@@ -183,9 +183,9 @@ def test_terminal_states_absorb_and_pay_nothing():
 
 
 # ---------------------------------------------------------------- validation
-@pytest.mark.parametrize("num", [0, -3, 2.5, True])
-def test_bad_num_raises(num):
-    with pytest.raises(ValueError, match="num must be a positive integer"):
+@pytest.mark.parametrize("num, error", [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_bad_num_raises(num, error):
+    with pytest.raises(error, match="num must be a positive integer"):
         sample_trajectories(ring(), torch.tensor([0] * 5), horizon=3, num=num)
 
 

@@ -124,11 +124,11 @@ class GridWorld(TabularMDP):
             return torch.from_numpy(cell_kind == kind)[next_states]
 
         outcome_reward = torch.full(next_states.shape, float(step_reward), dtype=DTYPE)
+        outcome_reward[bumped] = float(step_reward if bump_reward is None else bump_reward)
         outcome_reward[arrives_in(GOAL)] = float(goal_reward)
         outcome_reward[arrives_in(TRAP)] = float(trap_reward)
-        into_cliff = arrives_in(CLIFF) & ~bumped
+        into_cliff = arrives_in(CLIFF)  # also a bump inside the cliff, as in Gymnasium
         outcome_reward[into_cliff] = float(cliff_reward)
-        outcome_reward[bumped] = float(step_reward if bump_reward is None else bump_reward)
         if into_cliff.any():
             if not starts.any():
                 raise ValueError("a map with cliff cells 'C' needs a start cell 'S' to send the agent back to")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import gymnasium
 import numpy as np
 import torch
@@ -19,8 +21,9 @@ def from_gymnasium(env, discount: float = 1.0) -> TabularMDP:
     absorbing, zero-reward terminal state (its own outgoing ``P`` entries are ignored). The initial
     distribution is ``env.unwrapped.initial_state_distrib`` when present, else uniform.
 
-    Raises ``ValueError`` if some non-terminal state enters a terminal state without
-    ``terminated=True`` (the terminal set would be ambiguous).
+    Raises ``ValueError`` if a reachable non-terminal state enters a terminal state without
+    ``terminated=True`` (the terminal set would be ambiguous). Unreachable states are not checked
+    (Taxi has some, with the passenger already at the destination).
     """
     model = getattr(env.unwrapped, "P", None)
     if not isinstance(model, dict):
@@ -44,14 +47,15 @@ def from_gymnasium(env, discount: float = 1.0) -> TabularMDP:
             next_states[s, a, len(outcomes):] = s
     terminal = np.zeros(S, dtype=bool)
     terminal[next_states[ends & (probs > 0)]] = True
-    entering = ~terminal[:, None, None] & (probs > 0) & terminal[next_states] & ~ends
+    initial = getattr(env.unwrapped, "initial_state_distrib", None)
+    live = _reachable(next_states, probs, terminal, np.ones(S) if initial is None else np.asarray(initial))
+    entering = live[:, None, None] & (probs > 0) & terminal[next_states] & ~ends
     if entering.any():
         s, a, k = np.argwhere(entering)[0]
         raise ValueError(
             f"state {next_states[s, a, k]} is entered with terminated=True elsewhere but without it "
             f"from state {s} under action {a}; cannot tell whether it is terminal"
         )
-    initial = getattr(env.unwrapped, "initial_state_distrib", None)
     return TabularMDP(
         (torch.from_numpy(next_states), torch.from_numpy(probs)),
         torch.from_numpy(rewards),
@@ -59,6 +63,19 @@ def from_gymnasium(env, discount: float = 1.0) -> TabularMDP:
         discount=discount,
         terminal=torch.from_numpy(terminal),
     )
+
+
+def _reachable(next_states, probs, terminal, initial) -> np.ndarray:
+    """Non-terminal states reachable from the support of `initial` without passing a terminal state."""
+    reached = (initial > 0) & ~terminal
+    frontier = reached
+    while frontier.any():
+        successors = next_states[frontier][probs[frontier] > 0]
+        new = np.zeros_like(reached)
+        new[successors] = True
+        frontier = new & ~reached & ~terminal
+        reached |= frontier
+    return reached
 
 
 class TabularEnv(gymnasium.Env):
@@ -78,7 +95,7 @@ class TabularEnv(gymnasium.Env):
         (24, -1.0, False, False)
     """
 
-    metadata = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": []}
 
     def __init__(self, mdp: TabularMDP, horizon: int | None = None):
         if not isinstance(mdp, TabularMDP):
@@ -87,9 +104,10 @@ class TabularEnv(gymnasium.Env):
         self.horizon = horizon
         self.observation_space = gymnasium.spaces.Discrete(mdp.num_states)
         self.action_space = gymnasium.spaces.Discrete(mdp.num_actions)
-        self._initial = mdp.initial.detach().numpy()
+        # Renormalized: the constructor accepts sums off by 1e-6, NumPy's sampler only by ~1e-8.
+        self._initial = _normalized(mdp.initial.detach().numpy())
         self._next_states = mdp.next_states.numpy()
-        self._probs = mdp.probs.numpy()
+        self._probs = _normalized(mdp.probs.numpy())
         self._rewards = mdp.rewards.detach().numpy()
         self._terminal = mdp.terminal.numpy()
         self._state = None
@@ -113,3 +131,7 @@ class TabularEnv(gymnasium.Env):
         terminated = bool(self._terminal[self._state])
         truncated = self.horizon is not None and self._steps >= self.horizon
         return self._state, float(self._rewards[s, a]), terminated, truncated, {}
+
+
+def _normalized(probabilities: np.ndarray) -> np.ndarray:
+    return probabilities / probabilities.sum(-1, keepdims=True)

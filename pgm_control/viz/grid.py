@@ -29,7 +29,7 @@ def _grid_layout(mdp, what: str) -> GridLayout:
     layout = getattr(mdp, "layout", None)
     if not isinstance(layout, GridLayout):
         # A ValueError: the MDP is of the right type, its layout (a value) is missing.
-        raise ValueError(  # noqa: TRY004
+        raise ValueError(
             f"{what} needs an MDP with a grid layout (e.g. a pgm_control.envs.GridWorld, or "
             f"mdp.replace(layout=world.layout)); got layout {layout!r}"
         )

@@ -1,0 +1,175 @@
+"""Classic DP against textbook tables (Sutton & Barto Figures 3.2, 3.5, 4.1) and hand-computed cases."""
+
+import numpy as np
+import pytest
+import torch
+
+from pgm_control import TabularMDP
+from pgm_control.envs import random_mdp, sutton_barto_gridworld, sutton_barto_small_gridworld
+from pgm_control.inference import greedy_policy, policy_evaluation, policy_iteration, value_iteration
+
+FIGURE_3_2 = [
+    [3.3, 8.8, 4.4, 5.3, 1.5],
+    [1.5, 3.0, 2.3, 1.9, 0.5],
+    [0.1, 0.7, 0.7, 0.4, -0.4],
+    [-1.0, -0.4, -0.4, -0.6, -1.2],
+    [-1.9, -1.3, -1.2, -1.4, -2.0],
+]
+FIGURE_3_5 = [
+    [22.0, 24.4, 22.0, 19.4, 17.5],
+    [19.8, 22.0, 19.8, 17.8, 16.0],
+    [17.8, 19.8, 17.8, 16.0, 14.4],
+    [16.0, 17.8, 16.0, 14.4, 13.0],
+    [14.4, 16.0, 14.4, 13.0, 11.7],
+]
+# Figure 3.5's optimal policy: the arrows of each cell (N, S, E, W), ties included.
+FIGURE_3_5_ARROWS = [
+    ["E", "NSEW", "W", "NSEW", "W"],
+    ["NE", "N", "NW", "W", "W"],
+    ["NE", "N", "NW", "NW", "NW"],
+    ["NE", "N", "NW", "NW", "NW"],
+    ["NE", "N", "NW", "NW", "NW"],
+]
+FIGURE_4_1 = [[0, -14, -20, -22], [-14, -18, -20, -20], [-20, -20, -18, -14], [-22, -20, -14, 0]]
+
+
+def uniform(mdp):
+    return torch.full((mdp.num_states, mdp.num_actions), 1.0 / mdp.num_actions, dtype=torch.float64)
+
+
+def test_figure_3_2_random_policy_values():
+    mdp = sutton_barto_gridworld()
+    v = policy_evaluation(mdp, uniform(mdp)).v
+    np.testing.assert_array_equal(v.reshape(5, 5).numpy().round(1), FIGURE_3_2)
+
+
+@pytest.mark.parametrize("solver", [value_iteration, policy_iteration])
+def test_figure_3_5_optimal_values_and_policy(solver):
+    mdp = sutton_barto_gridworld()
+    result = solver(mdp)
+    np.testing.assert_array_equal(result.v.reshape(5, 5).numpy().round(1), FIGURE_3_5)
+    arrows = [["".join("NSEW"[a] for a in range(4) if result.policy[5 * r + c, a] > 0) for c in range(5)]
+              for r in range(5)]
+    assert arrows == FIGURE_3_5_ARROWS
+
+
+def test_figure_4_1_random_policy_with_terminal_corners_and_no_discount():
+    mdp = sutton_barto_small_gridworld()
+    v = policy_evaluation(mdp, uniform(mdp)).v
+    np.testing.assert_allclose(v.reshape(4, 4).numpy(), FIGURE_4_1, atol=1e-9)
+
+
+FIGURE_4_1_SWEEPS = {  # the book's v_k for k = 1, 2, 3, printed to one decimal (it truncates -1.75 to -1.7)
+    1: [[0.0, -1.0, -1.0, -1.0], [-1.0, -1.0, -1.0, -1.0], [-1.0, -1.0, -1.0, -1.0], [-1.0, -1.0, -1.0, 0.0]],
+    2: [[0.0, -1.7, -2.0, -2.0], [-1.7, -2.0, -2.0, -2.0], [-2.0, -2.0, -2.0, -1.7], [-2.0, -2.0, -1.7, 0.0]],
+    3: [[0.0, -2.4, -2.9, -3.0], [-2.4, -2.9, -3.0, -2.9], [-2.9, -3.0, -2.9, -2.4], [-3.0, -2.9, -2.4, 0.0]],
+}
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_figure_4_1_sweeps_match_the_book(k):
+    """The k = 1, 2, 3 panels of Figure 4.1 are finite-horizon evaluations with horizon k (to 0.05)."""
+    mdp = sutton_barto_small_gridworld()
+    v = policy_evaluation(mdp, uniform(mdp), horizon=k).v[0].reshape(4, 4).numpy()
+    np.testing.assert_allclose(v, FIGURE_4_1_SWEEPS[k], atol=0.05 + 1e-12, rtol=0)
+    if k == 2:  # by hand: next to a corner, 1/4 of moves end in the corner: -1 - 3/4 · 1 = -1.75
+        assert v[0, 1] == pytest.approx(-1.75, abs=1e-12)
+
+
+def test_two_state_hand_computed_values():
+    """s0 --a0--> s0 (r=1), s0 --a1--> s1 (r=0); s1 absorbing with r=2 per step.
+
+    γ = 0.5: V*(s1) = 2/(1-0.5) = 4; V*(s0) = max(1 + 0.5 V*(s0), 0 + 0.5·4) -> V*(s0) = 2 (both tie).
+    """
+    P = torch.zeros(2, 2, 2, dtype=torch.float64)
+    P[0, 0, 0] = P[0, 1, 1] = P[1, :, 1] = 1.0
+    r = torch.tensor([[1.0, 0.0], [2.0, 2.0]], dtype=torch.float64)
+    mdp = TabularMDP(P, r, discount=0.5)
+    result = value_iteration(mdp)
+    torch.testing.assert_close(result.v, torch.tensor([2.0, 4.0], dtype=torch.float64))
+    torch.testing.assert_close(result.policy[0], torch.tensor([0.5, 0.5], dtype=torch.float64))
+    # γ = 0: values are the immediate rewards.
+    zero = value_iteration(mdp.replace(discount=0.0))
+    torch.testing.assert_close(zero.q, r)
+    # A fixed policy: always a0 from s0 -> V = 1 / (1 - 0.5) = 2; with a1 -> 0.5 · 4 = 2.
+    both = torch.tensor([2.0, 4.0], dtype=torch.float64)
+    torch.testing.assert_close(policy_evaluation(mdp, torch.tensor([0, 0])).v, both)
+    torch.testing.assert_close(policy_evaluation(mdp, torch.tensor([1, 1])).v, both)
+
+
+def test_stochastic_two_state_evaluation_by_hand():
+    """One state, one action with p=0.5 of staying and reward 1, else a terminal state: V = 1/(1-0.5γ)."""
+    P = torch.tensor([[[0.5, 0.5]], [[0.0, 1.0]]], dtype=torch.float64)
+    mdp = TabularMDP(P, torch.tensor([[1.0], [0.0]]), discount=1.0, terminal=[1])
+    assert policy_evaluation(mdp, torch.tensor([0, 0])).v[0].item() == pytest.approx(2.0, abs=1e-12)
+    assert value_iteration(mdp).v[0].item() == pytest.approx(2.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("successors", [False, True])
+def test_iterative_and_direct_evaluation_agree(successors, monkeypatch):
+    mdp = random_mdp(30, 3, branching=4 if successors else None, seed=2, discount=0.9)
+    pi = torch.softmax(torch.randn(30, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64), -1)
+    direct = policy_evaluation(mdp, pi)
+    import pgm_control.inference.dynamic_programming as dp
+    monkeypatch.setattr(dp, "DIRECT_SOLVE_MAX_STATES", 0)
+    iterative = policy_evaluation(mdp, pi, tol=1e-12)
+    torch.testing.assert_close(iterative.v, direct.v, atol=1e-10, rtol=0)
+    torch.testing.assert_close(iterative.q, direct.q, atol=1e-10, rtol=0)
+
+
+def test_value_and_policy_iteration_agree_on_random_mdps():
+    for seed in range(3):
+        mdp = random_mdp(20, 4, branching=3, seed=seed, discount=0.95)
+        vi, pi = value_iteration(mdp), policy_iteration(mdp)
+        torch.testing.assert_close(vi.v, pi.v, atol=1e-8, rtol=0)
+        # the optimal policy's own value is the optimal value
+        torch.testing.assert_close(policy_evaluation(mdp, pi.policy).v, vi.v, atol=1e-8, rtol=0)
+
+
+def test_finite_horizon_value_iteration_matches_enumeration_over_deterministic_plans():
+    """With deterministic dynamics, V*_1(s) = max over all action sequences of the return."""
+    import itertools
+    P = torch.zeros(3, 2, 3, dtype=torch.float64)
+    nxt = [[1, 2], [0, 2], [2, 0]]
+    for s in range(3):
+        for a in range(2):
+            P[s, a, nxt[s][a]] = 1.0
+    r = torch.tensor([[0.5, -1.0], [2.0, 0.0], [-0.5, 1.5]], dtype=torch.float64)
+    mdp = TabularMDP(P, r)
+    T = 4
+    v = value_iteration(mdp, horizon=T).v
+    assert v.shape == (T, 3)
+    for s0 in range(3):
+        best = -np.inf
+        for plan in itertools.product(range(2), repeat=T):
+            s, total = s0, 0.0
+            for a in plan:
+                total += r[s, a].item()
+                s = nxt[s][a]
+            best = max(best, total)
+        assert v[0, s0].item() == pytest.approx(best, abs=1e-12)
+
+
+def test_greedy_policy_spreads_over_ties_and_respects_prior_support():
+    q = torch.tensor([[1.0, 1.0, 0.0], [0.0, 2.0, 1.0]], dtype=torch.float64)
+    torch.testing.assert_close(greedy_policy(q), torch.tensor([[0.5, 0.5, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64))
+    log_prior = torch.log(torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.0, 0.5]], dtype=torch.float64))
+    expected = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    torch.testing.assert_close(greedy_policy(q, log_prior), expected)
+
+
+def test_improper_policy_with_discount_one_is_rejected():
+    mdp = sutton_barto_small_gridworld()
+    always_west = torch.full((16,), 3)
+    with pytest.raises(ValueError, match="terminal state"):
+        policy_evaluation(mdp, always_west)
+
+
+def test_result_shapes_are_documented_shapes():
+    mdp = random_mdp(7, 3, branching=2, seed=0, discount=0.9)
+    stationary = value_iteration(mdp)
+    assert stationary.q.shape == (7, 3) and stationary.v.shape == (7,) and stationary.policy.shape == (7, 3)
+    timed = value_iteration(mdp, horizon=5)
+    assert timed.q.shape == (5, 7, 3) and timed.v.shape == (5, 7) and timed.policy.shape == (5, 7, 3)
+    evaluated = policy_evaluation(mdp, timed.policy, horizon=5)
+    torch.testing.assert_close(evaluated.v, timed.v)
