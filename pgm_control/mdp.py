@@ -54,6 +54,7 @@ class TabularMDP:
     Args:
         transitions: p(s' | s, a), either a dense ``[S, A, S']`` tensor (or nested list), or a
             tuple ``(next_states, probs)`` of ``[S, A, K]`` tensors (successor lists).
+        next_states, probs: the successor lists as keywords, instead of ``transitions``.
         rewards: r(s, a) ``[S, A]``; also accepted: r(s) ``[S]`` or r(s, a, s') ``[S, A, S']``.
         initial: p(s_1) ``[S]``; uniform over all states by default.
         discount: γ in [0, 1] (default 1).
@@ -77,17 +78,27 @@ class TabularMDP:
 
     def __init__(
         self,
-        transitions,
-        rewards,
+        transitions=None,
+        rewards=None,
         initial=None,
         discount: float = 1.0,
         *,
+        next_states=None,
+        probs=None,
         terminal=None,
         state_names: Sequence[str] | None = None,
         action_names: Sequence[str] | None = None,
         features=None,
         layout=None,
     ):
+        if (next_states is None) != (probs is None):
+            raise ValueError("successor lists need both next_states and probs")
+        if next_states is not None:
+            if transitions is not None:
+                raise ValueError("pass either transitions or next_states/probs, not both")
+            transitions = (next_states, probs)
+        if transitions is None or rewards is None:
+            raise TypeError("TabularMDP needs transitions (or next_states and probs) and rewards")
         dense, next_states, probs = _read_transitions(transitions)
         if dense is not None:
             num_states, num_actions = dense.shape[0], dense.shape[1]
