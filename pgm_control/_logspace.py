@@ -48,8 +48,9 @@ def csr_matrix(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, sha
     when they fit (about twice as fast as int64 in matrix-vector products)."""
     keep = values != 0
     rows, cols, values = rows[keep], cols[keep], values[keep]
-    order = torch.argsort(rows, stable=True)
-    rows, cols, values = rows[order], cols[order], values[order]
+    if not bool((rows[1:] >= rows[:-1]).all()):  # successor lists come sorted by (s, a) already
+        order = torch.argsort(rows, stable=True)
+        rows, cols, values = rows[order], cols[order], values[order]
     counts = torch.bincount(rows, minlength=shape[0])
     crow = torch.zeros(shape[0] + 1, dtype=torch.long)
     crow[1:] = counts.cumsum(0)

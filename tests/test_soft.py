@@ -121,7 +121,7 @@ def test_small_temperature_approaches_value_iteration(temperature):
     horizon = 6
     soft = soft_value_iteration(mdp, horizon=horizon, temperature=temperature)
     hard = value_iteration(mdp, horizon=horizon)
-    steps_left = (horizon - torch.arange(horizon))[:, None]
+    steps_left = (horizon - torch.arange(horizon, dtype=torch.float64))[:, None]
     gap = (soft.v - hard.v).abs()
     # the bound is attained when one action dominates; 1e-9 absorbs the rounding of values of size ~1
     assert (gap <= temperature * math.log(3) * steps_left + 1e-9).all()

@@ -1,0 +1,13 @@
+"""Test configuration.
+
+Hypothesis runs derandomized by default, so CI sees the same examples on every run; set
+``HYPOTHESIS_PROFILE=fuzz`` to explore many fresh random examples locally.
+"""
+
+import os
+
+from hypothesis import settings
+
+settings.register_profile("pgm_control", derandomize=True, deadline=None, max_examples=40)
+settings.register_profile("fuzz", max_examples=400, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "pgm_control"))
