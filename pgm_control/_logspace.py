@@ -81,7 +81,7 @@ def log_matvec(matrix: torch.Tensor, log_x: torch.Tensor, exact_rows=None) -> to
     shift = shift if torch.isfinite(shift) else torch.zeros_like(shift)
     total = matrix @ torch.exp(log_x - shift)
     if bool(total.min() >= _SAFE_MIN):  # the common case: a plain log, no masks
-        return total.log() + shift
+        return total.log() + shift if total.requires_grad else total.log_().add_(shift)
     low = total < _SAFE_MIN
     result = safe_log(total) + shift
     if not bool(torch.isfinite(log_x).all()):  # rows reached only by -inf entries have no mass

@@ -339,6 +339,20 @@ class TabularMDP:
             return (self._probs * values[self._next_states]).sum(-1)
         return (self._matrix @ values).view(self._num_states, self._num_actions)
 
+    def backup(self, values: torch.Tensor, scale: float = 1.0, out: torch.Tensor | None = None) -> torch.Tensor:
+        r"""r(s, a) + scale · E_{s' ~ p(s'|s,a)}[values(s')] for values ``[S']``; returns ``[S, A]``.
+
+        One fused sparse or dense product (``torch.addmv``); ``out`` (a contiguous ``[S, A]`` tensor)
+        receives the result without an extra copy.
+        """
+        self._check_state_vector(values, "values")
+        if self._dense is None and self._next_states.numel() <= SMALL:
+            result = torch.add(self._rewards, self.expected_next(values), alpha=scale)
+            return result if out is None else out.copy_(result)
+        flat = None if out is None else out.view(-1)
+        result = torch.addmv(self._rewards.view(-1), self._matrix, values, alpha=scale, out=flat)
+        return result.view(self._num_states, self._num_actions)
+
     def log_expected_exp_next(self, values: torch.Tensor) -> torch.Tensor:
         r"""log E_{s' ~ p(s'|s,a)}[exp values(s')] for values ``[S']``; returns ``[S, A]``.
 

@@ -45,15 +45,18 @@ def check_mdp(mdp) -> TabularMDP:
 def backward_induction(
     mdp: TabularMDP,
     horizon: int,
-    q_from_v: Backup,
+    q_from_v: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
     v_from_q: TimedBackup,
     *,
+    keep_q: bool = True,
     progress: bool | None = None,
     desc: str = "backward induction",
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Q_t = q_from_v(V_{t+1}), V_t = v_from_q(Q_t, t) for t = T-1, ..., 0 with V_T = 0.
+) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Q_t = q_from_v(V_{t+1}, out), V_t = v_from_q(Q_t, t) for t = T-1, ..., 0 with V_T = 0.
 
-    Returns q ``[T, S, A]`` and v ``[T, S]`` (T entries: the terminal V_T = 0 is not stored).
+    ``q_from_v`` writes into ``out`` (a preallocated ``[S, A]`` slot) when it is not None. Returns q
+    ``[T, S, A]`` (None with ``keep_q=False``, which keeps a single ``[S, A]`` buffer) and v
+    ``[T, S]`` (T entries: the terminal V_T = 0 is not stored).
     """
     S, A = mdp.num_states, mdp.num_actions
     # With autograd on, collect steps in lists and stack once; otherwise write into preallocated
@@ -61,28 +64,27 @@ def backward_induction(
     track = torch.is_grad_enabled() and mdp.rewards.requires_grad
     q_steps, v_steps = [], []
     if not track:
-        q_all = torch.empty(horizon, S, A, dtype=DTYPE)
+        q_all = torch.empty(horizon if keep_q else 1, S, A, dtype=DTYPE)
         v_all = torch.empty(horizon, S, dtype=DTYPE)
     v_next = torch.zeros(S, dtype=DTYPE)
     with progress_bar(horizon, progress, horizon * S * A, desc) as bar:
         for t in reversed(range(horizon)):
-            q = q_from_v(v_next)
+            q = q_from_v(v_next, None if track else q_all[t if keep_q else 0])
             v_next = v_from_q(q, t)
             if track:
                 q_steps.append(q)
                 v_steps.append(v_next)
             else:
-                q_all[t] = q
                 v_all[t] = v_next
             bar.update()
     if track:
         q_all, v_all = torch.stack(q_steps[::-1]), torch.stack(v_steps[::-1])
-    return q_all, v_all
+    return (q_all if keep_q else None), v_all
 
 
 def fixed_point(
     mdp: TabularMDP,
-    q_from_v: Backup,
+    q_from_v: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
     v_from_q: Backup,
     *,
     tol: float,
@@ -101,13 +103,13 @@ def fixed_point(
     v = torch.zeros(mdp.num_states, dtype=DTYPE)
     with progress_bar(max_iter, progress, 0.0, desc) as bar:
         for sweep in range(1, max_iter + 1):
-            q = q_from_v(v)
+            q = q_from_v(v, None)
             v_new = v_from_q(q)
             change = (v_new - v).abs().max().item()
             v = v_new
             bar.update()
             if factor * change <= tol:
-                return q_from_v(v), v, sweep
+                return q_from_v(v, None), v, sweep
     raise RuntimeError(
         f"{desc} did not converge in max_iter={max_iter} sweeps (last change {change:.3g}); with "
         "discount=1 some policy may never reach a terminal state. Raise max_iter, lower the "

@@ -27,9 +27,9 @@ from pgm_control.mdp import TabularMDP
 DIRECT_SOLVE_MAX_STATES = 4096
 
 
-def expected_backup(mdp: TabularMDP, v_next: torch.Tensor) -> torch.Tensor:
-    r"""Q(s, a) = r(s, a) + γ E_{s' ~ p(s'|s,a)}[V(s')]; v_next ``[S]`` -> ``[S, A]``."""
-    return torch.add(mdp.rewards, mdp.expected_next(v_next), alpha=mdp.discount)
+def expected_backup(mdp: TabularMDP, v_next: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    r"""Q(s, a) = r(s, a) + γ E_{s' ~ p(s'|s,a)}[V(s')]; v_next ``[S]`` -> ``[S, A]`` (into ``out``)."""
+    return mdp.backup(v_next, mdp.discount, out)
 
 
 def greedy_policy(q: torch.Tensor, log_prior: torch.Tensor | None = None, rtol: float = 1e-9) -> torch.Tensor:
@@ -68,7 +68,7 @@ def policy_evaluation(mdp: TabularMDP, policy, horizon: int | None = None, *, to
     if horizon is not None:
         if pi.dim() == 2:
             pi = pi.expand(horizon, *pi.shape)
-        q, v = backward_induction(mdp, horizon, lambda v: expected_backup(mdp, v),
+        q, v = backward_induction(mdp, horizon, lambda v, out: expected_backup(mdp, v, out),
                                   lambda q, t: (pi[t] * q).sum(-1), progress=progress,
                                   desc="policy evaluation")
         return ValueResult(q=q, v=v, policy=pi, iterations=horizon)
@@ -78,7 +78,7 @@ def policy_evaluation(mdp: TabularMDP, policy, horizon: int | None = None, *, to
     if mdp.num_states <= DIRECT_SOLVE_MAX_STATES:
         v = _solve_bellman_linear_system(mdp, pi)
         return ValueResult(q=expected_backup(mdp, v), v=v, policy=pi, iterations=1)
-    q, v, sweeps = fixed_point(mdp, lambda v: expected_backup(mdp, v), lambda q: (pi * q).sum(-1),
+    q, v, sweeps = fixed_point(mdp, lambda v, out: expected_backup(mdp, v, out), lambda q: (pi * q).sum(-1),
                                tol=tol, max_iter=max_iter, progress=progress, desc="policy evaluation")
     return ValueResult(q=q, v=v, policy=pi, iterations=sweeps)
 
@@ -130,8 +130,8 @@ def value_iteration(mdp: TabularMDP, horizon: int | None = None, *, tol: float =
     check_mdp(mdp)
     horizon = check_horizon(horizon)
 
-    def q_from_v(v):
-        return expected_backup(mdp, v)
+    def q_from_v(v, out=None):
+        return expected_backup(mdp, v, out)
 
     def v_from_q(q, t=None):
         return q.max(-1).values

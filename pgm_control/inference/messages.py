@@ -15,9 +15,9 @@ from __future__ import annotations
 import torch
 
 from pgm_control._checks import check_horizon, check_temperature
-from pgm_control.inference._recursion import check_mdp, log_action_prior, progress_bar
+from pgm_control.inference._recursion import backward_induction, check_mdp, log_action_prior, progress_bar
 from pgm_control.inference.results import BackwardMessages, ForwardMessages
-from pgm_control.inference.soft import soft_value_iteration
+from pgm_control.inference.soft import soft_bellman_operators, soft_value_iteration
 from pgm_control.mdp import TabularMDP
 
 
@@ -55,6 +55,8 @@ def backward_messages(mdp: TabularMDP, horizon: int, *, action_prior=None, tempe
     horizon, temperature = _check_model(mdp, horizon, temperature, "backward_messages")
     soft = soft_value_iteration(mdp, horizon, temperature, backup="optimistic",
                                 action_prior=action_prior, progress=progress)
+    if temperature == 1.0:
+        return BackwardMessages(soft.q, soft.v)
     return BackwardMessages(soft.q / temperature, soft.v / temperature)
 
 
@@ -99,17 +101,26 @@ def log_evidence(mdp: TabularMDP, horizon: int, *, action_prior=None,
         True
     """
     horizon, temperature = _check_model(mdp, horizon, temperature, "log_evidence")
-    backward = backward_messages(mdp, horizon, action_prior=action_prior, temperature=temperature)
-    return torch.logsumexp(torch.log(mdp.initial) + backward.log_beta_s[0], dim=0)
+    log_beta_1 = _log_beta_s(mdp, horizon, action_prior, temperature, keep="first")
+    return torch.logsumexp(torch.log(mdp.initial) + log_beta_1, dim=0)
+
+
+def _log_beta_s(mdp, horizon, action_prior, temperature, keep: str) -> torch.Tensor:
+    """log β_t(s) without storing the [T, S, A] table: all t (``keep="all"``) or t = 1 (``"first"``)."""
+    q_from_v, v_from_q = soft_bellman_operators(mdp, temperature, "optimistic",
+                                                log_action_prior(mdp, action_prior), action_prior is None)
+    _, v = backward_induction(mdp, horizon, q_from_v, v_from_q, keep_q=False, desc="backward messages")
+    v = v if keep == "all" else v[0]
+    return v if temperature == 1.0 else v / temperature
 
 
 def state_marginals(mdp: TabularMDP, horizon: int, *, action_prior=None,
                     temperature: float = 1.0) -> torch.Tensor:
     r"""p(s_t | O_{1:T}) ∝ β_t(s) α_t(s), as probabilities ``[T, S]`` (each row sums to 1)."""
     horizon, temperature = _check_model(mdp, horizon, temperature, "state_marginals")
-    backward = backward_messages(mdp, horizon, action_prior=action_prior, temperature=temperature)
+    log_beta_s = _log_beta_s(mdp, horizon, action_prior, temperature, keep="all")
     forward = forward_messages(mdp, horizon, action_prior=action_prior, temperature=temperature)
-    return torch.softmax(forward.log_alpha + backward.log_beta_s, dim=-1)
+    return torch.softmax(forward.log_alpha + log_beta_s, dim=-1)
 
 
 def posterior_dynamics(mdp: TabularMDP, horizon: int, *, action_prior=None,
@@ -122,8 +133,8 @@ def posterior_dynamics(mdp: TabularMDP, horizon: int, *, action_prior=None,
     with ``mdp.next_states`` for successor lists. Entry t = T-1 equals the true dynamics.
     """
     horizon, temperature = _check_model(mdp, horizon, temperature, "posterior_dynamics")
-    backward = backward_messages(mdp, horizon, action_prior=action_prior, temperature=temperature)
-    log_beta_next = torch.cat([backward.log_beta_s[1:], torch.zeros_like(backward.log_beta_s[:1])])
+    log_beta_s = _log_beta_s(mdp, horizon, action_prior, temperature, keep="all")
+    log_beta_next = torch.cat([log_beta_s[1:], torch.zeros_like(log_beta_s[:1])])
     if mdp.is_dense:
         log_joint = torch.log(mdp.transitions) + log_beta_next[:, None, None, :]
     else:

@@ -49,26 +49,28 @@ def soft_maximum(q: torch.Tensor, log_prior: torch.Tensor | float, temperature: 
     q ``[..., S, A]``; log_prior ``[S, A]``, or a float for a uniform prior (log 1/A, the fast path);
     returns ``[..., S]``.
     """
-    if isinstance(log_prior, float):
-        if temperature == 0.0:
-            return q.max(-1).values
-        scaled = q if temperature == 1.0 else q / temperature
-        return temperature * (torch.logsumexp(scaled, dim=-1) + log_prior)
     if temperature == 0.0:
-        return torch.where(torch.isfinite(log_prior), q, -torch.inf).max(-1).values
+        if not isinstance(log_prior, float):
+            q = torch.where(torch.isfinite(log_prior), q, -torch.inf)
+        return q.max(-1).values
     scaled = q if temperature == 1.0 else q / temperature
-    return temperature * torch.logsumexp(scaled + log_prior, dim=-1)
+    if isinstance(log_prior, float):
+        value = torch.logsumexp(scaled, dim=-1) + log_prior
+    else:
+        value = torch.logsumexp(scaled + log_prior, dim=-1)
+    return value if temperature == 1.0 else temperature * value
 
 
-def optimistic_backup(mdp: TabularMDP, v_next: torch.Tensor, temperature: float) -> torch.Tensor:
-    r"""Q(s, a) = r(s, a) + α log(γ E_{s'}[exp(V(s')/α)] + 1 - γ); v_next ``[S]`` -> ``[S, A]``."""
-    log_continue = mdp.log_expected_exp_next(v_next / temperature)
+def optimistic_backup(mdp: TabularMDP, v_next: torch.Tensor, temperature: float,
+                      out: torch.Tensor | None = None) -> torch.Tensor:
+    r"""Q(s, a) = r(s, a) + α log(γ E_{s'}[exp(V(s')/α)] + 1 - γ); v_next ``[S]`` -> ``[S, A]`` (into ``out``)."""
+    log_continue = mdp.log_expected_exp_next(v_next if temperature == 1.0 else v_next / temperature)
     gamma = mdp.discount
     if gamma < 1.0:
         log_gamma = math.log(gamma) if gamma > 0 else -math.inf
         log_continue = torch.logaddexp(log_continue + log_gamma,
                                        torch.full_like(log_continue, math.log1p(-gamma)))
-    return mdp.rewards + temperature * log_continue
+    return torch.add(mdp.rewards, log_continue, alpha=temperature, out=out)
 
 
 def soft_value_iteration(
@@ -110,21 +112,8 @@ def soft_value_iteration(
     check_mdp(mdp)
     horizon = check_horizon(horizon)
     temperature = check_temperature(temperature)
-    if backup not in BACKUPS:
-        raise ValueError(f"backup must be one of {BACKUPS}, got {backup!r}")
-    if backup == "optimistic" and temperature == 0.0:
-        raise ValueError("temperature=0 is supported for backup='expected' only; pass a temperature > 0")
     log_prior = log_action_prior(mdp, action_prior)
-    hot_prior = -math.log(mdp.num_actions) if action_prior is None else log_prior
-
-    def q_from_v(v_next):
-        if backup == "expected":
-            return expected_backup(mdp, v_next)
-        return optimistic_backup(mdp, v_next, temperature)
-
-    def v_from_q(q, t=None):
-        return soft_maximum(q, hot_prior, temperature)
-
+    q_from_v, v_from_q = soft_bellman_operators(mdp, temperature, backup, log_prior, action_prior is None)
     if horizon is not None:
         q, v = backward_induction(mdp, horizon, q_from_v, v_from_q, progress=progress,
                                   desc="soft value iteration")
@@ -134,3 +123,23 @@ def soft_value_iteration(
                                        progress=progress, desc="soft value iteration")
     return SoftValueResult(q=q, v=v, temperature=temperature, backup=backup, log_prior=log_prior,
                            iterations=iterations)
+
+
+def soft_bellman_operators(mdp: TabularMDP, temperature: float, backup: str, log_prior: torch.Tensor,
+                           uniform_prior: bool):
+    """The pair (q_from_v, v_from_q) of soft value iteration, for the drivers of ``_recursion``."""
+    if backup not in BACKUPS:
+        raise ValueError(f"backup must be one of {BACKUPS}, got {backup!r}")
+    if backup == "optimistic" and temperature == 0.0:
+        raise ValueError("temperature=0 is supported for backup='expected' only; pass a temperature > 0")
+    hot_prior = -math.log(mdp.num_actions) if uniform_prior else log_prior
+
+    def q_from_v(v_next, out=None):
+        if backup == "expected":
+            return expected_backup(mdp, v_next, out)
+        return optimistic_backup(mdp, v_next, temperature, out)
+
+    def v_from_q(q, t=None):
+        return soft_maximum(q, hot_prior, temperature)
+
+    return q_from_v, v_from_q
