@@ -77,13 +77,18 @@ def check_distribution(tensor: torch.Tensor, name: str, what: str) -> None:
         )
 
 
+def check_real(value, name: str, expected: str) -> float:
+    """Accept Python, NumPy and 0-d tensor reals; reject bools and non-numbers with a TypeError."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
+    return float(value)
+
+
 def check_discount(discount) -> float:
-    if isinstance(discount, torch.Tensor):
-        discount = discount.item()
-    if not isinstance(discount, (int, float)) or isinstance(discount, bool):
-        raise TypeError(f"discount must be a number in [0, 1], got {type(discount).__name__}")
-    discount = float(discount)
-    if not 0.0 <= discount <= 1.0 or math.isnan(discount):
+    discount = check_real(discount, "discount", "a number in [0, 1]")
+    if not 0.0 <= discount <= 1.0:  # also rejects NaN
         raise ValueError(f"discount must lie in [0, 1], got {discount}")
     return discount
 
@@ -109,11 +114,7 @@ def check_integer(value, name: str) -> int:
 
 
 def check_temperature(temperature) -> float:
-    if isinstance(temperature, torch.Tensor):
-        temperature = temperature.item()
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
-        raise TypeError(f"temperature must be a non-negative number, got {type(temperature).__name__}")
-    temperature = float(temperature)
-    if not temperature >= 0.0 or math.isinf(temperature):
+    temperature = check_real(temperature, "temperature", "a non-negative number")
+    if not 0.0 <= temperature < math.inf:  # also rejects NaN
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
     return temperature
