@@ -25,7 +25,7 @@ Cases (A = 4 actions, float64):
 
 Timing: ``time.perf_counter``; a warm-up solve with T = 2 first (it builds the cached operators),
 then the best of up to 5 runs while the runs so far took < 10 s in all (one run for the 10^6-state
-grid). Default torch threads.
+grid). Default torch threads (``--threads N`` sets them; 1 is steadier on a busy machine).
 Exits with status 1 when any comparison disagrees (time targets are reported, never asserted).
 """
 
@@ -322,7 +322,7 @@ def random_case(S: int, config: Config, table: Table, agreement: Agreement) -> N
             if ref_value is not None:
                 agree = agreement.check(f"{name} {storage} {solver} vs NumPy dense",
                                         difference(value, ref_value))
-            table.row(name, storage, solver, fmt_seconds(seconds), "NumPy dense",
+            table.row(name, storage, solver, fmt_seconds(seconds), "—" if ref_value is None else "NumPy dense",
                       fmt_seconds(ref_seconds), fmt_speedup(seconds, ref_seconds), agree)
 
 
@@ -381,8 +381,8 @@ def imitation_case(config: Config, agreement: Agreement, notes: list[str]) -> No
         with np.load(folder / "out.npz") as out:
             v_imitation, pi_imitation = out["V"], out["pi"]
 
-    table = Table(["solver", "storage", "time (s)", "speed-up vs imitation", "max |ΔV| (offset)",
-                   "max |Δπ|"], "lllrrr")
+    table = Table(["solver", "storage", "time (s)", "speed-up vs imitation", "max abs ΔV (offset)",
+                   "max abs Δπ"], "lllrrr")
     table.row(f"imitation {info['imitation_version']} `mce_partition_fh`", "dense [S, A, S']",
               fmt_seconds(info["seconds"]), "1.0×", "—", "—")
     offset = (T - np.arange(T))[:, None] * math.log(A)  # V_imitation[t] = V_ours[t] + (T - t) log|A|
@@ -431,13 +431,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"### Exact solvers vs NumPy references (A={NUM_ACTIONS}, T={config.horizon} for random MDPs, "
           f"T={config.grid_horizon} for the grid, float64)\n")
     table = Table(["MDP", "storage", "solver", "pgm_control (s)", "reference", "reference (s)",
-                   "speed-up", "max |diff|"], "lllrlrrr")
+                   "speed-up", "max abs diff"], "lllrlrrr")
     for S in config.random_states:
         random_case(S, config, table, agreement)
         free()
     if not args.skip_grid:
         grid_case(config, table, agreement, notes)
-    print("\nmax |diff|: of V [T, S] over all t and s, or of log p(O) for log_evidence.")
+    print("\nmax abs diff: max |difference| of V [T, S] over all t and s, or of log p(O) for log_evidence.")
 
     if not args.skip_imitation:
         imitation_case(config, agreement, notes)
