@@ -148,9 +148,30 @@ def goal_gridworld_section(out_dir: Path, args) -> list[str]:
     ]
 
 
+def graphical_model_section(out_dir: Path, args) -> list[str]:
+    """Seed 000's "MDP as a Graphical Model", read off the Pyro model itself and drawn (O_t shaded)."""
+    from pgm_control.envs import lottery_mdp
+    from pgm_control.models.optimality import optimality_model
+    from pgm_control.viz import draw_pgm, pgm_graph
+
+    horizon = 3
+    graph = pgm_graph(optimality_model, lottery_mdp(), horizon)
+    ax = draw_pgm(graph, title=f"optimality_model as a graphical model, T = {horizon}")
+    observed = [name for name, is_observed in graph.nodes(data="observed") if is_observed]
+    return [
+        f"{graph.number_of_nodes()} sites of optimality_model(lottery_mdp(), {horizon}), "
+        f"{graph.number_of_edges()} edges (parents from pyro.infer.inspect.get_dependencies);",
+        "site names use code time t = 0..T-1, the figure the slides' t = 1..T:",
+        *(f"  {name} <- {', '.join(graph.predecessors(name)) or '(none)'}" for name in graph),
+        f"observed (shaded): {', '.join(observed)}",
+        save_figure(ax.figure, out_dir / "pgm.png"),
+    ]
+
+
 DEMO_SECTIONS = [
     ("Sutton & Barto gridworld (Figures 3.2 and 3.5)", book_gridworld_section),
     ("Goal grid world by exact soft inference", goal_gridworld_section),
+    ("The MDP as a graphical model", graphical_model_section),
 ]
 
 

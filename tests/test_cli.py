@@ -7,7 +7,7 @@ import pytest
 
 from pgm_control.cli import BOOK_FIGURE_3_2, BOOK_FIGURE_3_5, main
 
-FIGURES = ["sutton_barto_values.png", "goal_soft_values.png", "goal_state_marginals.png"]
+FIGURES = ["sutton_barto_values.png", "goal_soft_values.png", "goal_state_marginals.png", "pgm.png"]
 
 
 def book_rows(table):
