@@ -1,2 +1,13 @@
-"""Pyro models and guides of control as inference (the optimality model and policy guides arrive with
-the Pyro issue; nothing is exported yet)."""
+"""Pyro models and guides of control as inference: the trajectory model with optimality variables and
+policy guides that keep the true dynamics."""
+
+from pgm_control.models.guides import AmortizedPolicyGuide, TabularPolicyGuide, policy_guide
+from pgm_control.models.optimality import log_evidence_shift, optimality_model
+
+__all__ = [
+    "AmortizedPolicyGuide",
+    "TabularPolicyGuide",
+    "log_evidence_shift",
+    "optimality_model",
+    "policy_guide",
+]

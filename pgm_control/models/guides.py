@@ -1,0 +1,134 @@
+r"""Policy guides for the optimality model (seed 000, "Control via variational inference").
+
+    q(τ) = p(s_1) Π_t q(a_t | s_t) p(s_{t+1} | s_t, a_t)
+
+Every guide samples ``s_t`` from the true dynamics exactly as the model does (so the dynamics terms
+of the ELBO cancel and the posterior cannot become "optimistic"); guides differ only in q(a_t | s_t):
+
+* :class:`TabularPolicyGuide`: logits ``[T, S, A]`` (time-indexed) or ``[S, A]`` (stationary);
+* :class:`AmortizedPolicyGuide`: a small network from state features to the logits of every time
+  step, for MDPs too large for a table.
+
+A guide is called with the model's arguments ``(mdp, horizon, num_trajectories=1, temperature=1.0,
+action_prior=None)`` and exposes ``log_policy()`` ``[T, S, A]``.
+"""
+
+from __future__ import annotations
+
+import pyro
+import pyro.distributions as dist
+import torch
+from pyro.ops.indexing import Vindex
+from torch import nn
+
+from pgm_control._checks import DTYPE, as_float_tensor, check_horizon, check_shape
+from pgm_control.inference._recursion import check_mdp
+from pgm_control.mdp import TabularMDP
+from pgm_control.models.optimality import transition_probs
+
+
+def policy_guide(mdp: TabularMDP, horizon: int, num_trajectories: int, log_policy: torch.Tensor) -> None:
+    r"""Sample s_1 ~ p(s_1), a_t ~ q(a_t | s_t) = softmax(log_policy[t, s_t]), s_{t+1} ~ p(· | s_t, a_t).
+
+    log_policy ``[T, S, A]`` (unnormalized logits are fine). Site names match the model's.
+    """
+    with pyro.plate("trajectories", num_trajectories, dim=-1):
+        state, action = None, None
+        for t in pyro.markov(range(horizon)):
+            if t == 0:
+                state = pyro.sample("s_0", dist.Categorical(mdp.initial))
+            else:
+                state = pyro.sample(f"s_{t}", dist.Categorical(transition_probs(mdp, state, action)))
+            action = pyro.sample(f"a_{t}", dist.Categorical(logits=Vindex(log_policy[t])[state]))
+
+
+class TabularPolicyGuide:
+    r"""q(a_t | s_t) = softmax(θ[t, s_t]) with θ ``[T, S, A]``, or softmax(θ[s_t]) with θ ``[S, A]``
+    (``stationary=True``); θ is the Pyro parameter ``name``, initialized to 0 (the uniform policy).
+
+    Example:
+        >>> import pyro
+        >>> from pgm_control.envs import lottery_mdp
+        >>> guide = TabularPolicyGuide(lottery_mdp(), horizon=3)
+        >>> tuple(guide.log_policy().shape)
+        (3, 4, 2)
+    """
+
+    def __init__(self, mdp: TabularMDP, horizon: int, stationary: bool = False,
+                 name: str = "policy_logits"):
+        check_mdp(mdp)
+        self.horizon = check_horizon(horizon, required=True)
+        self.stationary = bool(stationary)
+        self.name = name
+        S, A = mdp.num_states, mdp.num_actions
+        self._shape = (S, A) if self.stationary else (self.horizon, S, A)
+
+    def logits(self) -> torch.Tensor:
+        """The Pyro parameter θ, ``[S, A]`` or ``[T, S, A]``."""
+        return pyro.param(self.name, lambda: torch.zeros(self._shape, dtype=DTYPE))
+
+    def log_policy(self) -> torch.Tensor:
+        """log q(a_t | s_t) ``[T, S, A]``."""
+        logits = self.logits()
+        if self.stationary:
+            logits = logits.expand(self.horizon, *self._shape)
+        return torch.log_softmax(logits, dim=-1)
+
+    def __call__(self, mdp: TabularMDP, horizon: int, num_trajectories: int = 1, temperature: float = 1.0,
+                 action_prior=None) -> None:
+        if horizon != self.horizon:
+            raise ValueError(f"this guide was built for horizon={self.horizon}, called with horizon={horizon}")
+        policy_guide(mdp, horizon, num_trajectories, self.log_policy())
+
+
+class AmortizedPolicyGuide(nn.Module):
+    r"""q(a_t | s_t) = softmax(f_φ(x(s))[t]): an MLP from state features x(s) ``[S, F]`` to the logits
+    of all T steps at once, ``[S, T, A]``; its weights are registered with ``pyro.module``.
+
+    Features default to ``mdp.features`` (averaged over actions) when present, else the grid
+    coordinates (scaled to [-1, 1]) plus their products with a few Fourier frequencies when the MDP
+    has a grid layout, else a one-hot code of the state.
+    """
+
+    def __init__(self, mdp: TabularMDP, horizon: int, features=None, hidden: int = 128, name: str = "policy_net"):
+        super().__init__()
+        check_mdp(mdp)
+        self.horizon = check_horizon(horizon, required=True)
+        self.name = name
+        features = default_state_features(mdp) if features is None else as_float_tensor(features, "features")
+        check_shape(features, [mdp.num_states, None], "features", "state features [S, F]")
+        self.register_buffer("features", features)
+        self.num_actions = mdp.num_actions
+        self.net = nn.Sequential(
+            nn.Linear(features.shape[-1], hidden), nn.Tanh(),
+            nn.Linear(hidden, hidden), nn.Tanh(),
+            nn.Linear(hidden, self.horizon * mdp.num_actions),
+        ).to(DTYPE)
+
+    def log_policy(self) -> torch.Tensor:
+        """log q(a_t | s_t) ``[T, S, A]``."""
+        logits = self.net(self.features).reshape(-1, self.horizon, self.num_actions).transpose(0, 1)
+        return torch.log_softmax(logits, dim=-1)
+
+    def forward(self, mdp: TabularMDP, horizon: int, num_trajectories: int = 1, temperature: float = 1.0,
+                action_prior=None) -> None:
+        if horizon != self.horizon:
+            raise ValueError(f"this guide was built for horizon={self.horizon}, called with horizon={horizon}")
+        pyro.module(self.name, self)
+        policy_guide(mdp, horizon, num_trajectories, self.log_policy())
+
+
+def default_state_features(mdp: TabularMDP) -> torch.Tensor:
+    """State features ``[S, F]``: ``mdp.features`` averaged over actions, grid coordinates with Fourier
+    terms, or one-hot codes (see :class:`AmortizedPolicyGuide`)."""
+    if mdp.features is not None:
+        return mdp.features.mean(1)
+    layout = mdp.layout
+    if layout is not None and hasattr(layout, "cells"):
+        height, width = layout.shape
+        scale = torch.tensor([max(height - 1, 1), max(width - 1, 1)], dtype=DTYPE)
+        coords = 2 * layout.cells.to(DTYPE) / scale - 1  # [S, 2] in [-1, 1]
+        frequencies = torch.arange(1, 5, dtype=DTYPE) * torch.pi / 2
+        angles = coords[:, :, None] * frequencies  # [S, 2, 4]
+        return torch.cat([coords, torch.sin(angles).flatten(1), torch.cos(angles).flatten(1)], dim=-1)
+    return torch.eye(mdp.num_states, dtype=DTYPE)
