@@ -7,7 +7,9 @@ import pytest
 
 from pgm_control.cli import BOOK_FIGURE_3_2, BOOK_FIGURE_3_5, main
 
-FIGURES = ["sutton_barto_values.png", "goal_soft_values.png", "goal_state_marginals.png", "pgm.png"]
+FIGURES = [
+    "sutton_barto_values.png", "goal_soft_values.png", "goal_state_marginals.png", "pgm.png", "svi_elbo.png",
+]
 
 
 def book_rows(table):
@@ -52,3 +54,17 @@ def test_a_command_is_required(capsys):
     with pytest.raises(SystemExit):
         main([])
     assert "demo" in capsys.readouterr().err
+
+
+def test_demo_table_exact_vs_enumeration_vs_svi(demo):
+    """Messages and enumeration agree to the printed digit; SVI's policy is within 0.1 nats of the
+    optimal ELBO and below it; the optimal ELBO is below log p(O) (stochastic dynamics)."""
+    _, _, printed = demo
+    rows = [line for line in printed.splitlines() if line.startswith("| lottery") or line.startswith("| trap")]
+    assert len(rows) == 2
+    for row in rows:
+        messages, enumeration, best, svi, kl = (float(cell) for cell in row.strip("|").split("|")[1:])
+        assert messages == enumeration
+        assert best < messages
+        assert best - 0.1 < svi <= best + 1e-9
+        assert 0 <= kl < 0.02

@@ -24,7 +24,7 @@ from torch import nn
 from pgm_control._checks import DTYPE, as_float_tensor, check_horizon, check_shape
 from pgm_control.inference._recursion import check_mdp
 from pgm_control.mdp import TabularMDP
-from pgm_control.models.optimality import transition_probs
+from pgm_control.models.optimality import transition_distribution
 
 
 def policy_guide(mdp: TabularMDP, horizon: int, num_trajectories: int, log_policy: torch.Tensor) -> None:
@@ -38,7 +38,7 @@ def policy_guide(mdp: TabularMDP, horizon: int, num_trajectories: int, log_polic
             if t == 0:
                 state = pyro.sample("s_0", dist.Categorical(mdp.initial))
             else:
-                state = pyro.sample(f"s_{t}", dist.Categorical(transition_probs(mdp, state, action)))
+                state = pyro.sample(f"s_{t}", transition_distribution(mdp, state, action))
             action = pyro.sample(f"a_{t}", dist.Categorical(logits=Vindex(log_policy[t])[state]))
 
 

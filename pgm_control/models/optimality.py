@@ -22,6 +22,7 @@ import pyro
 import pyro.distributions as dist
 import torch
 from pyro.ops.indexing import Vindex
+from torch.distributions import constraints
 
 from pgm_control._checks import check_horizon, check_integer, check_temperature
 from pgm_control.inference._recursion import check_mdp, log_action_prior
@@ -39,17 +40,53 @@ def optimality_log_odds(mdp: TabularMDP, temperature: float = 1.0) -> torch.Tens
     return log_p - torch.log(-torch.expm1(log_p))
 
 
-def transition_probs(mdp: TabularMDP, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-    """p(· | s, a) as dense rows ``[..., S]`` for batched (possibly enumerated) ``state``, ``action``.
+def transition_distribution(mdp: TabularMDP, state: torch.Tensor, action: torch.Tensor) -> dist.Distribution:
+    """p(s_{t+1} | s_t, a_t) for batched (possibly enumerated) ``state`` and ``action``.
 
-    Dense MDPs index their table; successor-list MDPs scatter only the rows asked for.
+    Dense MDPs give a ``Categorical`` over their table rows; successor-list MDPs a
+    :class:`SuccessorCategorical` that touches only the K successors (O(K), not O(S), per trajectory).
     """
     if mdp.is_dense:
-        return Vindex(mdp.transitions)[state, action]
-    next_states = Vindex(mdp.next_states)[state, action]
-    probs = Vindex(mdp.probs)[state, action]
-    rows = probs.new_zeros(*probs.shape[:-1], mdp.num_states)
-    return rows.scatter_add(-1, next_states, probs)
+        return dist.Categorical(Vindex(mdp.transitions)[state, action])
+    return SuccessorCategorical(Vindex(mdp.next_states)[state, action], Vindex(mdp.probs)[state, action],
+                                mdp.num_states)
+
+
+class SuccessorCategorical(dist.TorchDistribution):
+    r"""A categorical distribution over {0, ..., S-1} given as successor lists: value ``next_states[k]``
+    with probability ``probs[k]``, summed over repeated values. ``next_states``, ``probs`` ``[..., K]``.
+
+        log p(s') = log Σ_k probs[k] · 1[next_states[k] = s']
+    """
+
+    arg_constraints = {}
+    has_enumerate_support = True
+
+    def __init__(self, next_states: torch.Tensor, probs: torch.Tensor, num_states: int, validate_args=None):
+        self.next_states, self.probs = torch.broadcast_tensors(next_states, probs)
+        self.num_states = int(num_states)
+        super().__init__(self.probs.shape[:-1], torch.Size(), validate_args=False)
+
+    @constraints.dependent_property
+    def support(self):
+        return constraints.integer_interval(0, self.num_states - 1)
+
+    def expand(self, batch_shape, _instance=None):
+        shape = torch.Size(batch_shape) + self.probs.shape[-1:]
+        return SuccessorCategorical(self.next_states.expand(shape), self.probs.expand(shape), self.num_states)
+
+    def sample(self, sample_shape=torch.Size()):
+        k = dist.Categorical(self.probs).sample(sample_shape)
+        choices = self.next_states.expand(torch.Size(sample_shape) + self.next_states.shape)
+        return choices.gather(-1, k[..., None]).squeeze(-1)
+
+    def log_prob(self, value):
+        matches = self.next_states == value[..., None]
+        return torch.log((self.probs * matches).sum(-1))
+
+    def enumerate_support(self, expand=True):
+        values = torch.arange(self.num_states).reshape((-1,) + (1,) * len(self.batch_shape))
+        return values.expand((-1,) + self.batch_shape) if expand else values
 
 
 def optimality_model(mdp: TabularMDP, horizon: int, num_trajectories: int = 1, temperature: float = 1.0,
@@ -88,7 +125,7 @@ def optimality_model(mdp: TabularMDP, horizon: int, num_trajectories: int = 1, t
             if t == 0:
                 state = pyro.sample("s_0", dist.Categorical(mdp.initial))
             else:
-                state = pyro.sample(f"s_{t}", dist.Categorical(transition_probs(mdp, state, action)))
+                state = pyro.sample(f"s_{t}", transition_distribution(mdp, state, action))
             action = pyro.sample(f"a_{t}", dist.Categorical(logits=Vindex(log_prior)[state]))
             pyro.sample(f"O_{t}", dist.Bernoulli(logits=Vindex(log_odds)[state, action]),
                         obs=optimal.expand(torch.broadcast_shapes(state.shape, action.shape)))
