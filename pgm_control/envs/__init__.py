@@ -9,17 +9,21 @@ from pgm_control.envs.grid import (
     sutton_barto_small_gridworld,
 )
 from pgm_control.envs.gym import TabularEnv, from_gymnasium
+from pgm_control.envs.lqr import LinearGaussianSystem, double_integrator, scalar_system
 from pgm_control.envs.small import lottery_mdp, random_mdp
 
 __all__ = [
     "ACTION_NAMES",
     "GridLayout",
     "GridWorld",
+    "LinearGaussianSystem",
     "TabularEnv",
     "cliff_walking",
+    "double_integrator",
     "from_gymnasium",
     "lottery_mdp",
     "random_mdp",
+    "scalar_system",
     "sutton_barto_gridworld",
     "sutton_barto_small_gridworld",
 ]
