@@ -360,16 +360,6 @@ def test_policy_elbo_matches_monte_carlo_in_numpy():
 # ---------------------------------------------------------------------------------------- Pyro
 
 
-@pytest.fixture
-def one_thread():
-    """Pyro steps on tensors of a few thousand numbers: intra-op threads only add synchronization, which
-    an oversubscribed machine turns into 10x slowdowns (measured). Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def set_guide_parameters(guide, gains, covariances, offsets=None):
     pyro.clear_param_store()
     pyro.param(f"{guide.name}_gains", gains.clone())
@@ -421,7 +411,7 @@ def test_pyro_log_weights_are_constant_and_exact_without_noise():
     torch.testing.assert_close(weights, lqr_log_evidence(system, T, 0.8).expand(100), rtol=0, atol=1e-9)
 
 
-def test_pyro_elbo_estimate_matches_the_exact_elbo(one_thread):
+def test_pyro_elbo_estimate_matches_the_exact_elbo():
     """A random policy and noise: the mean of 20,000 log weights is within 4 standard errors."""
     system = random_system(7)
     generator = torch.Generator().manual_seed(1)
@@ -444,12 +434,12 @@ def svi_system():
     return double_integrator(noise=1.0).replace(initial_mean=torch.zeros(2), initial_cov=torch.eye(2))
 
 
-def test_svi_recovers_the_soft_lqr_gains_and_covariances(one_thread):
+def test_svi_recovers_the_soft_lqr_gains_and_covariances():
     # Tolerance: 400 Adam steps of 512 trajectories, lr 0.05 decaying geometrically to 0.001. The
     # reparameterized gradients are accurate enough that the iterates reach the optimum within ~150
     # steps; what is left is their fluctuation, of order lr · (gradient SE) / curvature, which the decay
     # shrinks 50x. Seeds 0-5 gave relative errors of at most 1.9% on K_t and 1.7% on Σ_t, so 5% is a
-    # margin of 2.5x. About 5-10 s on one core.
+    # margin of 2.5x. About 5-10 s on one core (tests/conftest.py sets one torch thread).
     system = svi_system()
     soft = soft_lqr(system, T)
     fit = fit_gaussian_policy(system, T, 400, num_trajectories=512, lr=0.05, final_lr=0.001, seed=0,
