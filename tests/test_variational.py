@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-import brute_force
 from pgm_control import TabularMDP
 from pgm_control.envs import GridWorld, lottery_mdp, random_mdp
 from pgm_control.inference import (
@@ -15,6 +14,8 @@ from pgm_control.inference import (
     state_distributions,
 )
 from pgm_control.models import TabularPolicyGuide
+
+import brute_force
 
 # A grid where the uniform policy is far from optimal: mean KL(uniform || π*) ≈ 0.75 nats at T = 10.
 GRID = GridWorld(["......", ".S.X..", "......", "..X.G.", "......"], step_reward=-2.5, goal_reward=0.0,
@@ -113,3 +114,14 @@ def test_bad_arguments_raise():
         fit_policy(GRID, HORIZON, guide=TabularPolicyGuide(GRID, 3), num_steps=1, progress=False)
     with pytest.raises(ValueError, match="positive"):
         fit_policy(GRID, HORIZON, num_steps=0, progress=False)
+
+
+@pytest.mark.slow
+def test_amortized_guide_recovers_the_soft_optimal_policy_on_the_trap_grid():
+    """300 steps x 1024 trajectories, lr 0.003 (seed 0): measured mean KL 0.012 (the network starts at
+    the uniform policy, KL 0.75). On a 400-state grid it does not yet reach 0.02: see the README."""
+    from pgm_control.models import AmortizedPolicyGuide
+    star = soft_value_iteration(GRID, HORIZON, backup="expected").policy
+    fit = fit_policy(GRID, HORIZON, guide=AmortizedPolicyGuide(GRID, HORIZON), num_steps=300,
+                     num_trajectories=1024, lr=0.003, final_lr=0.00015, progress=False)
+    assert mean_kl(GRID, fit.policy, star, HORIZON) <= 0.02

@@ -86,8 +86,9 @@ class AmortizedPolicyGuide(nn.Module):
     of all T steps at once, ``[S, T, A]``; its weights are registered with ``pyro.module``.
 
     Features default to ``mdp.features`` (averaged over actions) when present, else the grid
-    coordinates (scaled to [-1, 1]) plus their products with a few Fourier frequencies when the MDP
-    has a grid layout, else a one-hot code of the state.
+    coordinates (scaled to [-1, 1]) with multi-scale Fourier terms sin/cos(2^k π/2 · x), k = 0..5, when
+    the MDP has a grid layout, else a one-hot code of the state. The last layer starts at zero: the
+    initial policy is uniform.
     """
 
     def __init__(self, mdp: TabularMDP, horizon: int, features=None, hidden: int = 128, name: str = "policy_net"):
@@ -104,6 +105,8 @@ class AmortizedPolicyGuide(nn.Module):
             nn.Linear(hidden, hidden), nn.Tanh(),
             nn.Linear(hidden, self.horizon * mdp.num_actions),
         ).to(DTYPE)
+        nn.init.zeros_(self.net[-1].weight)  # start from the uniform policy, as the tabular guide does
+        nn.init.zeros_(self.net[-1].bias)
 
     def log_policy(self) -> torch.Tensor:
         """log q(a_t | s_t) ``[T, S, A]``."""
@@ -128,7 +131,7 @@ def default_state_features(mdp: TabularMDP) -> torch.Tensor:
         height, width = layout.shape
         scale = torch.tensor([max(height - 1, 1), max(width - 1, 1)], dtype=DTYPE)
         coords = 2 * layout.cells.to(DTYPE) / scale - 1  # [S, 2] in [-1, 1]
-        frequencies = torch.arange(1, 5, dtype=DTYPE) * torch.pi / 2
-        angles = coords[:, :, None] * frequencies  # [S, 2, 4]
+        frequencies = 2.0 ** torch.arange(6, dtype=DTYPE) * torch.pi / 2  # periods of 4 down to 1/8
+        angles = coords[:, :, None] * frequencies  # [S, 2, 6]
         return torch.cat([coords, torch.sin(angles).flatten(1), torch.cos(angles).flatten(1)], dim=-1)
     return torch.eye(mdp.num_states, dtype=DTYPE)

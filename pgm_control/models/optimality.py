@@ -17,6 +17,7 @@ which :func:`log_evidence_shift` returns and every reported evidence or ELBO add
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import pyro
 import pyro.distributions as dist
@@ -59,7 +60,7 @@ class SuccessorCategorical(dist.TorchDistribution):
         log p(s') = log Σ_k probs[k] · 1[next_states[k] = s']
     """
 
-    arg_constraints = {}
+    arg_constraints: ClassVar[dict] = {}
     has_enumerate_support = True
 
     def __init__(self, next_states: torch.Tensor, probs: torch.Tensor, num_states: int, validate_args=None):
@@ -75,8 +76,8 @@ class SuccessorCategorical(dist.TorchDistribution):
         shape = torch.Size(batch_shape) + self.probs.shape[-1:]
         return SuccessorCategorical(self.next_states.expand(shape), self.probs.expand(shape), self.num_states)
 
-    def sample(self, sample_shape=torch.Size()):
-        k = dist.Categorical(self.probs).sample(sample_shape)
+    def sample(self, sample_shape=()):
+        k = dist.Categorical(self.probs).sample(torch.Size(sample_shape))
         choices = self.next_states.expand(torch.Size(sample_shape) + self.next_states.shape)
         return choices.gather(-1, k[..., None]).squeeze(-1)
 
@@ -85,8 +86,8 @@ class SuccessorCategorical(dist.TorchDistribution):
         return torch.log((self.probs * matches).sum(-1))
 
     def enumerate_support(self, expand=True):
-        values = torch.arange(self.num_states).reshape((-1,) + (1,) * len(self.batch_shape))
-        return values.expand((-1,) + self.batch_shape) if expand else values
+        values = torch.arange(self.num_states).reshape(-1, *(1,) * len(self.batch_shape))
+        return values.expand(-1, *self.batch_shape) if expand else values
 
 
 def optimality_model(mdp: TabularMDP, horizon: int, num_trajectories: int = 1, temperature: float = 1.0,
