@@ -504,6 +504,9 @@ def test_solver_validation():
         policy_elbo(system, torch.zeros(3, 1, 1), torch.ones(2, 1, 1))
     with pytest.raises(ValueError, match=r"covariances must be symmetric positive definite.*covariances\[1\]"):
         policy_elbo(system, torch.zeros(3, 1, 1), torch.tensor([1.0, -1.0, 1.0]).reshape(3, 1, 1))
+    with pytest.raises(ValueError, match="covariances must be symmetric"):
+        two_by_two = LinearGaussianSystem(A=np.eye(2), B=np.eye(2), Q=np.eye(2), R=np.eye(2), noise_cov=np.eye(2))
+        policy_elbo(two_by_two, torch.zeros(1, 2, 2), torch.tensor([[[1.0, 0.5], [0.0, 1.0]]]))
     with pytest.raises(ValueError, match="policy_elbo needs temperature > 0"):
         policy_elbo(system, torch.zeros(3, 1, 1), torch.ones(3, 1, 1), temperature=0.0)
     with pytest.raises(ValueError, match=r"value_matrix must have shape \[n, n\]"):

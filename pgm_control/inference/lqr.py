@@ -42,7 +42,7 @@ posterior discounts the cost of the future as if the noise were going to cancel 
 its posterior dynamics are x' ~ N(G μ, G Σ_w), G = (I + Σ_w P/α)^{-1} (:func:`optimistic_dynamics`),
 a pull towards the origin (the optimism problem in closed form). Consequences (the Riccati map is
 monotone): P_t^opt ⪯ P_t, the policy covariance α(R + BᵀP̃B)^{-1} ⪰ α(R + BᵀPB)^{-1}, and in 1-D
-|K_t^opt| <= |K_t| (strictly for t < T-1 when a, b, Σ_w ≠ 0): the exact posterior acts less and
+|K_t^opt| <= |K_t| (strictly for t < T-1 when a, b, q, Σ_w ≠ 0): the exact posterior acts less and
 explores more, a risk-seeking controller (Whittle's exponential-of-quadratic criterion with the
 optimistic sign). P̃ is defined for every PSD P and Σ_w and every α > 0, because I + Σ_w P/α has
 eigenvalues >= 1 (the risk-averse sign, I - Σ_w P/α, can break down; this one cannot). As Σ_w grows
@@ -356,6 +356,9 @@ def policy_elbo(system: LinearGaussianSystem, gains, covariances, offsets=None,
     check_shape(offsets, [horizon, m], "offsets", "[T, m]")
     for name, tensor in [("gains", gains), ("covariances", covariances), ("offsets", offsets)]:
         check_finite(tensor, name)
+    asymmetry = (covariances - covariances.mT).abs().max().item()
+    if asymmetry > 1e-10 * (1.0 + covariances.abs().max().item()):
+        raise ValueError(f"covariances must be symmetric, but |Σ_t - Σ_tᵀ| reaches {asymmetry:.3g}; pass (Σ + Σᵀ)/2")
     chol, info = torch.linalg.cholesky_ex(covariances)
     if (info != 0).any():
         bad = int(info.nonzero()[0, 0])
