@@ -1,5 +1,5 @@
-"""All solvers: classic dynamic programming, soft value iteration, exact messages, and inference in the
-Pyro optimality model (enumeration, SVI)."""
+"""All solvers: classic dynamic programming, soft value iteration, exact messages, inference in the
+Pyro optimality model (enumeration, SVI), and continuous control as inference (linear-Gaussian)."""
 
 from pgm_control.inference.dynamic_programming import (
     greedy_policy,
@@ -14,6 +14,16 @@ from pgm_control.inference.enumeration import (
     posterior_trajectories,
 )
 from pgm_control.inference.estimators import CausalScoreELBO
+from pgm_control.inference.lqr import (
+    GaussianPolicyFit,
+    LQRSolution,
+    fit_gaussian_policy,
+    lqr_log_evidence,
+    optimistic_dynamics,
+    optimistic_lqr,
+    policy_elbo,
+    soft_lqr,
+)
 from pgm_control.inference.messages import (
     backward_messages,
     forward_messages,
@@ -35,21 +45,29 @@ __all__ = [
     "CausalScoreELBO",
     "DiscreteTrajectories",
     "ForwardMessages",
+    "GaussianPolicyFit",
+    "LQRSolution",
     "PolicyFit",
     "SoftValueResult",
     "ValueResult",
     "backward_messages",
     "elbo",
     "enumerate_log_evidence",
+    "fit_gaussian_policy",
     "fit_policy",
     "forward_messages",
     "greedy_policy",
     "log_evidence",
+    "lqr_log_evidence",
     "map_trajectory",
+    "optimistic_dynamics",
+    "optimistic_lqr",
+    "policy_elbo",
     "policy_evaluation",
     "policy_iteration",
     "posterior_dynamics",
     "posterior_trajectories",
+    "soft_lqr",
     "soft_maximum",
     "soft_value_iteration",
     "state_distributions",
