@@ -62,13 +62,22 @@ def enumerate_log_evidence(mdp: TabularMDP, horizon: int, *, temperature: float 
     return torch.tensor(-loss, dtype=torch.float64) + log_evidence_shift(mdp, horizon, temperature).detach()
 
 
+# infer_discrete builds a transition factor of N·S·S·A entries per step for a batch of N trajectories:
+# sample in batches that keep it near 2·10^7 entries (160 MB).
+_BATCH_ENTRIES = 20_000_000
+
+
 def _discrete_posterior(mdp, horizon, num, temperature, action_prior, sampling_temperature):
     model = config_enumerate(optimality_model, default="parallel")
     conditioned = infer_discrete(model, first_available_dim=-2, temperature=sampling_temperature)
-    trace = pyro.poutine.trace(conditioned).get_trace(mdp, horizon, num, temperature, action_prior)
-    states = torch.stack([trace.nodes[f"s_{t}"]["value"].reshape(num) for t in range(horizon)], dim=-1)
-    actions = torch.stack([trace.nodes[f"a_{t}"]["value"].reshape(num) for t in range(horizon)], dim=-1)
-    return DiscreteTrajectories(states, actions)
+    batch = max(1, _BATCH_ENTRIES // (mdp.num_states ** 2 * mdp.num_actions))
+    states, actions = [], []
+    for start in range(0, num, batch):
+        size = min(batch, num - start)
+        trace = pyro.poutine.trace(conditioned).get_trace(mdp, horizon, size, temperature, action_prior)
+        states.append(torch.stack([trace.nodes[f"s_{t}"]["value"].reshape(size) for t in range(horizon)], -1))
+        actions.append(torch.stack([trace.nodes[f"a_{t}"]["value"].reshape(size) for t in range(horizon)], -1))
+    return DiscreteTrajectories(torch.cat(states), torch.cat(actions))
 
 
 def posterior_trajectories(mdp: TabularMDP, horizon: int, num: int, *, temperature: float = 1.0,
@@ -76,7 +85,9 @@ def posterior_trajectories(mdp: TabularMDP, horizon: int, num: int, *, temperatu
     r"""N exact samples τ ~ p(τ | O_{1:T}) by ``infer_discrete`` (forward filtering, backward sampling).
 
     Seed with ``pyro.set_rng_seed``. Returns states ``[N, T]`` and actions ``[N, T]``; their empirical
-    state frequencies follow :func:`pgm_control.inference.state_marginals`.
+    state frequencies follow :func:`pgm_control.inference.state_marginals`. Memory: ``infer_discrete``
+    holds a transition factor of N·S²·A entries per step, so the N samples are drawn in batches of
+    about 2·10^7 / (S²A) trajectories.
     """
     horizon, temperature = _check(mdp, horizon, temperature)
     num = check_integer(num, "num")
