@@ -93,7 +93,7 @@ def test_svi_on_the_lottery_matches_the_expected_backup_not_the_posterior():
 
 
 def test_tracegraph_estimator_also_improves_the_elbo():
-    fit = fit_policy(GRID, HORIZON, num_steps=10, num_trajectories=128, estimator="tracegraph", progress=False)
+    fit = fit_policy(GRID, HORIZON, num_steps=30, num_trajectories=256, estimator="tracegraph", progress=False)
     uniform = torch.full_like(fit.policy, 0.25)
     assert elbo(GRID, HORIZON, fit.policy) > elbo(GRID, HORIZON, uniform) + 1.0
 
