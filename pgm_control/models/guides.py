@@ -24,7 +24,7 @@ from torch import nn
 from pgm_control._checks import DTYPE, as_float_tensor, check_horizon, check_shape
 from pgm_control.inference._recursion import check_mdp
 from pgm_control.mdp import TabularMDP
-from pgm_control.models.optimality import transition_distribution
+from pgm_control.models.optimality import trajectories
 
 
 def policy_guide(mdp: TabularMDP, horizon: int, num_trajectories: int, log_policy: torch.Tensor) -> None:
@@ -32,14 +32,10 @@ def policy_guide(mdp: TabularMDP, horizon: int, num_trajectories: int, log_polic
 
     log_policy ``[T, S, A]`` (unnormalized logits are fine). Site names match the model's.
     """
-    with pyro.plate("trajectories", num_trajectories, dim=-1):
-        state, action = None, None
-        for t in pyro.markov(range(horizon)):
-            if t == 0:
-                state = pyro.sample("s_0", dist.Categorical(mdp.initial))
-            else:
-                state = pyro.sample(f"s_{t}", transition_distribution(mdp, state, action))
-            action = pyro.sample(f"a_{t}", dist.Categorical(logits=Vindex(log_policy[t])[state]))
+    def act(t, state):
+        return pyro.sample(f"a_{t}", dist.Categorical(logits=Vindex(log_policy[t])[state]))
+
+    trajectories(mdp, horizon, num_trajectories, act)
 
 
 class TabularPolicyGuide:

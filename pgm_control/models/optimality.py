@@ -120,6 +120,20 @@ def optimality_model(mdp: TabularMDP, horizon: int, num_trajectories: int = 1, t
     log_prior = log_action_prior(mdp, action_prior)
     log_odds = optimality_log_odds(mdp, temperature)
     optimal = torch.ones((), dtype=log_odds.dtype)
+
+    def act_and_observe(t, state):
+        action = pyro.sample(f"a_{t}", dist.Categorical(logits=Vindex(log_prior)[state]))
+        pyro.sample(f"O_{t}", dist.Bernoulli(logits=Vindex(log_odds)[state, action]),
+                    obs=optimal.expand(torch.broadcast_shapes(state.shape, action.shape)))
+        return action
+
+    trajectories(mdp, horizon, num_trajectories, act_and_observe)
+
+
+def trajectories(mdp: TabularMDP, horizon: int, num_trajectories: int, act) -> None:
+    r"""The skeleton shared by the model and the guides: inside the plate ``"trajectories"`` and a
+    ``pyro.markov`` loop, s_1 ~ p(s_1) or s_{t+1} ~ p(· | s_t, a_t), then a_t = act(t, s_t) (which
+    samples ``a_t`` and whatever else the program attaches to step t)."""
     with pyro.plate("trajectories", num_trajectories, dim=-1):
         state, action = None, None
         for t in pyro.markov(range(horizon)):
@@ -127,6 +141,4 @@ def optimality_model(mdp: TabularMDP, horizon: int, num_trajectories: int = 1, t
                 state = pyro.sample("s_0", dist.Categorical(mdp.initial))
             else:
                 state = pyro.sample(f"s_{t}", transition_distribution(mdp, state, action))
-            action = pyro.sample(f"a_{t}", dist.Categorical(logits=Vindex(log_prior)[state]))
-            pyro.sample(f"O_{t}", dist.Bernoulli(logits=Vindex(log_odds)[state, action]),
-                        obs=optimal.expand(torch.broadcast_shapes(state.shape, action.shape)))
+            action = act(t, state)
