@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _report import Agreement, cpu_name, load_average
 
 from pgm_control import TabularMDP
 from pgm_control.envs import GridWorld, random_mdp
@@ -206,36 +207,8 @@ class Table:
         print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
 
 
-class Agreement:
-    """Collects the |difference| of each comparison and prints one agreement line for each."""
-
-    def __init__(self, tol: float):
-        self.tol = tol
-        self.lines: list[str] = []
-        self.failures = 0
-
-    def check(self, label: str, difference: float, tol: float | None = None) -> str:
-        tol = self.tol if tol is None else tol
-        ok = bool(difference <= tol)  # NaN fails
-        self.failures += not ok
-        self.lines.append(f"agreement: {label}: max |diff| = {difference:.2e} "
-                          f"{'<=' if ok else 'EXCEEDS'} {tol:.0e} {'ok' if ok else 'FAIL'}")
-        return f"{difference:.1e} {'ok' if ok else 'FAIL'}"
-
-    def report(self) -> None:
-        for line in self.lines:
-            print(line)
-        total = len(self.lines)
-        print(f"\nagreement: {total - self.failures}/{total} comparisons within tolerance")
-
-
 def machine_facts() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     memory = "unknown"
     try:
         with open("/proc/meminfo") as f:
@@ -246,14 +219,6 @@ def machine_facts() -> str:
     return (f"{datetime.date.today().isoformat()}; {cpu}; {os.cpu_count()} cores; RAM {memory}; "
             f"Python {platform.python_version()}; torch {torch.__version__} "
             f"({torch.get_num_threads()} threads); NumPy {np.__version__}; {load_average()}")
-
-
-def load_average() -> str:
-    """The 1-minute load average: other processes on the 2 cores skew the timings."""
-    try:
-        return f"load average {os.getloadavg()[0]:.2f}"
-    except OSError:
-        return "load average unknown"
 
 
 def available_gb() -> float:

@@ -57,6 +57,7 @@ from functools import partial
 import numpy as np
 import pyro
 import torch
+from _report import Agreement, cpu_name, load_average
 from pyro.infer import SVI, TraceGraph_ELBO
 from pyro.optim import ClippedAdam
 
@@ -148,45 +149,11 @@ class Table:
         print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
 
 
-class Agreement:
-    """Collects each comparison's |difference| and prints one agreement line for each."""
-
-    def __init__(self):
-        self.lines: list[str] = []
-        self.failures = 0
-
-    def check(self, label: str, difference: float, tol: float) -> str:
-        ok = bool(difference <= tol)  # NaN fails
-        self.failures += not ok
-        self.lines.append(f"agreement: {label}: |diff| = {difference:.2e} "
-                          f"{'<=' if ok else 'EXCEEDS'} {tol:.0e} {'ok' if ok else 'FAIL'}")
-        return f"{difference:.1e} {'ok' if ok else 'FAIL'}"
-
-    def report(self) -> None:
-        for line in self.lines:
-            print(line)
-        total = len(self.lines)
-        print(f"\nagreement: {total - self.failures}/{total} comparisons within tolerance")
-
-
 def machine_facts() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     return (f"{datetime.date.today().isoformat()}; {cpu}; {os.cpu_count()} cores; "
             f"Python {platform.python_version()}; torch {torch.__version__} "
             f"({torch.get_num_threads()} threads); Pyro {pyro.__version__}; {load_average()}")
-
-
-def load_average() -> str:
-    """The 1-minute load average: other processes on the shared cores skew the timings."""
-    try:
-        return f"load average {os.getloadavg()[0]:.2f}"
-    except OSError:
-        return "load average unknown"
 
 
 def svi_grid() -> GridWorld:

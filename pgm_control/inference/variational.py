@@ -112,7 +112,9 @@ def fit_policy(
     Args:
         guide: a :class:`~pgm_control.models.TabularPolicyGuide` (default, time-indexed) or an
             :class:`~pgm_control.models.AmortizedPolicyGuide`.
-        seed: ``pyro.set_rng_seed(seed)`` before fitting; the parameter store is cleared first.
+        seed: ``pyro.set_rng_seed(seed)`` before fitting; the parameter store is cleared first. An
+            :class:`~pgm_control.models.AmortizedPolicyGuide` draws its hidden weights when it is built:
+            seed before building it too for a reproducible run.
         progress: a tqdm bar with the running ELBO estimate.
 
     Returns:

@@ -1,0 +1,45 @@
+"""What both benchmark scripts print besides their tables: agreement checks and machine facts."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+
+class Agreement:
+    """Collects the |difference| of each comparison and prints one agreement line for each."""
+
+    def __init__(self, tol: float | None = None):
+        self.tol = tol
+        self.lines: list[str] = []
+        self.failures = 0
+
+    def check(self, label: str, difference: float, tol: float | None = None) -> str:
+        tol = self.tol if tol is None else tol
+        ok = bool(difference <= tol)  # NaN fails
+        self.failures += not ok
+        self.lines.append(f"agreement: {label}: max |diff| = {difference:.2e} "
+                          f"{'<=' if ok else 'EXCEEDS'} {tol:.0e} {'ok' if ok else 'FAIL'}")
+        return f"{difference:.1e} {'ok' if ok else 'FAIL'}"
+
+    def report(self) -> None:
+        for line in self.lines:
+            print(line)
+        total = len(self.lines)
+        print(f"\nagreement: {total - self.failures}/{total} comparisons within tolerance")
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def load_average() -> str:
+    """The 1-minute load average: other processes on the shared cores skew the timings."""
+    try:
+        return f"load average {os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "load average unknown"
