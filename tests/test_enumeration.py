@@ -7,7 +7,6 @@ import pyro
 import pytest
 import torch
 
-import brute_force
 from pgm_control import TabularMDP
 from pgm_control.envs import GridWorld, lottery_mdp, random_mdp
 from pgm_control.inference import (
@@ -19,6 +18,8 @@ from pgm_control.inference import (
     soft_value_iteration,
     state_marginals,
 )
+
+import brute_force
 
 
 @pytest.mark.parametrize("branching", [None, 2])

@@ -139,3 +139,10 @@ def test_amortized_guide_recovers_the_soft_optimal_policy_on_400_states():
     fit = fit_policy(grid, HORIZON, guide=AmortizedPolicyGuide(grid, HORIZON), num_steps=400,
                      num_trajectories=1024, lr=0.003, final_lr=0.00015, progress=False)
     assert mean_kl(grid, fit.policy, star, HORIZON) <= 0.02
+
+
+def test_state_distributions_validate_the_policy():
+    with pytest.raises(ValueError, match=r"time-indexed \[T, S, A\]"):
+        state_distributions(GRID, torch.full((GRID.num_states, 4), 0.25))
+    with pytest.raises(ValueError, match="sum to 1"):
+        state_distributions(GRID, torch.full((HORIZON, GRID.num_states, 4), 0.3))

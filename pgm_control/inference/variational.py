@@ -29,8 +29,14 @@ from pgm_control.models.optimality import log_evidence_shift, optimality_model
 def state_distributions(mdp: TabularMDP, policy: torch.Tensor) -> torch.Tensor:
     r"""q(s_t) under the true dynamics: q(s_1) = p(s_1), q(s_{t+1}) = Σ_{s,a} q(s_t) π_t(a|s) p(s'|s,a).
 
-    policy ``[T, S, A]`` -> ``[T, S]``.
+    policy ``[T, S, A]`` (or a result with a time-indexed ``.policy``) -> ``[T, S]``.
     """
+    check_mdp(mdp)
+    policy = getattr(policy, "policy", policy)
+    policy = policy if isinstance(policy, torch.Tensor) else torch.as_tensor(policy, dtype=DTYPE)
+    if policy.dim() != 3:
+        raise ValueError(f"policy must be time-indexed [T, S, A], got shape {list(policy.shape)}")
+    policy = read_policy(mdp, policy, policy.shape[0])
     horizon = policy.shape[0]
     marginal = mdp.initial
     marginals = []
