@@ -1,9 +1,20 @@
-"""What both benchmark scripts print besides their tables: agreement checks and machine facts."""
+"""What both benchmark scripts print: markdown tables, agreement checks and machine facts."""
 
 from __future__ import annotations
 
 import os
 import platform
+
+
+class Table:
+    """A markdown table, printed row by row as results arrive."""
+
+    def __init__(self, columns: list[str], align: str):
+        print("| " + " | ".join(columns) + " |")
+        print("|" + "|".join("---:" if a == "r" else "---" for a in align) + "|", flush=True)
+
+    def row(self, *cells):
+        print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
 
 
 class Agreement:

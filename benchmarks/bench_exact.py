@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _report import Agreement, cpu_name, load_average
+from _report import Agreement, Table, cpu_name, load_average
 
 from pgm_control import TabularMDP
 from pgm_control.envs import GridWorld, random_mdp
@@ -90,65 +90,44 @@ def numpy_logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.log(np.exp(x - shift).sum(axis=axis)) + np.squeeze(shift, axis=axis)
 
 
-def numpy_soft_vi(P: np.ndarray, r: np.ndarray, *, horizon: int, optimistic: bool) -> np.ndarray:
-    r"""Finite-horizon soft value iteration with a uniform action prior, γ = 1, α = 1; returns V [T, S].
+def dense_expectation(P: np.ndarray, num_actions: int):
+    """x ↦ Σ_{s'} p(s'|s,a) x(s') as [S, A], for a dense [S*A, S'] array P."""
+    return lambda x: (P @ x).reshape(-1, num_actions)
 
-        Q_t = r + P V_{t+1}                         (expected)
-        Q_t = r + log P exp(V_{t+1})                (optimistic; global shift, exact while the spread
-                                                     of V stays far below 700)
+
+def successor_expectation(next_states: np.ndarray, probs: np.ndarray):
+    """x ↦ Σ_k probs[s,a,k] x(next_states[s,a,k]) as [S, A], for successor lists [S, A, K]."""
+    return lambda x: (probs * x[next_states]).sum(-1)
+
+
+def numpy_soft_vi(expect, r: np.ndarray, *, horizon: int, optimistic: bool, keep_all: bool = True):
+    r"""Finite-horizon soft value iteration with a uniform action prior, γ = 1, α = 1.
+
+        Q_t = r + E[V_{t+1}]                         (expected)
+        Q_t = r + log E[exp V_{t+1}]                 (optimistic; global shift, exact while the spread
+                                                      of V stays far below 700)
         V_t = log Σ_a exp(Q_t) - log A,   V_T = 0
+
+    Returns V [T, S], or only V_1 [S] with ``keep_all=False``.
     """
     S, A = r.shape
-    v_all = np.empty((horizon, S))
+    v_all = np.empty((horizon, S)) if keep_all else None
     v = np.zeros(S)
     for t in reversed(range(horizon)):
         if optimistic:
             shift = v.max()
-            q = r + (np.log(P @ np.exp(v - shift)) + shift).reshape(S, A)
+            q = r + np.log(expect(np.exp(v - shift))) + shift
         else:
-            q = r + (P @ v).reshape(S, A)
+            q = r + expect(v)
         v = numpy_logsumexp(q) - math.log(A)
-        v_all[t] = v
-    return v_all
+        if keep_all:
+            v_all[t] = v
+    return v_all if keep_all else v
 
 
-def numpy_log_evidence(P: np.ndarray, r: np.ndarray, initial: np.ndarray, *, horizon: int) -> float:
+def numpy_log_evidence(expect, r: np.ndarray, initial: np.ndarray, *, horizon: int) -> float:
     """log p(O_{1:T}) = log Σ_s p(s_1) β_1(s), by the optimistic recursion keeping only V_{t+1}."""
-    S, A = r.shape
-    v = np.zeros(S)
-    for _ in range(horizon):
-        shift = v.max()
-        q = r + (np.log(P @ np.exp(v - shift)) + shift).reshape(S, A)
-        v = numpy_logsumexp(q) - math.log(A)
-    with np.errstate(divide="ignore"):
-        return float(numpy_logsumexp(np.log(initial) + v, axis=0))
-
-
-def numpy_successor_soft_vi(next_states: np.ndarray, probs: np.ndarray, r: np.ndarray, *, horizon: int,
-                            optimistic: bool) -> np.ndarray:
-    """The same recursion as :func:`numpy_soft_vi` with successor lists [S, A, K] (for 10^6 states)."""
-    S, A = r.shape
-    v_all = np.empty((horizon, S))
-    v = np.zeros(S)
-    for t in reversed(range(horizon)):
-        if optimistic:
-            shift = v.max()
-            q = r + np.log((probs * np.exp(v - shift)[next_states]).sum(-1)) + shift
-        else:
-            q = r + (probs * v[next_states]).sum(-1)
-        v = numpy_logsumexp(q) - math.log(A)
-        v_all[t] = v
-    return v_all
-
-
-def numpy_successor_log_evidence(next_states, probs, r, initial, *, horizon: int) -> float:
-    """The same as :func:`numpy_log_evidence` with successor lists [S, A, K]."""
-    S, A = r.shape
-    v = np.zeros(S)
-    for _ in range(horizon):
-        shift = v.max()
-        q = r + np.log((probs * np.exp(v - shift)[next_states]).sum(-1)) + shift
-        v = numpy_logsumexp(q) - math.log(A)
+    v = numpy_soft_vi(expect, r, horizon=horizon, optimistic=True, keep_all=False)
     with np.errstate(divide="ignore"):
         return float(numpy_logsumexp(np.log(initial) + v, axis=0))
 
@@ -193,18 +172,6 @@ def fmt_speedup(ours: float | None, reference: float | None) -> str:
     if ours is None or reference is None or ours <= 0:
         return "—"
     return f"{reference / ours:.1f}×"
-
-
-class Table:
-    """A markdown table, printed row by row as results arrive."""
-
-    def __init__(self, columns: list[str], align: str):
-        self.columns = columns
-        print("| " + " | ".join(columns) + " |")
-        print("|" + "|".join("---:" if a == "r" else "---" for a in align) + "|", flush=True)
-
-    def row(self, *cells):
-        print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
 
 
 def machine_facts() -> str:
@@ -269,9 +236,10 @@ def random_case(S: int, config: Config, table: Table, agreement: Agreement) -> N
         P = dense.transitions.numpy().reshape(S * NUM_ACTIONS, S)  # a view, no copy
         for solver in SOLVERS:
             if solver == "log_evidence":
-                reference = partial(numpy_log_evidence, P, r, initial)
+                reference = partial(numpy_log_evidence, dense_expectation(P, r.shape[1]), r, initial)
             else:
-                reference = partial(numpy_soft_vi, P, r, optimistic=solver != "soft VI (expected)")
+                reference = partial(numpy_soft_vi, dense_expectation(P, r.shape[1]), r,
+                                    optimistic=solver != "soft VI (expected)")
             references[solver] = timed(reference, T, max_repeats=config.repeats)
 
     for storage, model in (("successor lists", mdp), ("dense", dense)):
@@ -305,9 +273,9 @@ def grid_case(config: Config, table: Table, agreement: Agreement, notes: list[st
         # The warm-up (T = 2) builds the cached operators; then one run (q [T, 10^6, 4] is 3.2 GB).
         seconds, value = timed(partial(run_ours, grid, solver), T, max_repeats=1)
         if solver == "log_evidence":
-            reference = partial(numpy_successor_log_evidence, next_states, probs, r, initial)
+            reference = partial(numpy_log_evidence, successor_expectation(next_states, probs), r, initial)
         else:
-            reference = partial(numpy_successor_soft_vi, next_states, probs, r,
+            reference = partial(numpy_soft_vi, successor_expectation(next_states, probs), r,
                                 optimistic=solver != "soft VI (expected)")
         ref_seconds, ref_value = timed(reference, T, warm_up_horizon=None, max_repeats=1)
         agree = agreement.check(f"{name} {solver} vs NumPy successor lists", difference(value, ref_value))

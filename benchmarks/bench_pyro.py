@@ -28,11 +28,9 @@ Cases (float64, temperature α = 1, uniform action prior):
 
        ELBO(π*) - ELBO(q) = T · KL(q)          (exact; ``elbo`` is checked against it, tolerance 1e-10).
 
-   The loop is ``fit_policy``'s, written out so the KL can be read after each step: the same model,
-   guide and loss (``CausalScoreELBO()`` for estimator "causal"; for "tracegraph", ``TraceGraph_ELBO``
-   on the model and guide scaled by 1/N with a decaying-average baseline, β = 0.9, on every action
-   site), ``ClippedAdam`` with betas (0.9, 0.99) and the learning rate decaying geometrically from
-   ``lr`` to ``final_lr`` over the step cap, ``pyro.set_rng_seed(seed)`` (``--seed``, 0 by default)
+   The loop steps ``policy_svi`` (the SVI object ``fit_policy`` steps: same model, guide, loss and
+   learning-rate schedule over the step cap) so the KL can be read after each step, with
+   ``pyro.set_rng_seed(seed)`` (``--seed``, 0 by default)
    after clearing the parameter store, two untimed warm-up steps on a throwaway guide first. So each row
    is ``fit_policy(..., num_steps=cap)`` watched step by step. A run stops when KL <= 0.005, or at
    the cap (1500 steps or 120 s of SVI time), reported as "not reached".
@@ -57,21 +55,19 @@ from functools import partial
 import numpy as np
 import pyro
 import torch
-from _report import Agreement, cpu_name, load_average
-from pyro.infer import SVI, TraceGraph_ELBO
-from pyro.optim import ClippedAdam
+from _report import Agreement, Table, cpu_name, load_average
 
 from pgm_control import TabularMDP
 from pgm_control.envs import GridWorld, random_mdp
 from pgm_control.inference import (
-    CausalScoreELBO,
     elbo,
     enumerate_log_evidence,
     log_evidence,
+    policy_svi,
     soft_value_iteration,
     state_distributions,
 )
-from pgm_control.models import AmortizedPolicyGuide, TabularPolicyGuide, optimality_model
+from pgm_control.models import AmortizedPolicyGuide, TabularPolicyGuide
 
 # Largest |difference| accepted between enumeration and the messages (TraceEnum_ELBO sums T terms of
 # order 1 in a different order; measured ≤ 3e-11 up to T = 1000).
@@ -138,17 +134,6 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{seconds:.4f}" if seconds < 0.1 else f"{seconds:.3f}" if seconds < 10 else f"{seconds:.1f}"
 
 
-class Table:
-    """A markdown table, printed row by row as results arrive."""
-
-    def __init__(self, columns: list[str], align: str):
-        print("| " + " | ".join(columns) + " |")
-        print("|" + "|".join("---:" if a == "r" else "---" for a in align) + "|", flush=True)
-
-    def row(self, *cells):
-        print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
-
-
 def machine_facts() -> str:
     cpu = cpu_name()
     return (f"{datetime.date.today().isoformat()}; {cpu}; {os.cpu_count()} cores; "
@@ -211,27 +196,6 @@ def mean_kl(mdp: TabularMDP, log_q: torch.Tensor, log_pi_star: torch.Tensor) -> 
     return float((visits * kl).sum() / log_q.shape[0])
 
 
-def decaying_baseline(site) -> dict:
-    """fit_policy's baseline for "tracegraph": a decaying average on every action site."""
-    if site["name"].startswith("a_"):
-        return {"baseline": {"use_decaying_avg_baseline": True, "baseline_beta": 0.9}}
-    return {}
-
-
-def make_svi(mdp: TabularMDP, run: SviRun, guide, max_steps: int) -> SVI:
-    """The SVI object of ``fit_policy(mdp, T, guide, num_steps=max_steps, ...)`` (read from its source)."""
-    if run.estimator == "causal":
-        model, fitted_guide, loss = optimality_model, guide, CausalScoreELBO()
-    else:  # the plate sums over trajectories: scale to a per-trajectory ELBO
-        scale = 1.0 / run.num_trajectories
-        model = pyro.poutine.scale(optimality_model, scale=scale)
-        fitted_guide = pyro.poutine.scale(pyro.poutine.infer_config(guide, decaying_baseline), scale=scale)
-        loss = TraceGraph_ELBO()
-    lrd = (run.final_lr / run.lr) ** (1.0 / max_steps)
-    optimizer = ClippedAdam({"lr": run.lr, "lrd": lrd, "betas": (0.9, 0.99)})
-    return SVI(model, fitted_guide, optimizer, loss=loss)
-
-
 @dataclass
 class SviResult:
     hits: dict  # KL target -> (steps, SVI seconds)
@@ -250,7 +214,8 @@ def new_svi(mdp: TabularMDP, run: SviRun, config: Config, seed: int):
     pyro.set_rng_seed(seed)
     T = SVI_HORIZON
     guide = TabularPolicyGuide(mdp, T) if run.guide == "tabular" else AmortizedPolicyGuide(mdp, T)
-    return guide, make_svi(mdp, run, guide, config.max_steps)
+    return guide, policy_svi(guide, run.num_trajectories, config.max_steps, lr=run.lr, final_lr=run.final_lr,
+                             estimator=run.estimator)
 
 
 def evaluate(mdp: TabularMDP, guide, log_pi_star: torch.Tensor, elbo_star: float) -> tuple[float, float]:

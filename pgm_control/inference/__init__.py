@@ -38,7 +38,7 @@ from pgm_control.inference.results import (
     ValueResult,
 )
 from pgm_control.inference.soft import soft_maximum, soft_value_iteration
-from pgm_control.inference.variational import PolicyFit, elbo, fit_policy, state_distributions
+from pgm_control.inference.variational import PolicyFit, elbo, fit_policy, policy_svi, state_distributions
 
 __all__ = [
     "BackwardMessages",
@@ -65,6 +65,7 @@ __all__ = [
     "policy_elbo",
     "policy_evaluation",
     "policy_iteration",
+    "policy_svi",
     "posterior_dynamics",
     "posterior_trajectories",
     "soft_lqr",

@@ -133,20 +133,10 @@ def fit_policy(
     temperature = check_temperature(temperature)
     if num_steps < 1 or num_trajectories < 1:
         raise ValueError("num_steps and num_trajectories must be positive integers")
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     guide = TabularPolicyGuide(mdp, horizon) if guide is None else guide
     pyro.clear_param_store()
     pyro.set_rng_seed(seed)
-    if estimator == "causal":
-        model, fitted_guide, loss = optimality_model, guide, CausalScoreELBO()
-    else:  # the plate sums over trajectories: scale to a per-trajectory ELBO
-        scale = 1.0 / num_trajectories
-        model = pyro.poutine.scale(optimality_model, scale=scale)
-        fitted_guide = pyro.poutine.scale(pyro.poutine.infer_config(guide, _decaying_baseline), scale=scale)
-        loss = TraceGraph_ELBO()
-    optimizer = ClippedAdam({"lr": lr, "lrd": (final_lr / lr) ** (1.0 / num_steps), "betas": (0.9, 0.99)})
-    svi = SVI(model, fitted_guide, optimizer, loss=loss)
+    svi = policy_svi(guide, num_trajectories, num_steps, lr=lr, final_lr=final_lr, estimator=estimator)
     shift = float(log_evidence_shift(mdp, horizon, temperature))
     history = []
     with tqdm(range(num_steps), disable=not progress, desc="SVI", leave=False) as steps:
@@ -156,6 +146,26 @@ def fit_policy(
     with torch.no_grad():
         log_policy = guide.log_policy().detach().to(DTYPE)
     return PolicyFit(guide=guide, log_policy=log_policy, elbo_history=history)
+
+
+def policy_svi(guide, num_trajectories: int, num_steps: int, *, lr: float = 0.1, final_lr: float = 0.005,
+               estimator: str = "causal") -> SVI:
+    """The ``pyro.infer.SVI`` object that :func:`fit_policy` steps (exposed for monitoring loops).
+
+    Step it with ``svi.step(mdp, horizon, num_trajectories, temperature, action_prior)``; the learning
+    rate decays geometrically from ``lr`` to ``final_lr`` over ``num_steps`` steps.
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    if estimator == "causal":
+        model, fitted_guide, loss = optimality_model, guide, CausalScoreELBO()
+    else:  # the plate sums over trajectories: scale to a per-trajectory ELBO
+        scale = 1.0 / num_trajectories
+        model = pyro.poutine.scale(optimality_model, scale=scale)
+        fitted_guide = pyro.poutine.scale(pyro.poutine.infer_config(guide, _decaying_baseline), scale=scale)
+        loss = TraceGraph_ELBO()
+    optimizer = ClippedAdam({"lr": lr, "lrd": (final_lr / lr) ** (1.0 / num_steps), "betas": (0.9, 0.99)})
+    return SVI(model, fitted_guide, optimizer, loss=loss)
 
 
 def _decaying_baseline(site) -> dict:
