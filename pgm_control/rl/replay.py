@@ -1,0 +1,110 @@
+r"""The replay buffer D of seed 000's Algorithm 1: D ← D ∪ {(s_t, a_t, r(s_t, a_t), s_{t+1})}.
+
+Each stored transition also keeps ``terminated``: whether s_{t+1} ended the episode by the task's own
+rules (the pole fell). A time-limit cut (``truncated``) is *not* stored as an end: the learner then
+bootstraps from V(s_{t+1}) as for any other step, since the process itself would have continued.
+
+Storage is preallocated torch tensors of fixed capacity, written as a ring (the oldest transition is
+overwritten first); sampling is uniform with replacement from a ``torch.Generator`` owned by the buffer,
+so a seed fixes every batch and :meth:`ReplayBuffer.state_dict` carries the generator for exact resumes.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from pgm_control._checks import check_integer
+
+
+class Transitions(NamedTuple):
+    """A batch of B transitions, batch first: ``observations`` ``[B, *obs]``, ``actions`` ``[B, *act]``,
+    ``rewards`` ``[B]``, ``next_observations`` ``[B, *obs]``, ``terminated`` ``[B]`` (1.0 where s' ended
+    the episode, 0.0 elsewhere, including time-limit cuts)."""
+
+    observations: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    next_observations: torch.Tensor
+    terminated: torch.Tensor
+
+
+class ReplayBuffer:
+    r"""A fixed-capacity ring of transitions (s, a, r, s', terminated) in preallocated tensors.
+
+    Args:
+        capacity: the number of transitions kept; the oldest is overwritten first.
+        observation_shape: the shape of one observation (``env.observation_space.shape``).
+        action_shape: the shape of one action: ``(dim A,)`` for a Box, ``()`` for a Discrete index.
+        action_dtype: ``torch.float32`` for Box actions, ``torch.int64`` for Discrete ones.
+        seed: seeds the buffer's own generator, which alone draws the batch indices.
+
+    Example:
+        >>> buffer = ReplayBuffer(3, observation_shape=(2,), action_shape=(), action_dtype=torch.int64)
+        >>> for t in range(4):  # the 4th write overwrites the 1st
+        ...     buffer.add([t, t], 1, float(t), [t + 1, t + 1], terminated=t == 3)
+        >>> len(buffer), buffer.rewards.tolist(), buffer.terminated.tolist()
+        (3, [3.0, 1.0, 2.0], [1.0, 0.0, 0.0])
+        >>> batch = buffer.sample(5)
+        >>> batch.observations.shape, batch.actions.shape, batch.rewards.shape
+        (torch.Size([5, 2]), torch.Size([5]), torch.Size([5]))
+    """
+
+    def __init__(self, capacity: int, observation_shape, action_shape=(), *,
+                 action_dtype: torch.dtype = torch.float32, seed: int = 0):
+        capacity = check_integer(capacity, "capacity")
+        if capacity < 1:
+            raise ValueError(f"capacity must be a positive integer, got {capacity}")
+        self.capacity = capacity
+        self.observations = torch.zeros((capacity, *observation_shape), dtype=torch.float32)
+        self.actions = torch.zeros((capacity, *action_shape), dtype=action_dtype)
+        self.rewards = torch.zeros(capacity, dtype=torch.float32)
+        self.next_observations = torch.zeros((capacity, *observation_shape), dtype=torch.float32)
+        self.terminated = torch.zeros(capacity, dtype=torch.float32)
+        self.position = 0  # where the next transition is written
+        self.size = 0  # how many slots hold a transition
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, observation, action, reward: float, next_observation, terminated: bool) -> None:
+        """Store one transition (s, a, r, s', terminated), overwriting the oldest when full."""
+        i = self.position
+        self.observations[i] = torch.as_tensor(observation, dtype=torch.float32)
+        self.actions[i] = torch.as_tensor(action, dtype=self.actions.dtype)
+        self.rewards[i] = float(reward)
+        self.next_observations[i] = torch.as_tensor(next_observation, dtype=torch.float32)
+        self.terminated[i] = float(terminated)
+        self.position = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch_size: int) -> Transitions:
+        """``batch_size`` transitions drawn uniformly with replacement, as a :class:`Transitions`."""
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer; add transitions first")
+        index = torch.randint(self.size, (batch_size,), generator=self.generator)
+        return Transitions(self.observations[index], self.actions[index], self.rewards[index],
+                           self.next_observations[index], self.terminated[index])
+
+    def state_dict(self) -> dict:
+        """The filled slots, the write position and the generator state (for checkpoints)."""
+        n = self.size
+        return {
+            "capacity": self.capacity, "position": self.position, "size": n,
+            "observations": self.observations[:n].clone(), "actions": self.actions[:n].clone(),
+            "rewards": self.rewards[:n].clone(), "next_observations": self.next_observations[:n].clone(),
+            "terminated": self.terminated[:n].clone(), "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s contents into a buffer of the same capacity and shapes."""
+        if state["capacity"] != self.capacity:
+            raise ValueError(f"the saved buffer has capacity {state['capacity']}, this one {self.capacity}; "
+                             "build the buffer with the saved capacity")
+        n = state["size"]
+        for name in ("observations", "actions", "rewards", "next_observations", "terminated"):
+            getattr(self, name)[:n] = state[name]
+        self.position, self.size = state["position"], n
+        self.generator.set_state(state["generator"])
