@@ -22,9 +22,10 @@ temperature α; soft values follow seed 000: Q_t = log β_t(s, a), V_t = log β_
 α log Σ_a p(a|s) exp(Q_t/α), π(a|s) = p(a|s) exp((Q_t - V_t)/α). Everything exact is float64.
 """
 
+from pgm_control.demonstrations import Demonstrations
 from pgm_control.mdp import TabularMDP
 from pgm_control.sampling import Trajectories, sample_trajectories
 
 __version__ = "0.1.0"
 
-__all__ = ["TabularMDP", "Trajectories", "__version__", "sample_trajectories"]
+__all__ = ["Demonstrations", "TabularMDP", "Trajectories", "__version__", "sample_trajectories"]

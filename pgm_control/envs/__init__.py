@@ -11,6 +11,7 @@ from pgm_control.envs.grid import (
 from pgm_control.envs.gym import TabularEnv, from_gymnasium
 from pgm_control.envs.lqr import LinearGaussianSystem, double_integrator, scalar_system
 from pgm_control.envs.small import lottery_mdp, random_mdp
+from pgm_control.envs.terrain import terrain_gridworld
 
 __all__ = [
     "ACTION_NAMES",
@@ -26,4 +27,5 @@ __all__ = [
     "scalar_system",
     "sutton_barto_gridworld",
     "sutton_barto_small_gridworld",
+    "terrain_gridworld",
 ]

@@ -1,0 +1,111 @@
+r"""Reward parameterizations r_ψ(s, a) for inverse RL (seed 004, "Inverse RL").
+
+- :class:`LinearReward`: r_ψ(s, a) = ψᵀ f(s, a) (seed 004, "Feature Matching IRL"), parameters ψ ``[F]``.
+- :class:`NeuralReward`: r_ψ(s, a) = MLP_ψ(f(s, a)), a small network on the same features.
+
+Both produce a reward table ``[S, A]`` from features ``[S, A, F]`` (state features ``[S, F]`` are shared
+by all actions), in float64 and differentiably in ψ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+
+import torch
+
+from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_shape, shape_str
+from pgm_control.mdp import TabularMDP
+
+
+def read_features(features, mdp: TabularMDP | None = None) -> torch.Tensor:
+    """Features f(s, a) ``[S, A, F]`` from ``[S, A, F]`` or state features ``[S, F]``; None takes
+    ``mdp.features``."""
+    if features is None:
+        if mdp is None or mdp.features is None:
+            raise ValueError("no reward features: build the MDP with features=[S, A, F] (or [S, F]), "
+                             "or pass features= / reward=LinearReward(features)")
+        return mdp.features
+    features = as_float_tensor(features, "features")
+    if features.dim() == 2:
+        features = features[:, None, :].expand(features.shape[0], 1 if mdp is None else mdp.num_actions,
+                                               features.shape[1])
+    if features.dim() != 3:
+        raise ValueError(f"features must have shape f(s, a) [S, A, F] or [S, F], got {shape_str(features.shape)}")
+    if mdp is not None:
+        check_shape(features, [mdp.num_states, mdp.num_actions, None], "features", "f(s, a) [S, A, F]")
+    check_finite(features, "features")
+    return features
+
+
+class LinearReward:
+    r"""r_ψ(s, a) = ψᵀ f(s, a) = Σ_i ψ_i f_i(s, a).
+
+    Args:
+        features: f(s, a) ``[S, A, F]`` or state features ``[S, F]``.
+
+    Example:
+        >>> import torch
+        >>> reward = LinearReward(torch.eye(3))  # one indicator feature per state
+        >>> reward(torch.tensor([1.0, 0.0, -1.0])).shape
+        torch.Size([3, 1])
+    """
+
+    def __init__(self, features):
+        self.features = read_features(features)
+
+    @property
+    def num_parameters(self) -> int:
+        """F, the length of ψ."""
+        return self.features.shape[-1]
+
+    def __call__(self, psi: torch.Tensor) -> torch.Tensor:
+        """The reward table ``[S, A]`` (``[..., S, A]`` for a batch of ψ ``[..., F]``)."""
+        psi = as_float_tensor(psi, "psi")
+        if psi.shape[-1:] != (self.num_parameters,):
+            raise ValueError(f"psi must have shape [F] = [{self.num_parameters}] (one weight per feature), "
+                             f"got {shape_str(psi.shape)}")
+        return torch.einsum("saf,...f->...sa", self.features, psi)
+
+    def expand_actions(self, num_actions: int) -> LinearReward:
+        """The same reward with state features broadcast to ``num_actions`` actions."""
+        if self.features.shape[1] == num_actions:
+            return self
+        return LinearReward(self.features.expand(self.features.shape[0], num_actions, self.num_parameters))
+
+
+class NeuralReward(torch.nn.Module):
+    r"""r_ψ(s, a) = MLP_ψ(f(s, a)): a small tanh network on the features, in float64.
+
+    Args:
+        features: f(s, a) ``[S, A, F]`` or state features ``[S, F]``.
+        hidden: widths of the hidden layers.
+        seed: seed of the weight initialization.
+
+    ``forward()`` takes no input and returns the reward table ``[S, A]`` (``[S, 1]`` for state features).
+    The parameters are point estimates (``pyro.module``) in :func:`pgm_control.models.irl_model`.
+    """
+
+    def __init__(self, features, hidden: Sequence[int] = (32, 32), seed: int = 0):
+        super().__init__()
+        self.register_buffer("features", read_features(features).contiguous())
+        widths = [self.features.shape[-1], *hidden, 1]
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        layers: list[torch.nn.Module] = []
+        for i, (n_in, n_out) in enumerate(pairwise(widths)):
+            layers.append(torch.nn.Linear(n_in, n_out, dtype=DTYPE))
+            if i < len(widths) - 2:
+                layers.append(torch.nn.Tanh())
+        torch.random.set_rng_state(generator_state)
+        self.network = torch.nn.Sequential(*layers)
+
+    def forward(self) -> torch.Tensor:
+        return self.network(self.features).squeeze(-1)
+
+    def expand_actions(self, num_actions: int) -> NeuralReward:
+        """Broadcast state features to ``num_actions`` actions (in place; returns self)."""
+        S, A, F = self.features.shape
+        if A != num_actions:
+            self.features = self.features.expand(S, num_actions, F).contiguous()
+        return self
