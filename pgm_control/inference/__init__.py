@@ -1,5 +1,5 @@
 """All solvers: classic dynamic programming, soft value iteration, exact messages, inference in the
-Pyro optimality model (enumeration, SVI), and continuous control as inference (linear-Gaussian)."""
+Pyro optimality model (enumeration, SVI), inverse RL, and continuous control as inference (linear-Gaussian)."""
 
 from pgm_control.inference.dynamic_programming import (
     greedy_policy,
@@ -14,6 +14,13 @@ from pgm_control.inference.enumeration import (
     posterior_trajectories,
 )
 from pgm_control.inference.estimators import CausalScoreELBO
+from pgm_control.inference.irl import (
+    MaxEntIRLResult,
+    demonstrated_feature_counts,
+    expected_feature_counts,
+    maxent_irl,
+    state_action_visitation,
+)
 from pgm_control.inference.lqr import (
     GaussianPolicyFit,
     LQRSolution,
@@ -47,12 +54,15 @@ __all__ = [
     "ForwardMessages",
     "GaussianPolicyFit",
     "LQRSolution",
+    "MaxEntIRLResult",
     "PolicyFit",
     "SoftValueResult",
     "ValueResult",
     "backward_messages",
+    "demonstrated_feature_counts",
     "elbo",
     "enumerate_log_evidence",
+    "expected_feature_counts",
     "fit_gaussian_policy",
     "fit_policy",
     "forward_messages",
@@ -60,6 +70,7 @@ __all__ = [
     "log_evidence",
     "lqr_log_evidence",
     "map_trajectory",
+    "maxent_irl",
     "optimistic_dynamics",
     "optimistic_lqr",
     "policy_elbo",
@@ -71,6 +82,7 @@ __all__ = [
     "soft_lqr",
     "soft_maximum",
     "soft_value_iteration",
+    "state_action_visitation",
     "state_distributions",
     "state_marginals",
     "value_iteration",
