@@ -1,0 +1,174 @@
+r"""Deep soft Q-learning for discrete actions (seed 004, "Soft Optimality": Q-learning with soft
+optimality; Haarnoja et al. 2017 for the name, here in its discrete-action form).
+
+A network Q_θ(s, ·) ``[B, A]`` regresses on the soft Bellman target of a slowly moving copy θ̄:
+
+    V_θ̄(s')  = α log Σ_{a'} p(a') exp(Q_θ̄(s', a')/α)        (soft maximum, uniform prior p(a') = 1/A)
+    y        = r + γ (1 - d) V_θ̄(s')                        (d = terminated; time limits bootstrap)
+    J(θ)     = E_{(s,a,r,s')~D}[ ½ (Q_θ(s, a) - y)² ]
+    π(a|s)   = p(a) exp((Q_θ(s, a) - V_θ(s))/α) = softmax_a(Q_θ(s, a)/α)   (the Boltzmann policy that acts)
+    θ̄ ← τ θ + (1 - τ) θ̄  every ``target_update_interval`` steps (τ = 1: a periodic copy)
+
+The soft maximum is the library's :func:`pgm_control.inference.soft_maximum`, so V keeps the action
+prior inside (seed 000's β_t(s) = E_{a~p(a|s)}[β_t(s, a)]): it is the seed-004 form α log Σ_a exp(Q/α)
+minus α log A. The policy is the same either way; the values differ by the constant α log A / (1 - γ).
+α → 0 gives DQN's hard max and a greedy policy.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import gymnasium
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pgm_control.inference.soft import soft_maximum
+from pgm_control.rl.networks import DiscreteQNetwork
+from pgm_control.rl.replay import Transitions
+from pgm_control.rl.training import OffPolicyAgent, check_common_config, check_integer, polyak_update
+
+
+@dataclass(frozen=True)
+class SoftQConfig:
+    r"""Hyperparameters of :class:`SoftQ`. The defaults solve CartPole-v1 (see the README's numbers).
+
+    Attributes:
+        hidden: hidden-layer widths of Q_θ (ReLU).
+        lr: Adam step size.
+        batch_size: transitions per gradient step.
+        buffer_size: capacity of the replay buffer D.
+        discount: γ.
+        temperature: α of π ∝ exp(Q/α) and of the soft maximum (0: hard max, greedy).
+        tau: Polyak rate of the target network θ̄ (1: copy).
+        target_update_interval: environment steps between target updates.
+        learning_starts: uniform random actions before the first update.
+        train_every: environment steps between updates; gradient_steps: updates each time.
+        eval_every: environment steps between evaluations (0: none); eval_episodes: episodes each.
+    """
+
+    hidden: tuple[int, ...] = (128, 128)
+    lr: float = 1e-3
+    batch_size: int = 128
+    buffer_size: int = 100_000
+    discount: float = 0.99
+    temperature: float = 0.05
+    tau: float = 0.005
+    target_update_interval: int = 1
+    learning_starts: int = 1000
+    train_every: int = 1
+    gradient_steps: int = 1
+    eval_every: int = 2000
+    eval_episodes: int = 5
+
+    def __post_init__(self):
+        check_common_config(self)
+        if check_integer(self.target_update_interval, "SoftQConfig.target_update_interval") < 1:
+            raise ValueError(f"SoftQConfig.target_update_interval must be >= 1, got {self.target_update_interval}")
+        if not 0.0 <= self.temperature < math.inf:
+            raise ValueError(f"SoftQConfig.temperature must be a finite number >= 0, got {self.temperature}")
+
+
+def soft_q_target(reward: torch.Tensor, terminated: torch.Tensor, q_next: torch.Tensor, temperature: float,
+                  discount: float) -> torch.Tensor:
+    r"""y = r + γ (1 - d) α log Σ_{a'} (1/A) exp(Q_θ̄(s', a')/α); reward, terminated ``[B]``,
+    q_next ``[B, A]`` -> ``[B]``.
+
+    >>> q_next = torch.tensor([[0.0, math.log(3.0)]])  # V = log((1 + 3)/2) = log 2 at α = 1
+    >>> soft_q_target(torch.tensor([1.0]), torch.tensor([0.0]), q_next, 1.0, 0.5) - (1 + 0.5 * math.log(2))
+    tensor([0.])
+    """
+    next_value = soft_maximum(q_next, -math.log(q_next.shape[-1]), temperature)
+    return reward + discount * (1.0 - terminated) * next_value
+
+
+def soft_q_loss(q_taken: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""J(θ) = E[½ (Q_θ(s, a) - y)²]; q_taken = Q_θ(s, a) and target y ``[B]``."""
+    return 0.5 * ((q_taken - target) ** 2).mean()
+
+
+def boltzmann_log_policy(q: torch.Tensor, temperature: float) -> torch.Tensor:
+    r"""log π(a|s) = log p(a) + (Q(s, a) - V(s))/α = log softmax_a(Q(s, a)/α); ``[B, A] -> [B, A]``.
+
+    >>> boltzmann_log_policy(torch.tensor([[0.0, math.log(3.0)]]), 1.0).exp()
+    tensor([[0.2500, 0.7500]])
+    """
+    return F.log_softmax(q / temperature, dim=-1)
+
+
+class SoftQ(OffPolicyAgent):
+    r"""Deep soft Q-learning on a Gymnasium environment with Box observations and Discrete actions.
+
+    Same driver as :class:`~pgm_control.rl.SAC`: ``train``, ``evaluate`` (greedy by default;
+    ``deterministic=False`` samples the Boltzmann policy), ``save``, ``SoftQ.load``. Networks:
+    ``agent.q`` (θ) and ``agent.q_target`` (θ̄).
+
+    Example:
+        >>> env = gymnasium.make("CartPole-v1")
+        >>> agent = SoftQ(env, SoftQConfig(hidden=(16,), batch_size=8, learning_starts=20, eval_every=0))
+        >>> _ = agent.train(60, progress=False)
+        >>> agent.policy_probs(torch.zeros(2, 4)).shape
+        torch.Size([2, 2])
+    """
+
+    config_class = SoftQConfig
+    action_dtype = torch.int64
+
+    def _check_action_space(self, space) -> None:
+        if isinstance(space, gymnasium.spaces.Box):
+            raise TypeError("SoftQ needs a Discrete action space; for Box actions use pgm_control.rl.SAC")
+        if not isinstance(space, gymnasium.spaces.Discrete):
+            raise TypeError(f"SoftQ needs a Discrete action space, got {space}")
+        if int(space.start) != 0:
+            raise ValueError(f"SoftQ needs actions numbered from 0, got {space}; wrap the environment to shift them")
+
+    def _build(self) -> None:
+        config = self.config
+        self.num_actions = int(self.env.action_space.n)
+        self.q = DiscreteQNetwork(self.observation_dim, self.num_actions, config.hidden)
+        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.lr)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"q": self.q, "q_target": self.q_target}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"optimizer": self.optimizer}
+
+    def policy_probs(self, observations: torch.Tensor) -> torch.Tensor:
+        """π(a|s) ``[B, A]`` for observations ``[B, dim S]`` (one-hot argmax at α = 0)."""
+        with torch.no_grad():
+            q = self.q(observations)
+            if self.config.temperature == 0.0:
+                return F.one_hot(q.argmax(-1), self.num_actions).to(q.dtype)
+            return boltzmann_log_policy(q, self.config.temperature).exp()
+
+    def act(self, observation, deterministic: bool = False, generator: torch.Generator | None = None) -> int:
+        """a ~ π(·|s) ∝ exp(Q(s, ·)/α), or argmax_a Q(s, a) when ``deterministic`` (or α = 0)."""
+        with torch.no_grad():
+            q = self.q(torch.as_tensor(observation, dtype=torch.float32)[None])[0]
+            if deterministic or self.config.temperature == 0.0:
+                return int(q.argmax())
+            probs = boltzmann_log_policy(q, self.config.temperature).exp()
+            return int(torch.multinomial(probs, 1, generator=self.generator if generator is None else generator))
+
+    def _random_action(self) -> int:
+        return int(torch.randint(self.num_actions, (), generator=self.generator))
+
+    def update(self, batch: Transitions) -> dict[str, torch.Tensor]:
+        """One gradient step on J(θ); the target network moves every ``target_update_interval`` steps."""
+        config = self.config
+        with torch.no_grad():
+            target = soft_q_target(batch.rewards, batch.terminated, self.q_target(batch.next_observations),
+                                   config.temperature, config.discount)
+        q_taken = self.q(batch.observations).gather(-1, batch.actions[:, None]).squeeze(-1)
+        loss = soft_q_loss(q_taken, target)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.step % config.target_update_interval == 0:
+            polyak_update(self.q_target, self.q, config.tau)
+        return {"q": loss.detach()}
