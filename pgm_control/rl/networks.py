@@ -9,10 +9,13 @@ action a = c + h ⊙ tanh(u) in the Box [low, high] (center c = (high + low)/2, 
 h = (high - low)/2), the change of variables gives, per action dimension j,
 
     log π_φ(a|s) = Σ_j [ log N(u_j; μ_j, σ_j) - log(1 - tanh²(u_j)) - log h_j ],
-    log(1 - tanh²(u)) = 2 (log 2 - u - softplus(-2u))     (exact; finite for every u)
+    log(1 - tanh²(u)) = 2 (log 2 - u - softplus(-2u)) = 2 (log 2 - |u| - softplus(-2|u|))
 
-The identity follows from 1 - tanh²(u) = 4 e^{-2u} / (1 + e^{-2u})². It needs no ε: the usual
-``log(1 - tanh(u)² + 1e-6)`` is wrong by up to log(1e-6) once |u| > 7, where tanh(u) rounds to ±1.
+The identity follows from 1 - tanh²(u) = 4 e^{-2u} / (1 + e^{-2u})², and the function is even. It needs
+no ε: the usual ``log(1 - tanh(u)² + 1e-6)`` is wrong by up to log(1e-6) once |u| > 7, where tanh(u)
+rounds to ±1. The code uses the |u| form: torch's ``softplus`` returns x itself above x = 20 (its
+``threshold``), which makes the first form off by log1p(e^{-2|u|}) ≈ 2e-9 at u < -10; softplus of a
+non-positive argument is computed without that cut.
 """
 
 from __future__ import annotations
@@ -73,12 +76,13 @@ class DiscreteQNetwork(nn.Module):
 
 
 def tanh_log_abs_det_jacobian(u: torch.Tensor) -> torch.Tensor:
-    r"""log |d tanh(u)/du| = log(1 - tanh²(u)) = 2 (log 2 - u - softplus(-2u)), elementwise, exact.
+    r"""log |d tanh(u)/du| = log(1 - tanh²(u)) = 2 (log 2 - |u| - softplus(-2|u|)), elementwise, exact.
 
     >>> tanh_log_abs_det_jacobian(torch.tensor([0.0, 30.0, -30.0], dtype=torch.float64))
     tensor([  0.0000, -58.6137, -58.6137], dtype=torch.float64)
     """
-    return 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))
+    magnitude = u.abs()
+    return 2.0 * (math.log(2.0) - magnitude - F.softplus(-2.0 * magnitude))
 
 
 def squashed_gaussian_log_prob(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor,
