@@ -15,9 +15,11 @@ from pgm_control.inference.enumeration import (
 )
 from pgm_control.inference.estimators import CausalScoreELBO
 from pgm_control.inference.irl import (
+    HierarchicalIRLResult,
     MaxEntIRLResult,
     demonstrated_feature_counts,
     expected_feature_counts,
+    hierarchical_irl,
     maxent_irl,
     state_action_visitation,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "DiscreteTrajectories",
     "ForwardMessages",
     "GaussianPolicyFit",
+    "HierarchicalIRLResult",
     "LQRSolution",
     "MaxEntIRLResult",
     "PolicyFit",
@@ -67,6 +70,7 @@ __all__ = [
     "fit_policy",
     "forward_messages",
     "greedy_policy",
+    "hierarchical_irl",
     "log_evidence",
     "lqr_log_evidence",
     "map_trajectory",

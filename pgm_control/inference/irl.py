@@ -21,19 +21,24 @@ from functools import partial
 
 import pyro
 import torch
-from pyro.infer import Trace_ELBO
 from pyro.infer.autoguide import AutoDelta, init_to_value
 
-from pgm_control._checks import DTYPE, as_float_tensor, check_horizon, check_integer, check_shape, check_temperature
+from pgm_control._checks import DTYPE, as_float_tensor, check_horizon, check_shape, check_temperature
 from pgm_control.demonstrations import Demonstrations
-from pgm_control.inference._recursion import check_mdp, progress_bar
+from pgm_control.inference._point_estimate import check_optimizer, fit_point_estimate
+from pgm_control.inference._recursion import check_mdp
 from pgm_control.inference.results import SoftValueResult
 from pgm_control.inference.soft import soft_value_iteration
 from pgm_control.mdp import TabularMDP
-from pgm_control.models.irl import VARIANTS, check_irl_inputs, check_reward, flat_prior, irl_model
+from pgm_control.models.irl import (
+    VARIANTS,
+    check_irl_inputs,
+    check_reward,
+    flat_prior,
+    hierarchical_irl_model,
+    irl_model,
+)
 from pgm_control.models.rewards import LinearReward, read_features
-
-OPTIMIZERS = ("lbfgs", "adam")
 
 
 def soft_solution(mdp: TabularMDP, horizon: int, variant: str, temperature: float = 1.0,
@@ -195,11 +200,7 @@ def maxent_irl(
     horizon = check_irl_inputs(mdp, demonstrations, horizon, variant)
     temperature = check_temperature(temperature)
     reward = check_reward(reward, mdp)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    num_steps = check_integer(num_steps, "num_steps")
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps}")
+    num_steps = check_optimizer(optimizer, num_steps)
     linear = isinstance(reward, LinearReward)
     if linear and prior is None:
         prior = flat_prior(reward)
@@ -213,70 +214,115 @@ def maxent_irl(
     else:
         def guide():  # no latent sites: the network's weights are pyro.module parameters
             return None
-    loss_fn = Trace_ELBO().differentiable_loss
-    loss_fn(model, guide)  # creates the parameters
-    params = [p.unconstrained() for p in pyro.get_param_store().values()]
-    if optimizer == "lbfgs":
-        torch_optimizer = torch.optim.LBFGS(params, lr=1.0 if lr is None else lr, max_iter=1, tolerance_grad=0.0,
-                                            tolerance_change=0.0, line_search_fn="strong_wolfe")
-    else:
-        torch_optimizer = torch.optim.Adam(params, lr=0.05 if lr is None else lr)
+
+    def table():
+        with torch.no_grad():
+            return reward(guide.median()["psi"]) if linear else reward()
+
     N = demonstrations.num_demonstrations
-
-    def closure():
-        torch_optimizer.zero_grad()
-        loss = loss_fn(model, guide) / N
-        loss.backward()
-        return loss
-
     features = reward.features if linear else mdp.features
-    diagnose = diagnostics and features is not None
     start = demonstrations.start_distribution(mdp.num_states)
-    demonstrated = demonstrated_feature_counts(mdp, demonstrations, features) if diagnose else None
-    log_likelihood, mismatch, gradient_norm = [], [], []
-    converged = False
-    with progress_bar(num_steps, progress, mdp.num_states * 5e4, "MaxEnt IRL") as bar:
-        for _ in range(num_steps):
-            loss = closure()
-            table = current_reward_table(reward, guide, linear)
-            gradient_norm.append(max(p.grad.abs().max().item() for p in params))
-            log_likelihood.append(-loss.item() - _log_prior_per_demo(prior, guide, linear, N))
-            if diagnose:
-                with torch.no_grad():
-                    expected = expected_feature_counts(mdp.replace(rewards=table), horizon, features=features,
-                                                       variant=variant, temperature=temperature,
-                                                       action_prior=action_prior, start=start)
-                mismatch.append(demonstrated - expected)
-                bar.set_postfix(mismatch=f"{mismatch[-1].abs().max().item():.2e}", refresh=False)
-            bar.update()
-            if gradient_norm[-1] <= tol:
-                converged = True
-                break
-            torch_optimizer.step(closure) if optimizer == "lbfgs" else torch_optimizer.step()
+    demonstrated = demonstrated_feature_counts(mdp, demonstrations, features) if features is not None else None
+    log_priors, mismatch = [], []
+
+    def diagnose():
+        log_priors.append(prior.log_prob(guide.median()["psi"]).item() / N if linear else 0.0)
+        if not diagnostics or features is None:
+            return None
+        expected = expected_feature_counts(mdp.replace(rewards=table()), horizon, features=features,
+                                           variant=variant, temperature=temperature,
+                                           action_prior=action_prior, start=start)
+        mismatch.append(demonstrated - expected)
+        return {"mismatch": f"{mismatch[-1].abs().max().item():.2e}"}
+
+    fit = fit_point_estimate(model, guide, optimizer=optimizer, num_steps=num_steps, lr=lr, tol=tol, scale=N,
+                             progress=progress, work=mdp.num_states * 5e4, desc="MaxEnt IRL", on_step=diagnose)
     with torch.no_grad():
-        table = current_reward_table(reward, guide, linear)
-        learned = mdp.replace(rewards=table)
+        learned = mdp.replace(rewards=table())
         soft = soft_solution(learned, horizon, variant, temperature, action_prior)
     return MaxEntIRLResult(
         reward=reward,
         psi=guide.median()["psi"].detach().clone() if linear else None,
         reward_table=learned.rewards,
         soft=soft,
-        log_likelihood=torch.tensor(log_likelihood, dtype=DTYPE),
+        log_likelihood=torch.tensor(fit.objective, dtype=DTYPE) - torch.tensor(log_priors, dtype=DTYPE),
         feature_mismatch=torch.stack(mismatch) if mismatch else None,
-        gradient_norm=torch.tensor(gradient_norm, dtype=DTYPE),
-        converged=converged,
+        gradient_norm=torch.tensor(fit.gradient_norm, dtype=DTYPE),
+        converged=fit.converged,
     )
 
 
-def current_reward_table(reward, guide, linear: bool) -> torch.Tensor:
-    """r_ψ ``[S, A]`` at the guide's current point (detached)."""
-    with torch.no_grad():
-        return reward(guide.median()["psi"]) if linear else reward()
+
+@dataclass(frozen=True, eq=False)
+class HierarchicalIRLResult:
+    r"""What :func:`hierarchical_irl` returns: the MAP ``psi`` ``[F]`` (None for a neural reward) and
+    ``temperatures`` α_m ``[M]``, the shared ``reward_table`` ``[S, A]``, each demonstrator's soft-optimal
+    ``policies`` ``[M, T, S, A]``, and per step the ``log_joint`` (log p(ψ, α, τ_{1:N}) / N),
+    ``gradient_norm`` and whether it ``converged``."""
+
+    psi: torch.Tensor | None
+    temperatures: torch.Tensor
+    reward_table: torch.Tensor
+    policies: torch.Tensor
+    log_joint: torch.Tensor
+    gradient_norm: torch.Tensor
+    converged: bool
 
 
-def _log_prior_per_demo(prior, guide, linear: bool, num_demonstrations: int) -> float:
-    if not linear:
-        return 0.0
+def hierarchical_irl(
+    mdp: TabularMDP,
+    demonstrations: Demonstrations,
+    horizon: int | None = None,
+    reward=None,
+    prior=None,
+    temperature_prior=None,
+    *,
+    variant: str = "causal",
+    action_prior=None,
+    optimizer: str = "lbfgs",
+    num_steps: int = 200,
+    lr: float | None = None,
+    tol: float = 1e-6,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> HierarchicalIRLResult:
+    r"""MAP reward and rationalities of several demonstrators (:func:`pgm_control.models.hierarchical_irl_model`):
+
+        (ψ*, α*) = argmax  log p(ψ) + Σ_m log p(α_m) + Σ_i log p(τ_i | s_{i,1}, ψ, α_{m(i)})
+
+    One shared reward, one temperature α_m per demonstrator (``demonstrations.demonstrators``); a less
+    rational demonstrator gets a larger α_m. Priors as in the model (ψ ~ Normal(0, 1) per feature,
+    α_m ~ LogNormal(0, 0.5) by default): they fix the common scale of ψ and α, which the data cannot.
+    Optimizer arguments as in :func:`maxent_irl`.
+    """
+    horizon = check_irl_inputs(mdp, demonstrations, horizon, variant)
+    reward = check_reward(reward, mdp)
+    num_steps = check_optimizer(optimizer, num_steps)
+    model = partial(hierarchical_irl_model, mdp, demonstrations, horizon, reward, prior, temperature_prior,
+                    variant=variant, action_prior=action_prior)
+    pyro.clear_param_store()
+    pyro.set_rng_seed(seed)
+    linear = isinstance(reward, LinearReward)
+    M = demonstrations.num_demonstrators
+    init = {"temperature": torch.ones(M, dtype=DTYPE)}
+    if linear:
+        init["psi"] = torch.zeros(reward.num_parameters, dtype=DTYPE)
+    guide = AutoDelta(model, init_loc_fn=init_to_value(values=init))
+    fit = fit_point_estimate(model, guide, optimizer=optimizer, num_steps=num_steps, lr=lr, tol=tol,
+                             scale=demonstrations.num_demonstrations, progress=progress,
+                             work=mdp.num_states * M * 5e4, desc="hierarchical IRL")
     with torch.no_grad():
-        return prior.log_prob(guide.median()["psi"]).item() / num_demonstrations
+        point = guide.median()
+        table = reward(point["psi"]) if linear else reward()
+        learned = mdp.replace(rewards=table)
+        policies = torch.stack([soft_solution(learned, horizon, variant, alpha.item(), action_prior).policy
+                                for alpha in point["temperature"]])
+    return HierarchicalIRLResult(
+        psi=point["psi"].detach().clone() if linear else None,
+        temperatures=point["temperature"].detach().clone(),
+        reward_table=learned.rewards,
+        policies=policies,
+        log_joint=torch.tensor(fit.objective, dtype=DTYPE),
+        gradient_norm=torch.tensor(fit.gradient_norm, dtype=DTYPE),
+        converged=fit.converged,
+    )

@@ -1,0 +1,82 @@
+"""A thin driver for MAP / maximum-likelihood fits of Pyro models with an ``AutoDelta``-style guide.
+
+With a point-mass guide the negative ELBO is exactly -log p(x, z) at the guide's point, so its
+``Trace_ELBO().differentiable_loss`` is a deterministic objective that any torch optimizer can minimize.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import pyro
+import torch
+from pyro.infer import Trace_ELBO
+
+from pgm_control._checks import check_integer
+from pgm_control.inference._recursion import progress_bar
+
+OPTIMIZERS = ("lbfgs", "adam")
+MAX_LINE_SEARCH = 25
+
+
+class PointFit(NamedTuple):
+    """``objective`` ``[K]``: log p(x, z) / scale at each step; ``gradient_norm`` ``[K]``: its gradient's
+    ∞-norm over all parameters; ``converged``: the gradient norm reached the tolerance."""
+
+    objective: list
+    gradient_norm: list
+    converged: bool
+
+
+def check_optimizer(optimizer: str, num_steps) -> int:
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    num_steps = check_integer(num_steps, "num_steps")
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps}")
+    return num_steps
+
+
+def fit_point_estimate(model, guide, *, optimizer: str, num_steps: int, lr: float | None, tol: float,
+                       scale: float, progress: bool | None, work: float, desc: str,
+                       on_step: Callable[[], dict | None] | None = None) -> PointFit:
+    """Minimize -log p(x, z)/scale over the parameter store (cleared by the caller) by L-BFGS (strong
+    Wolfe line search, one quasi-Newton update per step) or Adam; stop when the gradient's ∞-norm is
+    at most ``tol``. ``on_step()`` runs at each step's point and may return progress-bar fields."""
+    loss_fn = Trace_ELBO().differentiable_loss
+    loss_fn(model, guide)  # creates the parameters
+    params = [p.unconstrained() for p in pyro.get_param_store().values()]
+    def make_optimizer():
+        if optimizer == "lbfgs":
+            # max_eval bounds the line search's evaluations (torch's default, 1.25 max_iter, would allow one)
+            return torch.optim.LBFGS(params, lr=1.0 if lr is None else lr, max_iter=1, max_eval=MAX_LINE_SEARCH,
+                                     tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+        return torch.optim.Adam(params, lr=0.05 if lr is None else lr)
+
+    torch_optimizer = make_optimizer()
+
+    def closure():
+        torch_optimizer.zero_grad()
+        loss = loss_fn(model, guide) / scale
+        loss.backward()
+        return loss
+
+    objective, gradient_norm = [], []
+    with progress_bar(num_steps, progress, work, desc) as bar:
+        for _ in range(num_steps):
+            objective.append(-closure().item())
+            gradient_norm.append(max(p.grad.abs().max().item() for p in params))
+            fields = on_step() if on_step is not None else None
+            bar.set_postfix(fields or {"gradient": f"{gradient_norm[-1]:.1e}"}, refresh=False)
+            bar.update()
+            if gradient_norm[-1] <= tol:
+                return PointFit(objective, gradient_norm, True)
+            if optimizer == "adam":
+                torch_optimizer.step()
+                continue
+            before = [p.detach().clone() for p in params]
+            torch_optimizer.step(closure)
+            if all(torch.equal(b, p) for b, p in zip(before, params)):
+                break  # the line search found no decrease: at the optimum to machine precision
+    return PointFit(objective, gradient_norm, False)
