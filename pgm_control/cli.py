@@ -213,11 +213,64 @@ def pyro_section(out_dir: Path, args) -> list[str]:
     ]
 
 
+# Inverse RL: a terrain grid world whose reward is linear in one-hot terrain features.
+IRL_WEIGHTS = (-2.0, -1.0, 0.0, 1.0)
+IRL_HORIZON, IRL_DEMONSTRATIONS = 15, 300
+
+
+def inverse_rl_section(out_dir: Path, args) -> list[str]:
+    """MaxEnt IRL from demonstrations of the soft-optimal policy: true vs recovered reward."""
+    from pgm_control import Demonstrations, sample_trajectories
+    from pgm_control.envs import terrain_gridworld
+    from pgm_control.inference import maxent_irl
+
+    torch.set_num_threads(1)
+    true_psi = torch.tensor(IRL_WEIGHTS, dtype=torch.float64)
+    world = terrain_gridworld(size=8, num_terrains=len(IRL_WEIGHTS), weights=true_psi, seed=0)
+    expert = soft_value_iteration(world, IRL_HORIZON)
+    batch = sample_trajectories(world, expert.policy, IRL_HORIZON, IRL_DEMONSTRATIONS,
+                                generator=torch.Generator().manual_seed(0))
+    demos = Demonstrations.from_trajectories(batch)
+    start = time.perf_counter()
+    fit = maxent_irl(world, demos, progress=False)
+    seconds = time.perf_counter() - start
+    kl = (expert.policy * (expert.log_policy - fit.log_policy)).sum(-1).mean().item()
+    optimal = value_iteration(world.replace(rewards=fit.reward_table), horizon=IRL_HORIZON)
+
+    def expected_return(policy):
+        return (world.initial * policy_evaluation(world, policy, horizon=IRL_HORIZON).v[0]).sum().item()
+
+    centred_true, centred_fit = true_psi - true_psi.mean(), fit.psi - fit.psi.mean()
+    cosine = (centred_true @ centred_fit / (centred_true.norm() * centred_fit.norm())).item()
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, (name, psi) in zip(axes, (("true", centred_true), ("recovered", centred_fit))):
+        values = world.features[:, 0] @ psi
+        policy = (expert if name == "true" else fit).policy[0]
+        plot_grid_values(world, values, policy, ax=ax, annotate=False,
+                         title=f"{name} reward r(s) (centred) and π_1")
+    return [
+        f"8×8 terrain grid world, r(s) = ψ*ᵀ f(s) with one-hot terrains, ψ* = {list(IRL_WEIGHTS)}, "
+        f"T = {IRL_HORIZON}",
+        f"{IRL_DEMONSTRATIONS} demonstrations of the soft-optimal policy; maxent_irl (causal, L-BFGS): "
+        f"{len(fit.log_likelihood)} steps, {seconds:.2f} s, converged={fit.converged}",
+        "| terrain | ψ* (centred) | ψ learned (centred) |",
+        "|---|---:|---:|",
+        *(f"| {k} | {a:+.3f} | {b:+.3f} |" for k, (a, b) in enumerate(zip(centred_true, centred_fit))),
+        f"cosine similarity (centred; one-hot features fix ψ only up to a shift): {cosine:.4f}",
+        f"mean KL(π_expert || π_learned) = {kl:.4f} nats (bound 0.05)",
+        f"feature-count mismatch at the end: {fit.feature_mismatch[-1].abs().max().item():.1e}",
+        (f"return of the learned reward's optimal policy under the true reward: "
+         f"{expected_return(optimal.policy):.3f} vs the expert's {expected_return(expert.policy):.3f}"),
+        save_figure(figure, out_dir / "irl_rewards.png"),
+    ]
+
+
 DEMO_SECTIONS = [
     ("Sutton & Barto gridworld (Figures 3.2 and 3.5)", book_gridworld_section),
     ("Goal grid world by exact soft inference", goal_gridworld_section),
     ("The MDP as a graphical model", graphical_model_section),
     ("Control as inference in Pyro: exact vs enumeration vs SVI", pyro_section),
+    ("Inverse RL: MaxEnt IRL recovers a terrain reward", inverse_rl_section),
 ]
 
 
@@ -246,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="./pgm_control_output",
                       help="folder for the figures (default: ./pgm_control_output)")
     demo.set_defaults(handler=run_demo)
+    from pgm_control.rl.train import add_train_parser  # `pgm-control train ...` lives with the RL code
+
+    add_train_parser(commands)
     return parser
 
 

@@ -9,6 +9,7 @@ from pgm_control.cli import BOOK_FIGURE_3_2, BOOK_FIGURE_3_5, main
 
 FIGURES = [
     "sutton_barto_values.png", "goal_soft_values.png", "goal_state_marginals.png", "pgm.png", "svi_elbo.png",
+    "irl_rewards.png",
 ]
 
 
@@ -68,3 +69,11 @@ def test_demo_table_exact_vs_enumeration_vs_svi(demo):
         assert best < messages
         assert best - 0.1 < svi <= best + 1e-9
         assert 0 <= kl < 0.02
+
+
+def test_demo_inverse_rl_section_recovers_the_reward(demo):
+    """The IRL section prints its KL (bound 0.05) and a cosine similarity close to 1."""
+    _, _, printed = demo
+    kl = float(printed.split("mean KL(π_expert || π_learned) = ")[1].split()[0])
+    cosine = float(printed.split("fix ψ only up to a shift): ")[1].split()[0])
+    assert kl <= 0.05 and cosine >= 0.99
