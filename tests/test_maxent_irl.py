@@ -119,6 +119,10 @@ def test_maxent_irl_errors(terrain, fitted):
         maxent_irl(terrain, demos, optimizer="sgd")
     with pytest.raises(ValueError, match="num_steps"):
         maxent_irl(terrain, demos, num_steps=0)
+    with pytest.raises(ValueError, match="lr must be a positive"):
+        maxent_irl(terrain, demos, lr=-1.0)
+    with pytest.raises(TypeError, match="tol must be"):
+        maxent_irl(terrain, demos, tol="small")
     with pytest.raises(ValueError, match="NeuralReward"):
         maxent_irl(terrain, demos, reward=NeuralReward(terrain.features),
                    prior=__import__("pyro").distributions.Normal(0.0, 1.0))

@@ -192,7 +192,7 @@ def maxent_irl(
         diagnostics: record the per-feature mismatch, demonstrated minus expected counts, at every
             step (costs one more soft solve and forward pass per step); shown on the progress bar.
         seed: ``pyro.set_rng_seed`` (the parameter store is cleared first).
-        progress: a tqdm bar (None: on for ≥ 10^4 states).
+        progress: a tqdm bar (None: on for 10^4 states or more).
 
     Returns:
         :class:`MaxEntIRLResult`.
@@ -200,7 +200,7 @@ def maxent_irl(
     horizon = check_irl_inputs(mdp, demonstrations, horizon, variant)
     temperature = check_temperature(temperature)
     reward = check_reward(reward, mdp)
-    num_steps = check_optimizer(optimizer, num_steps)
+    num_steps = check_optimizer(optimizer, num_steps, lr, tol)
     linear = isinstance(reward, LinearReward)
     if linear and prior is None:
         prior = flat_prior(reward)
@@ -236,7 +236,7 @@ def maxent_irl(
         return {"mismatch": f"{mismatch[-1].abs().max().item():.2e}"}
 
     fit = fit_point_estimate(model, guide, optimizer=optimizer, num_steps=num_steps, lr=lr, tol=tol, scale=N,
-                             progress=progress, work=mdp.num_states * 5e4, desc="MaxEnt IRL", on_step=diagnose)
+                             progress=progress, work=mdp.num_states * 2e4, desc="MaxEnt IRL", on_step=diagnose)
     with torch.no_grad():
         learned = mdp.replace(rewards=table())
         soft = soft_solution(learned, horizon, variant, temperature, action_prior)
@@ -297,7 +297,7 @@ def hierarchical_irl(
     """
     horizon = check_irl_inputs(mdp, demonstrations, horizon, variant)
     reward = check_reward(reward, mdp)
-    num_steps = check_optimizer(optimizer, num_steps)
+    num_steps = check_optimizer(optimizer, num_steps, lr, tol)
     model = partial(hierarchical_irl_model, mdp, demonstrations, horizon, reward, prior, temperature_prior,
                     variant=variant, action_prior=action_prior)
     pyro.clear_param_store()
@@ -310,7 +310,7 @@ def hierarchical_irl(
     guide = AutoDelta(model, init_loc_fn=init_to_value(values=init))
     fit = fit_point_estimate(model, guide, optimizer=optimizer, num_steps=num_steps, lr=lr, tol=tol,
                              scale=demonstrations.num_demonstrations, progress=progress,
-                             work=mdp.num_states * M * 5e4, desc="hierarchical IRL")
+                             work=mdp.num_states * M * 2e4, desc="hierarchical IRL")
     with torch.no_grad():
         point = guide.median()
         table = reward(point["psi"]) if linear else reward()
