@@ -7,7 +7,7 @@ A network Q_θ(s, ·) ``[B, A]`` regresses on the soft Bellman target of a slowl
     y        = r + γ (1 - d) V_θ̄(s')                        (d = terminated; time limits bootstrap)
     J(θ)     = E_{(s,a,r,s')~D}[ ½ (Q_θ(s, a) - y)² ]
     π(a|s)   = p(a) exp((Q_θ(s, a) - V_θ(s))/α) = softmax_a(Q_θ(s, a)/α)   (the Boltzmann policy that acts)
-    θ̄ ← τ θ + (1 - τ) θ̄  every ``target_update_interval`` steps (τ = 1: a periodic copy)
+    θ̄ ← τ θ + (1 - τ) θ̄  every ``target_update_interval`` gradient steps (τ = 1: a periodic copy)
 
 The soft maximum is the library's :func:`pgm_control.inference.soft_maximum`, so V keeps the action
 prior inside (seed 000's β_t(s) = E_{a~p(a|s)}[β_t(s, a)]): it is the seed-004 form α log Σ_a exp(Q/α)
@@ -44,7 +44,7 @@ class SoftQConfig:
         discount: γ.
         temperature: α of π ∝ exp(Q/α) and of the soft maximum (0: hard max, greedy).
         tau: Polyak rate of the target network θ̄ (1: copy).
-        target_update_interval: environment steps between target updates.
+        target_update_interval: gradient steps between target updates.
         learning_starts: uniform random actions before the first update.
         train_every: environment steps between updates; gradient_steps: updates each time.
         eval_every: environment steps between evaluations (0: none); eval_episodes: episodes each.
@@ -159,7 +159,7 @@ class SoftQ(OffPolicyAgent):
         return int(torch.randint(self.num_actions, (), generator=self.generator))
 
     def update(self, batch: Transitions) -> dict[str, torch.Tensor]:
-        """One gradient step on J(θ); the target network moves every ``target_update_interval`` steps."""
+        """One gradient step on J(θ); the target network moves every ``target_update_interval`` of them."""
         config = self.config
         with torch.no_grad():
             target = soft_q_target(batch.rewards, batch.terminated, self.q_target(batch.next_observations),
@@ -169,6 +169,6 @@ class SoftQ(OffPolicyAgent):
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        if self.step % config.target_update_interval == 0:
+        if self.updates % config.target_update_interval == 0:
             polyak_update(self.q_target, self.q, config.tau)
         return {"q": loss.detach()}

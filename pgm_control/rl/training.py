@@ -257,6 +257,7 @@ class OffPolicyAgent:
                                    action_dtype=self.action_dtype, seed=seed + 1)
         env.action_space.seed(seed)
         self.step = 0  # environment steps taken
+        self.updates = 0  # gradient steps taken (each call of update)
         self.history = TrainingHistory()
         self.last_losses: dict[str, torch.Tensor] = {}  # of the latest update
         self._observation = None  # s_t of the episode in progress; None between episodes
@@ -345,6 +346,7 @@ class OffPolicyAgent:
                 self._environment_step(log)
                 if self.step >= config.learning_starts and self.step % config.train_every == 0:
                     for _ in range(config.gradient_steps):
+                        self.updates += 1
                         self.last_losses = self.update(self.buffer.sample(config.batch_size))
                 if config.eval_every and self.step % config.eval_every == 0:
                     returns = self.evaluate(config.eval_episodes)
@@ -421,6 +423,7 @@ class OffPolicyAgent:
             "config": asdict(self.config),
             "seed": self.seed,
             "step": self.step,
+            "updates": self.updates,
             "modules": {name: module.state_dict() for name, module in self.modules().items()},
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers().items()},
             "generator": self.generator.get_state(),
@@ -474,7 +477,7 @@ class OffPolicyAgent:
         agent.generator.set_state(checkpoint["generator"])
         if checkpoint["replay"] is not None:
             agent.buffer.load_state_dict(checkpoint["replay"])
-        agent.step = checkpoint["step"]
+        agent.step, agent.updates = checkpoint["step"], checkpoint["updates"]
         agent.history = TrainingHistory(**checkpoint["history"])
         agent._env_seeded = episode["env_seeded"]
         if episode["observation"] is not None:
