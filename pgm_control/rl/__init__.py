@@ -1,2 +1,52 @@
 """Model-free max-entropy RL algorithms: tabular Q-learning, soft Q-learning, REINFORCE, and deep soft
-Q-learning and Soft Actor-Critic."""
+Q-learning and Soft Actor-Critic.
+
+Deep agents (Gymnasium environments with Box observations): :class:`SAC` (Box actions; seed 000's
+Algorithm 1 as ``variant="v1"``, automatic temperature as ``"v2"``) and :class:`SoftQ` (Discrete actions),
+both driven by :class:`~pgm_control.rl.training.OffPolicyAgent`: ``train``, ``evaluate``, ``save``,
+``load``. Tabular algorithms live in :mod:`pgm_control.rl.tabular`.
+"""
+
+from pgm_control.rl.networks import (
+    DiscreteQNetwork,
+    QNetwork,
+    TanhGaussianPolicy,
+    ValueNetwork,
+    squashed_gaussian_log_prob,
+    tanh_log_abs_det_jacobian,
+)
+from pgm_control.rl.replay import ReplayBuffer, Transitions
+from pgm_control.rl.sac import SAC, SACConfig
+from pgm_control.rl.soft_q import SoftQ, SoftQConfig
+from pgm_control.rl.training import (
+    OffPolicyAgent,
+    ReturnsLog,
+    TrainingHistory,
+    plot_learning_curve,
+    polyak_update,
+    read_returns,
+)
+
+# The tabular algorithms join here once pgm_control/rl/tabular.py is committed:
+# from pgm_control.rl.tabular import q_learning, soft_q_learning, reinforce, TabularQResult, PolicyGradientResult
+
+__all__ = [
+    "SAC",
+    "DiscreteQNetwork",
+    "OffPolicyAgent",
+    "QNetwork",
+    "ReplayBuffer",
+    "ReturnsLog",
+    "SACConfig",
+    "SoftQ",
+    "SoftQConfig",
+    "TanhGaussianPolicy",
+    "TrainingHistory",
+    "Transitions",
+    "ValueNetwork",
+    "plot_learning_curve",
+    "polyak_update",
+    "read_returns",
+    "squashed_gaussian_log_prob",
+    "tanh_log_abs_det_jacobian",
+]

@@ -31,6 +31,8 @@ from pgm_control.rl.networks import DiscreteQNetwork
 from pgm_control.rl.replay import Transitions
 from pgm_control.rl.training import OffPolicyAgent, check_common_config, check_integer, polyak_update
 
+LOSSES = ("mse", "huber")
+
 
 @dataclass(frozen=True)
 class SoftQConfig:
@@ -63,9 +65,15 @@ class SoftQConfig:
     gradient_steps: int = 1
     eval_every: int = 2000
     eval_episodes: int = 5
+    loss: str = "mse"
+    max_grad_norm: float | None = None
 
     def __post_init__(self):
         check_common_config(self)
+        if self.loss not in LOSSES:
+            raise ValueError(f"SoftQConfig.loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(f"SoftQConfig.max_grad_norm must be positive or None, got {self.max_grad_norm}")
         if check_integer(self.target_update_interval, "SoftQConfig.target_update_interval") < 1:
             raise ValueError(f"SoftQConfig.target_update_interval must be >= 1, got {self.target_update_interval}")
         if not 0.0 <= self.temperature < math.inf:
@@ -85,8 +93,11 @@ def soft_q_target(reward: torch.Tensor, terminated: torch.Tensor, q_next: torch.
     return reward + discount * (1.0 - terminated) * next_value
 
 
-def soft_q_loss(q_taken: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    r"""J(θ) = E[½ (Q_θ(s, a) - y)²]; q_taken = Q_θ(s, a) and target y ``[B]``."""
+def soft_q_loss(q_taken: torch.Tensor, target: torch.Tensor, loss: str = "mse") -> torch.Tensor:
+    r"""J(θ) = E[½ (Q_θ(s, a) - y)²] (``"mse"``) or E[huber(Q_θ(s, a) - y)] with δ = 1 (``"huber"``: equal
+    to the squared loss for |Q - y| <= 1, linear beyond); q_taken = Q_θ(s, a) and target y ``[B]``."""
+    if loss == "huber":
+        return F.smooth_l1_loss(q_taken, target)
     return 0.5 * ((q_taken - target) ** 2).mean()
 
 
@@ -165,9 +176,11 @@ class SoftQ(OffPolicyAgent):
             target = soft_q_target(batch.rewards, batch.terminated, self.q_target(batch.next_observations),
                                    config.temperature, config.discount)
         q_taken = self.q(batch.observations).gather(-1, batch.actions[:, None]).squeeze(-1)
-        loss = soft_q_loss(q_taken, target)
+        loss = soft_q_loss(q_taken, target, config.loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if config.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.q.parameters(), config.max_grad_norm)
         self.optimizer.step()
         if self.updates % config.target_update_interval == 0:
             polyak_update(self.q_target, self.q, config.tau)
