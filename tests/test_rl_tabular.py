@@ -16,11 +16,12 @@ import pytest
 import torch
 
 from pgm_control.envs import GridWorld, TabularEnv
-from pgm_control.inference import soft_value_iteration, value_iteration
+from pgm_control.inference import soft_maximum, soft_value_iteration, value_iteration
 from pgm_control.rl.tabular import (
     DEFAULT_HORIZON,
     TabularQResult,
     _sample_action,
+    _soft_maximum_row,
     exploration_policy,
     q_learning,
     q_learning_target,
@@ -72,6 +73,18 @@ def test_targets_by_hand():
     # terminated: no bootstrap
     assert q_learning_target(0.5, q_next, 1.0, GAMMA).item() == 0.5
     assert soft_q_learning_target(0.5, q_next, 1.0, GAMMA, 1.0).item() == 0.5
+
+
+@pytest.mark.parametrize("temperature", [0.01, 0.5, 1.0, 3.0])
+def test_loop_soft_maximum_is_soft_maximum(temperature):
+    # The loop's Python-float soft maximum against the library's, on random rows and on rows of
+    # magnitude 1e4 (where exp overflows without the max shift).
+    rows = torch.randn(50, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    rows = torch.cat([rows, 1e4 * rows[:5]])
+    exact = soft_maximum(rows, -math.log(5), temperature)
+    loop = torch.tensor([_soft_maximum_row(row.tolist(), temperature, -math.log(5)) for row in rows],
+                        dtype=torch.float64)
+    torch.testing.assert_close(loop, exact, rtol=1e-12, atol=1e-12)
 
 
 CHAIN = [(1, 1.0, False, False), (0, 2.0, True, False), (1, 1.0, False, False)]
