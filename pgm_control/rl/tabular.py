@@ -18,9 +18,10 @@ log E[exp V(s')].
 
 Step sizes: ``lr=None`` uses η_n(s, a) = 1 / n(s, a)^ω with n(s, a) the visits of (s, a) so far and
 ω = :data:`LR_EXPONENT`. For ω in (1/2, 1] the Robbins-Monro conditions Σ η = ∞, Σ η² < ∞ hold and
-tabular Q-learning converges when every pair is visited infinitely often; ω < 1 forgets the early,
-biased targets polynomially rather than logarithmically fast (Even-Dar & Mansour 2003). A float ``lr``
-is a constant step size: the iterates then keep fluctuating around the fixed point.
+tabular Q-learning converges when every pair is visited infinitely often (Watkins & Dayan 1992); with
+ω = 1 the time to converge can grow exponentially in 1/(1 - γ), with ω in (1/2, 1) only polynomially
+(Even-Dar & Mansour 2003, "Learning rates for Q-learning"). A float ``lr`` is a constant step size:
+the iterates then keep fluctuating around the fixed point.
 
 Episodes: ``terminated`` (the MDP reached an absorbing state) cuts the bootstrap; ``truncated`` (a time
 limit) does not, since the state at the cut still has a future (Pardo et al. 2018). Either one starts a
@@ -42,13 +43,15 @@ from pgm_control.inference._recursion import progress_bar
 from pgm_control.inference.soft import soft_maximum
 from pgm_control.mdp import TabularMDP
 
-# ω of the visit-count step size η_n = 1/n^ω (lr=None). Measured on the slippery grids of
-# tests/test_rl_tabular.py: 0.8 reaches a given max |Q - Q*| in about half the steps of 0.6-0.7.
+# ω of the visit-count step size η_n = 1/n^ω (lr=None). Measured max |Q - Q*| after 100,000 steps
+# (γ = 0.9, seeds 0-1): Q-learning on a 3x3 grid with slip 0.2, ε = 0.5: 0.11 (ω = 0.6), 0.04-0.06
+# (0.7), 0.03 (0.8); soft Q-learning on a 2x3 grid with slip 0.1, Boltzmann: 0.04-0.05 (0.8),
+# 0.03-0.06 (0.9), 0.20 (1.0, the plain running average).
 LR_EXPONENT = 0.8
 # Episode length (truncation) when a TabularMDP is given without a horizon.
 DEFAULT_HORIZON = 100
 EXPLORATIONS = ("epsilon", "boltzmann")
-# progress=None shows a bar only for runs of at least this many steps (about a minute).
+# progress=None shows a bar only for runs of at least this many steps (tens of seconds).
 _AUTO_PROGRESS_STEPS = 500_000
 _BAR_CHUNK = 1000
 
@@ -249,6 +252,7 @@ def _run(env, num_steps: int, discount: float, lr: float | None, *, soft_tempera
             s = s_next
             if (step + 1) % _BAR_CHUNK == 0:
                 bar.update(_BAR_CHUNK)
+        bar.update(num_steps % _BAR_CHUNK)
     return TabularQResult(
         q=torch.from_numpy(q_np.copy()),
         temperature=soft_temperature,
