@@ -19,6 +19,7 @@ from pgm_control.envs import terrain_gridworld
 from pgm_control.inference import soft_value_iteration
 from pgm_control.inference.bayesian_irl import BayesianIRLResult, bayesian_irl
 from pgm_control.models import irl_model
+from pgm_control.models.irl import flat_prior
 from pgm_control.models.rewards import LinearReward, NeuralReward
 
 DTYPE = torch.float64
@@ -247,6 +248,18 @@ def test_policy_uncertainty_is_high_where_the_demonstrations_never_go():
     # measured: never visited ≥ 0.30 nats, visited ≥ 4 times ≤ 0.07, the corner 0.0065
     assert uncertainty[never].min() > 2 * uncertainty[often].max()
     assert uncertainty[visits.argmax()] < 0.1 * uncertainty[never].mean()
+
+
+def test_chains_and_a_flat_prior(one_feature_problem):
+    # Chains concatenate, R-hat compares them; an improper flat prior runs (its starts are not prior draws).
+    mdp, demos, _, _, _ = one_feature_problem
+    prior = flat_prior(LinearReward(mdp.features))
+    result = bayesian_irl(mdp, demos, prior=prior, num_samples=15, warmup_steps=15, num_chains=2,
+                          num_policy_samples=3)
+    assert result.samples.shape == (30, 1) and result.diagnostics["r_hat"].shape == (1,)
+    assert result.num_policy_samples == 3
+    result = bayesian_irl(mdp, demos, prior=prior, method="svi", num_steps=10, num_samples=7, num_policy_samples=3)
+    assert result.samples.shape == (7, 1) and torch.isfinite(result.samples).all()
 
 
 # ------------------------------------------------------------------------------------------ validation

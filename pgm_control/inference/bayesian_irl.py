@@ -16,6 +16,17 @@ p(τ | O, ψ)). Two routes to the posterior:
 The summaries push the posterior through the reward and the policy: r_ψ(s, a) is linear in ψ (mean and
 std exactly from the posterior moments of ψ), π_ψ is not (averaged over up to ``num_policy_samples``
 posterior draws, streamed one soft solve at a time).
+
+Departures from the literature: Ramachandran & Amir's likelihood is Boltzmann in the optimal Q*; here it
+is the MaxEnt one (soft-optimal π_ψ, the same model as :func:`pgm_control.maxent_irl`), and start states
+are conditioned on. Their PolicyWalk sampler is replaced by NUTS (gradients through the soft solve) and
+a Gaussian SVI alternative. The per-state uncertainty is the mutual information I(a; ψ | s) at the
+first step (see :class:`BayesianIRLResult`).
+
+References: Ramachandran & Amir, "Bayesian Inverse Reinforcement Learning", IJCAI 2007; Ziebart et al.,
+"Maximum Entropy Inverse Reinforcement Learning", AAAI 2008; Hoffman & Gelman, "The No-U-Turn Sampler",
+JMLR 2014; Houlsby et al., "Bayesian Active Learning for Classification and Preference Learning" (the
+mutual-information uncertainty), 2011.
 """
 
 from __future__ import annotations
@@ -25,8 +36,9 @@ from functools import partial
 
 import pyro
 import torch
+from pyro.distributions.transforms import biject_to
 from pyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO
-from pyro.infer.autoguide import AutoMultivariateNormal, init_to_mean, init_to_uniform
+from pyro.infer.autoguide import AutoMultivariateNormal, init_to_mean
 from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 from pyro.optim import ClippedAdam
 
@@ -146,7 +158,9 @@ def bayesian_irl(
             ``NeuralReward`` is refused: its weights have no prior here.
         prior: over ψ ``[F]`` (default Normal(0, 1) per feature). Features that sum to a constant (one-hot
             terrains) leave ψ identified only up to a shift, which then only the prior pins: the
-            posterior is a narrow ridge, slow for NUTS; drop one feature (a reference) instead.
+            posterior is a narrow ridge, slow for NUTS; drop one feature (a reference) instead. An
+            improper ``flat_prior`` is accepted, but its posterior is proper only when the likelihood
+            identifies ψ (no such shift).
         method: ``"nuts"`` or ``"svi"``.
         num_samples: M, draws kept per chain (NUTS) or drawn from the fitted Gaussian (SVI).
         warmup_steps: NUTS adaptation steps (step size and diagonal mass matrix), discarded.
@@ -222,11 +236,14 @@ def sample_nuts(model, num_samples: int, warmup_steps: int, num_chains: int,
                 show: bool) -> tuple[torch.Tensor, dict]:
     """NUTS draws of ``psi`` ``[num_chains · num_samples, F]`` and their diagnostics. The chains run one
     after another in this process (Pyro would fork one process per chain; on few shared cores that
-    only contends), each with its own warmup, and are compared by split R-hat."""
+    only contends), each with its own warmup from a start uniform on [-2, 2]^F in unconstrained space
+    (drawn here rather than from the prior, which may be improper), and are compared by split R-hat."""
     chains, divergences, acceptance = [], 0, []
     for _ in range(num_chains):
-        mcmc = MCMC(NUTS(model, jit_compile=False, init_strategy=init_to_uniform), num_samples=num_samples,
-                    warmup_steps=warmup_steps, disable_progbar=not show)
+        # max_plate_nesting=2: irl_model's plates over demonstrations and steps (dims -2, -1); given, Pyro
+        # does not trace the model with prior draws to guess it (an improper prior cannot be drawn from)
+        kernel = NUTS(model, jit_compile=False, max_plate_nesting=2, init_strategy=init_to_uniform_unconstrained)
+        mcmc = MCMC(kernel, num_samples=num_samples, warmup_steps=warmup_steps, disable_progbar=not show)
         mcmc.run()
         chains.append(mcmc.get_samples()["psi"].detach().to(DTYPE))
         summary = mcmc.diagnostics()
@@ -246,7 +263,7 @@ def fit_gaussian(model, num_samples: int, num_steps: int, lr: float, show: bool)
     """SVI with ``AutoMultivariateNormal`` (started at the prior mean); returns ``num_samples`` draws of
     ``psi`` from the fitted guide and the loss (-ELBO) per step."""
     pyro.clear_param_store()
-    guide = AutoMultivariateNormal(model, init_loc_fn=init_to_mean(fallback=init_to_uniform))
+    guide = AutoMultivariateNormal(model, init_loc_fn=init_to_mean(fallback=init_to_zero))
     decay = 0.01 ** (1.0 / num_steps)  # lr → lr/100 over the run: the last iterates barely move
     svi = SVI(model, guide, ClippedAdam({"lr": lr, "lrd": decay}), Trace_ELBO())
     losses = []
@@ -257,6 +274,19 @@ def fit_gaussian(model, num_samples: int, num_steps: int, lr: float, show: bool)
     with torch.no_grad():  # one vectorized pass of the guide (a Python loop costs ~15 ms a draw)
         samples = Predictive(guide, num_samples=num_samples, parallel=True)()["psi"].to(DTYPE)
     return samples, torch.tensor(losses, dtype=DTYPE)
+
+
+def init_to_zero(site: dict) -> torch.Tensor:
+    """Start a site at 0 in unconstrained space (for priors without a mean, e.g. ``flat_prior``)."""
+    fn = site["fn"]
+    return biject_to(fn.support)(torch.zeros(fn.shape(), dtype=DTYPE))
+
+
+def init_to_uniform_unconstrained(site: dict) -> torch.Tensor:
+    """Start a site uniformly on [-2, 2] per coordinate in unconstrained space (Pyro's ``init_to_uniform``
+    without drawing from the prior, which an improper ``flat_prior`` cannot)."""
+    fn = site["fn"]
+    return biject_to(fn.support)(4.0 * torch.rand(fn.shape(), dtype=DTYPE) - 2.0)
 
 
 def reward_moments(features: torch.Tensor, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

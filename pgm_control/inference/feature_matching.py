@@ -19,6 +19,16 @@ Abbeel & Ng solve it by constraint generation: the policies π_j found so far st
 the SVM form exactly over π_0..π_{j-1} (:func:`max_margin_reward`); ``method="projection"`` replaces the
 QP by an orthogonal projection. Both stop when the margin t ≤ ``tol`` and return the mixture of the
 found policies whose feature expectations are closest to μ_E (:func:`closest_mixture`).
+
+Departures from Abbeel & Ng: finite horizon T, undiscounted, from the demonstrations' empirical start
+distribution (steps weighted by the fraction of demonstrations that reach them); π_0 is the uniform
+policy, not a random one; the projection coefficient is clipped to [0, 1] so that μ̄ stays a mixture
+of found policies (t still never increases); the max-margin QP is solved exactly as a least-distance
+program by NNLS (no QP package); the mixture is also returned as one Markov policy with the same
+visitation. Seed 004's structured margin D(π, π*) is not used (the plain margin of Abbeel & Ng).
+
+References: Abbeel & Ng, "Apprenticeship Learning via Inverse Reinforcement Learning", ICML 2004;
+Lawson & Hanson, "Solving Least Squares Problems", 1974 (ch. 23: NNLS and least-distance programming).
 """
 
 from __future__ import annotations
