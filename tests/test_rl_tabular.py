@@ -238,7 +238,7 @@ class BoxEnv(ScriptedEnv):
 @pytest.mark.parametrize(
     ("arguments", "error", "message"),
     [
-        (dict(env=BoxEnv()), TypeError, "needs Discrete observation and action spaces.*SoftQLearning"),
+        (dict(env=BoxEnv()), TypeError, "needs Discrete observation and action spaces.*pgm_control.rl.SoftQ "),
         (dict(env="FrozenLake-v1"), TypeError, "env must be a gymnasium.Env or a pgm_control.TabularMDP"),
         (dict(num_steps=0), ValueError, "num_steps must be a positive integer"),
         (dict(num_steps=2.5), TypeError, "num_steps must be a positive integer"),

@@ -335,7 +335,7 @@ def _as_env(name: str, env, horizon):
     if not all(isinstance(space, gymnasium.spaces.Discrete) for space in spaces):
         raise TypeError(
             f"{name} needs Discrete observation and action spaces, got {type(spaces[0]).__name__} and "
-            f"{type(spaces[1]).__name__}; for Box observations use pgm_control.rl.SoftQLearning (a "
-            "neural Q-function), or discretize the observations first"
+            f"{type(spaces[1]).__name__}; for Box observations use pgm_control.rl.SoftQ (deep soft "
+            "Q-learning with a neural Q-function), or discretize the observations first"
         )
     return env
