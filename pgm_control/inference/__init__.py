@@ -1,6 +1,7 @@
 """All solvers: classic dynamic programming, soft value iteration, exact messages, inference in the
 Pyro optimality model (enumeration, SVI), inverse RL, and continuous control as inference (linear-Gaussian)."""
 
+from pgm_control.inference.bayesian_irl import BayesianIRLResult, bayesian_irl
 from pgm_control.inference.dynamic_programming import (
     greedy_policy,
     policy_evaluation,
@@ -14,6 +15,7 @@ from pgm_control.inference.enumeration import (
     posterior_trajectories,
 )
 from pgm_control.inference.estimators import CausalScoreELBO
+from pgm_control.inference.feature_matching import FeatureMatchingResult, feature_matching_irl
 from pgm_control.inference.irl import (
     HierarchicalIRLResult,
     MaxEntIRLResult,
@@ -51,8 +53,10 @@ from pgm_control.inference.variational import PolicyFit, elbo, fit_policy, polic
 
 __all__ = [
     "BackwardMessages",
+    "BayesianIRLResult",
     "CausalScoreELBO",
     "DiscreteTrajectories",
+    "FeatureMatchingResult",
     "ForwardMessages",
     "GaussianPolicyFit",
     "HierarchicalIRLResult",
@@ -62,10 +66,12 @@ __all__ = [
     "SoftValueResult",
     "ValueResult",
     "backward_messages",
+    "bayesian_irl",
     "demonstrated_feature_counts",
     "elbo",
     "enumerate_log_evidence",
     "expected_feature_counts",
+    "feature_matching_irl",
     "fit_gaussian_policy",
     "fit_policy",
     "forward_messages",

@@ -42,12 +42,12 @@ from pyro.infer.autoguide import AutoMultivariateNormal, init_to_mean
 from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 from pyro.optim import ClippedAdam
 
-from pgm_control._checks import DTYPE, check_integer, check_real, check_temperature
+from pgm_control._checks import DTYPE, check_integer, check_real
 from pgm_control.demonstrations import Demonstrations
 from pgm_control.inference._recursion import progress_bar
 from pgm_control.inference.irl import soft_solution
 from pgm_control.mdp import TabularMDP
-from pgm_control.models.irl import check_irl_inputs, check_reward, irl_model
+from pgm_control.models.irl import check_irl_inputs, check_irl_temperature, check_reward, irl_model_body
 from pgm_control.models.rewards import NeuralReward
 
 METHODS = ("nuts", "svi")
@@ -187,9 +187,7 @@ def bayesian_irl(
         ((20, 2), (2, 9, 4), (9,))
     """
     horizon = check_irl_inputs(mdp, demonstrations, horizon, variant)
-    temperature = check_temperature(temperature)
-    if temperature == 0.0:
-        raise ValueError("bayesian_irl needs temperature > 0 (a demonstrator at α = 0 is deterministic)")
+    temperature = check_irl_temperature(temperature)
     if isinstance(reward, NeuralReward):
         raise ValueError("bayesian_irl needs a LinearReward: a NeuralReward's weights have no prior here. "
                          "Use maxent_irl for a neural reward, or pass reward=LinearReward(features)")
@@ -204,7 +202,7 @@ def bayesian_irl(
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr}")
     show = progress if progress is not None else mdp.num_states >= _AUTO_PROGRESS_STATES
-    model = partial(irl_model, mdp, demonstrations, horizon, reward, prior, variant=variant,
+    model = partial(irl_model_body, mdp, demonstrations, horizon, reward, prior, variant=variant,
                     temperature=temperature, action_prior=action_prior)
     pyro.set_rng_seed(seed)
     diagnostics = losses = None

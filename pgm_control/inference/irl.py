@@ -33,10 +33,11 @@ from pgm_control.mdp import TabularMDP
 from pgm_control.models.irl import (
     VARIANTS,
     check_irl_inputs,
+    check_irl_temperature,
     check_reward,
     flat_prior,
-    hierarchical_irl_model,
-    irl_model,
+    hierarchical_irl_model_body,
+    irl_model_body,
 )
 from pgm_control.models.rewards import LinearReward, read_features
 
@@ -198,13 +199,13 @@ def maxent_irl(
         :class:`MaxEntIRLResult`.
     """
     horizon = check_irl_inputs(mdp, demonstrations, horizon, variant)
-    temperature = check_temperature(temperature)
+    temperature = check_irl_temperature(temperature)
     reward = check_reward(reward, mdp)
     num_steps = check_optimizer(optimizer, num_steps, lr, tol)
     linear = isinstance(reward, LinearReward)
     if linear and prior is None:
         prior = flat_prior(reward)
-    model = partial(irl_model, mdp, demonstrations, horizon, reward, prior, variant=variant,
+    model = partial(irl_model_body, mdp, demonstrations, horizon, reward, prior, variant=variant,
                     temperature=temperature, action_prior=action_prior)
     pyro.clear_param_store()
     pyro.set_rng_seed(seed)
@@ -296,9 +297,11 @@ def hierarchical_irl(
     Optimizer arguments as in :func:`maxent_irl`.
     """
     horizon = check_irl_inputs(mdp, demonstrations, horizon, variant)
+    if demonstrations.demonstrators is None:
+        raise ValueError("hierarchical_irl needs demonstrations with demonstrators= labels [N]")
     reward = check_reward(reward, mdp)
     num_steps = check_optimizer(optimizer, num_steps, lr, tol)
-    model = partial(hierarchical_irl_model, mdp, demonstrations, horizon, reward, prior, temperature_prior,
+    model = partial(hierarchical_irl_model_body, mdp, demonstrations, horizon, reward, prior, temperature_prior,
                     variant=variant, action_prior=action_prior)
     pyro.clear_param_store()
     pyro.set_rng_seed(seed)

@@ -53,6 +53,14 @@ def check_irl_inputs(mdp, demonstrations, horizon, variant: str) -> int:
     return demonstrations.validate(mdp, horizon)
 
 
+def check_irl_temperature(temperature) -> float:
+    """α > 0: a demonstrator at α = 0 is deterministic and a single suboptimal action has likelihood 0."""
+    temperature = check_temperature(temperature)
+    if temperature == 0.0:
+        raise ValueError("inverse RL needs temperature > 0 (a demonstrator at α = 0 is deterministic)")
+    return temperature
+
+
 def check_reward(reward, mdp: TabularMDP):
     """The reward parameterization: ``LinearReward(mdp.features)`` for None; checked against `mdp`."""
     if reward is None:
@@ -164,10 +172,15 @@ def irl_model(mdp: TabularMDP, demonstrations: Demonstrations, horizon: int | No
         ([[2, 2]], (2,))
     """
     horizon = check_irl_inputs(mdp, demonstrations, horizon, variant)
-    temperature = check_temperature(temperature)
-    if temperature == 0.0:
-        raise ValueError("irl_model needs temperature > 0 (a demonstrator at α = 0 is deterministic)")
-    reward = check_reward(reward, mdp)
+    temperature = check_irl_temperature(temperature)
+    return irl_model_body(mdp, demonstrations, horizon, check_reward(reward, mdp), prior, variant=variant,
+                          temperature=temperature, action_prior=action_prior)
+
+
+def irl_model_body(mdp: TabularMDP, demonstrations: Demonstrations, horizon: int, reward, prior, *,
+                   variant: str, temperature: float, action_prior) -> torch.Tensor:
+    """:func:`irl_model` for inputs already validated: the fitting functions validate once, then hand
+    this to Pyro, which runs it at every step."""
     rewards = sample_reward_table(mdp, reward, prior)
     logits, log_transitions = likelihood_terms(mdp, rewards / temperature, demonstrations, horizon, variant,
                                                action_prior)
@@ -191,7 +204,13 @@ def hierarchical_irl_model(mdp: TabularMDP, demonstrations: Demonstrations, hori
     horizon = check_irl_inputs(mdp, demonstrations, horizon, variant)
     if demonstrations.demonstrators is None:
         raise ValueError("hierarchical_irl_model needs demonstrations with demonstrators= labels [N]")
-    reward = check_reward(reward, mdp)
+    return hierarchical_irl_model_body(mdp, demonstrations, horizon, check_reward(reward, mdp), prior,
+                                       temperature_prior, variant=variant, action_prior=action_prior)
+
+
+def hierarchical_irl_model_body(mdp: TabularMDP, demonstrations: Demonstrations, horizon: int, reward, prior,
+                                temperature_prior, *, variant: str, action_prior) -> torch.Tensor:
+    """:func:`hierarchical_irl_model` for inputs already validated (see :func:`irl_model_body`)."""
     rewards = sample_reward_table(mdp, reward, prior)
     M = demonstrations.num_demonstrators
     if temperature_prior is None:
