@@ -38,6 +38,8 @@ class Demonstrations:
         (2, 2, [2, 1])
         >>> demos.mask.tolist()
         [[True, True], [True, False]]
+        >>> demos[1:].lengths.tolist(), len(demos)
+        ([1], 2)
     """
 
     states: torch.Tensor
@@ -104,6 +106,17 @@ class Demonstrations:
             padded_states[i, :len(s)] = as_index_tensor(list(s), f"states[{i}]")
             padded_actions[i, :len(a)] = as_index_tensor(list(a), f"actions[{i}]")
         return cls(padded_states, padded_actions, lengths=lengths, demonstrators=demonstrators)
+
+    def __getitem__(self, index) -> Demonstrations:
+        """The episodes selected by `index` (a slice, indices or a bool mask over N), with their lengths
+        and demonstrators."""
+        if isinstance(index, int):
+            index = [index]
+        return Demonstrations(self.states[index], self.actions[index], self.lengths[index],
+                              None if self.demonstrators is None else self.demonstrators[index])
+
+    def __len__(self) -> int:
+        return self.num_demonstrations
 
     # ------------------------------------------------------------------ views
     @property

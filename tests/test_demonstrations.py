@@ -78,3 +78,11 @@ def test_validation_with_successor_lists_and_dense_agree():
     demos = Demonstrations([[0, 1, 1]], [[EAST, 0]])  # N from state 1 bumps into the edge: stays
     dense = TabularMDP(CORRIDOR.transitions, CORRIDOR.rewards)
     assert demos.validate(CORRIDOR) == demos.validate(dense) == 2
+
+
+def test_indexing_keeps_lengths_and_demonstrators():
+    demos = Demonstrations.from_sequences(states=[[0, 1, 2], [1, 0], [2, 2, 2]],
+                                          actions=[[EAST, EAST], [WEST], [EAST, EAST]], demonstrators=[0, 1, 1])
+    picked = demos[torch.tensor([False, True, True])]
+    assert picked.lengths.tolist() == [1, 2] and picked.demonstrators.tolist() == [1, 1]
+    assert demos[0].states.tolist() == [[0, 1, 2]] and len(demos[1:]) == 2

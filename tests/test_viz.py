@@ -139,3 +139,10 @@ def test_state_marginals_bad_inputs_raise(world):
         plot_state_marginals(world, marginals, times=[4])
     with pytest.raises(ValueError, match="one Axes per time"):
         plot_state_marginals(world, marginals, times=[0, 1], axes=plt.subplots(1, 3)[1])
+
+
+def test_plot_grid_values_shared_colour_scale_and_format():
+    world = GridWorld(["..", ".."])
+    ax = plot_grid_values(world, torch.tensor([0.01, 0.02, 0.03, 0.04]), vmin=0.0, vmax=1.0, fmt=".2f")
+    assert ax.images[0].get_clim() == (0.0, 1.0)
+    assert sorted(text.get_text() for text in ax.texts) == ["0.01", "0.02", "0.03", "0.04"]

@@ -61,8 +61,10 @@ def state_action_visitation(mdp: TabularMDP, horizon: int, *, variant: str = "ca
         trajectory:     d_{t+1}(s') = Σ_{s,a} μ_t(s, a) p(s'|s, a) exp(V_{t+1}(s')/α) / exp((Q_t(s,a) - r(s,a))/α)
 
     with d_1 = ρ = ``start`` (default ``mdp.initial``) and π, Q, V the soft solution of `variant`. The
-    trajectory variant is the posterior p(s_t, a_t | s_1, O_{1:T}) ∝ β_t(s, a) α_t(s) given the start
-    (seed 004, step 2 of MaxEnt IRL); each μ_t sums to 1.
+    trajectory variant is Σ_{s_1} ρ(s_1) p(s_t, a_t | s_1, O_{1:T}): for each start state the posterior
+    ∝ β_t(s, a) α_t(s) of seed 004 (step 2 of MaxEnt IRL) with α_1 a point mass at s_1, averaged over
+    the starts. (It is not β_t α_t normalized with α_1 = ρ: that would tilt the starts toward high
+    β_1, i.e. let the demonstrator choose them.) Each μ_t sums to 1.
     """
     check_mdp(mdp)
     horizon = check_horizon(horizon, required=True)
@@ -132,7 +134,12 @@ class MaxEntIRLResult:
         soft: the soft solution of r_ψ (``q``, ``v``, ``policy`` ``[T, S, A]``) for the fitted variant.
         log_likelihood: ``[K]`` per iteration, (1/N) Σ_i log p(τ_i | s_{i,1}, ψ).
         feature_mismatch: ``[K, F]`` per iteration, demonstrated minus expected feature counts (None
-            without features or with ``diagnostics=False``).
+            without features or with ``diagnostics=False``). It is α times the log-likelihood's gradient,
+            so it vanishes at the maximum-likelihood ψ, for the trajectory variant and for the causal
+            variant under deterministic dynamics. For the causal variant under stochastic dynamics the
+            gradient has one more, zero-mean term (the demonstrated transitions' deviation from
+            p(s'|s, a)), and at the optimum the mismatch equals minus that term: sampling noise of size
+            about √(T/N), not a failure; ``gradient_norm`` is the convergence measure there.
         gradient_norm: ``[K]`` per iteration, ‖∇ (log p(ψ, τ_{1:N}) / N)‖_∞ over the parameters.
         converged: whether ``gradient_norm`` reached ``tol``.
     """

@@ -224,8 +224,7 @@ def hierarchical_irl_model_body(mdp: TabularMDP, demonstrations: Demonstrations,
         mine = demonstrations.demonstrators == m
         if not mine.any():
             continue
-        subset = Demonstrations(demonstrations.states[mine], demonstrations.actions[mine],
-                                demonstrations.lengths[mine])
+        subset = demonstrations[mine]
         logits_m, log_transitions_m = likelihood_terms(mdp, rewards / temperature[m], subset, horizon, variant,
                                                        action_prior)
         logits = logits.index_put((mine.nonzero().squeeze(-1),), logits_m)

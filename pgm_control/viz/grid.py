@@ -89,18 +89,19 @@ def _draw_cells(ax, layout: GridLayout, grid: np.ndarray, norm: Normalize, cmap:
     return image
 
 
-def _write_values(ax, layout: GridLayout, values: np.ndarray, image, corner: bool) -> None:
-    """Write each value (1 decimal) in its cell, in black or white by the cell's brightness; in the
+def _write_values(ax, layout: GridLayout, values: np.ndarray, image, corner: bool, fmt: str) -> None:
+    """Write each value (``fmt``) in its cell, in black or white by the cell's brightness; in the
     top-left corner when ``corner`` (out of the arrows' way), else centred."""
     shift, align, size = (-0.44, ("left", "top"), 7) if corner else (0.0, ("center", "center"), 9)
     for (row, column), value in zip(layout.cells.tolist(), values):
         red, green, blue, _ = image.cmap(image.norm(value))
         ink = "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white"
-        ax.text(column + shift, row + shift, f"{value:.1f}", ha=align[0], va=align[1],
+        ax.text(column + shift, row + shift, format(value, fmt), ha=align[0], va=align[1],
                 fontsize=size, color=ink)
 
 
-def plot_grid_values(mdp, values, policy=None, ax=None, title=None, annotate=True):
+def plot_grid_values(mdp, values, policy=None, ax=None, title=None, annotate=True, *, vmin=None, vmax=None,
+                     fmt=".1f"):
     r"""Heat map of per-state values on the grid, with optional policy arrows.
 
     Args:
@@ -111,7 +112,9 @@ def plot_grid_values(mdp, values, policy=None, ax=None, title=None, annotate=Tru
             :func:`policy_arrows`); none in terminal states.
         ax: the Axes to draw on (a new figure if None).
         title: the Axes title.
-        annotate: write each value (1 decimal) in its cell.
+        annotate: write each value in its cell, formatted by ``fmt`` (a format spec, default ``".1f"``).
+        vmin, vmax: the colour scale's ends (default: the values' range); pass the same ones to
+            compare panels side by side.
 
     Draws one image (walls masked and hatched), a colour bar, and a quiver of arrows if a
     policy is given. Returns the matplotlib ``Axes``.
@@ -121,14 +124,14 @@ def plot_grid_values(mdp, values, policy=None, ax=None, title=None, annotate=Tru
                        "V(s) per state; pass v[t] of time-indexed values")
     arrows = None if policy is None else policy_arrows(layout, policy, mdp.terminal.numpy())
     grid = layout.to_grid(torch.from_numpy(values)).numpy()
-    norm = Normalize(values.min(), values.max())
+    norm = Normalize(values.min() if vmin is None else vmin, values.max() if vmax is None else vmax)
 
     if ax is None:
         _, ax = plt.subplots(figsize=(0.8 * layout.shape[1] + 1.5, 0.8 * layout.shape[0]))
     image = _draw_cells(ax, layout, grid, norm, "viridis")
     ax.figure.colorbar(image, ax=ax, shrink=0.8)
     if annotate:
-        _write_values(ax, layout, values, image, corner=arrows is not None)
+        _write_values(ax, layout, values, image, corner=arrows is not None, fmt=fmt)
     if arrows is not None:
         ax.quiver(*arrows.T, angles="xy", scale_units="xy", scale=1, color="white",
                   edgecolor="black", linewidth=0.4, width=0.008, headwidth=3.5, headlength=3.5,
