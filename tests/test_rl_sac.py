@@ -308,15 +308,16 @@ def test_checkpoint_errors_and_options(tmp_path):
 
 @pytest.mark.slow
 def test_short_sac_run_beats_the_random_policy():
-    # Pendulum-v1's uniformly random policy returns about -1200 ± 300 per 200-step episode; a policy
-    # that swings the pendulum up and holds it returns above -400 from most starts. Seeded, 3000 steps of
-    # v2 with 64-unit networks reach a 10-episode mean far above the random one; the threshold -700
-    # leaves a margin of several hundred to the measured value (see the assert message) and is
-    # 1.5 random-policy standard deviations above the random mean.
+    # Pendulum-v1's uniformly random policy returns about -1100 ± 300 per 200-step episode (measured
+    # below); a policy that swings the pendulum up and holds it returns -100 to -250 depending on the
+    # start. Seeded, 5000 steps of v2 with 64-unit networks (22 s of one CPU core) gave a 10-episode mean
+    # of -110 (the evaluations every 500 steps: -1167 ... -972, -288, -127, -98, so the swing-up is
+    # learned between 3500 and 4500 steps). The threshold -400 keeps a margin of ~300 to that value and
+    # is 2 random-policy standard deviations above the random mean.
     env = pendulum()
     config = SACConfig(hidden=(64, 64), batch_size=64, learning_starts=500, eval_every=0)
     agent = SAC(env, config, seed=0)
-    agent.train(3000, progress=False)
+    agent.train(5000, progress=False)
     trained = agent.evaluate(10)
     random_returns = []
     rng = np.random.default_rng(0)
@@ -327,4 +328,4 @@ def test_short_sac_run_beats_the_random_policy():
             _, reward, terminated, truncated, _ = env.step(rng.uniform(-2, 2, size=1).astype(np.float32))
             total, done = total + reward, terminated or truncated
         random_returns.append(total)
-    assert trained.mean() > -700 > np.mean(random_returns), (trained.mean(), np.mean(random_returns))
+    assert trained.mean() > -400 > np.mean(random_returns), (trained.mean(), np.mean(random_returns))

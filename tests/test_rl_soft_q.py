@@ -102,13 +102,15 @@ def test_checkpoint_resumes_bit_for_bit(tmp_path):
 
 @pytest.mark.slow
 def test_short_cartpole_run_beats_the_random_policy():
-    # CartPole-v1's uniformly random policy lasts about 22 steps (return 22 ± 10). Seeded, 4000 steps of
-    # soft Q-learning with 64-unit networks give a greedy policy that balances far longer; the
-    # threshold 100 is 8 random-policy standard deviations above the random mean and below the measured
-    # value (see the assert message) by a wide margin.
-    config = SoftQConfig(hidden=(64, 64), batch_size=64, learning_starts=500, eval_every=0)
+    # CartPole-v1's uniformly random policy lasts about 22 steps (return 22 ± 10, measured below).
+    # Seeded, 3000 steps of soft Q-learning with 64-unit networks (4 s of one CPU core) gave a greedy
+    # 10-episode mean of 161 (evaluations every 500 steps: 9, 9, 432, 107, 267, 158: value-based
+    # learning on CartPole oscillates, so the threshold is set low): 75 is 5 random-policy standard
+    # deviations above the random mean and about half the measured value.
+    config = SoftQConfig(hidden=(64, 64), batch_size=64, lr=1e-3, temperature=0.01, learning_starts=500,
+                         eval_every=0)
     agent = SoftQ(cartpole(), config, seed=0)
-    agent.train(4000, progress=False)
+    agent.train(3000, progress=False)
     trained = agent.evaluate(10)
     env, rng, random_returns = cartpole(), np.random.default_rng(0), []
     for i in range(10):
@@ -118,4 +120,4 @@ def test_short_cartpole_run_beats_the_random_policy():
             _, reward, terminated, truncated, _ = env.step(int(rng.integers(2)))
             total, done = total + reward, terminated or truncated
         random_returns.append(total)
-    assert trained.mean() > 100 > np.mean(random_returns), (trained.mean(), np.mean(random_returns))
+    assert trained.mean() > 75 > np.mean(random_returns), (trained.mean(), np.mean(random_returns))

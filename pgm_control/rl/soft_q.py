@@ -36,7 +36,11 @@ LOSSES = ("mse", "huber")
 
 @dataclass(frozen=True)
 class SoftQConfig:
-    r"""Hyperparameters of :class:`SoftQ`. The defaults solve CartPole-v1 (see the README's numbers).
+    r"""Hyperparameters of :class:`SoftQ`, chosen on CartPole-v1 (the README lists the measured returns).
+
+    CartPole's return reaches its maximum 500 early with several settings but does not stay there
+    (the usual instability of value-based learning on CartPole); these defaults gave the highest
+    late-training returns among the settings tried.
 
     Attributes:
         hidden: hidden-layer widths of Q_θ (ReLU).
@@ -52,12 +56,12 @@ class SoftQConfig:
         eval_every: environment steps between evaluations (0: none); eval_episodes: episodes each.
     """
 
-    hidden: tuple[int, ...] = (128, 128)
-    lr: float = 1e-3
-    batch_size: int = 128
+    hidden: tuple[int, ...] = (64, 64)
+    lr: float = 3e-4
+    batch_size: int = 64
     buffer_size: int = 100_000
     discount: float = 0.99
-    temperature: float = 0.05
+    temperature: float = 0.01
     tau: float = 0.005
     target_update_interval: int = 1
     learning_starts: int = 1000
