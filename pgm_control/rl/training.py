@@ -368,11 +368,17 @@ class OffPolicyAgent:
 
     # --- evaluation ------------------------------------------------------------------------------
     def evaluation_env(self):
-        """The environment evaluation episodes run in: a fresh ``gymnasium.make(env.spec)`` when the
-        training environment has a spec, else a deep copy of it (built once, kept)."""
+        """The environment evaluation episodes run in: a deep copy of the training environment (its
+        wrappers included), or ``gymnasium.make(env.spec)`` when it does not copy; built once, kept."""
         if self._eval_env is None:
-            spec = getattr(self.env, "spec", None)
-            self._eval_env = gymnasium.make(spec) if spec is not None else copy.deepcopy(self.env)
+            try:
+                self._eval_env = copy.deepcopy(self.env)
+            except Exception:  # e.g. an open render window; the spec rebuilds recordable wrappers
+                spec = getattr(self.env, "spec", None)
+                if spec is None:
+                    raise TypeError("evaluation needs a copy of the environment, which neither deep-copies nor "
+                                    "has a spec; pass env= to evaluate") from None
+                self._eval_env = gymnasium.make(spec)
         return self._eval_env
 
     def evaluate(self, num_episodes: int = 10, *, deterministic: bool = True, env=None, seed: int | None = None,
