@@ -4,7 +4,8 @@ Q-learning and Soft Actor-Critic.
 Deep agents (Gymnasium environments with Box observations): :class:`SAC` (Box actions; seed 000's
 Algorithm 1 as ``variant="v1"``, automatic temperature as ``"v2"``) and :class:`SoftQ` (Discrete actions),
 both driven by :class:`~pgm_control.rl.training.OffPolicyAgent`: ``train``, ``evaluate``, ``save``,
-``load``. Tabular algorithms live in :mod:`pgm_control.rl.tabular`.
+``load``. Tabular algorithms: :func:`q_learning`, :func:`soft_q_learning` (:mod:`pgm_control.rl.tabular`)
+and :func:`reinforce` (:mod:`pgm_control.rl.policy_gradient`).
 """
 
 from pgm_control.rl.networks import (
@@ -15,9 +16,11 @@ from pgm_control.rl.networks import (
     squashed_gaussian_log_prob,
     tanh_log_abs_det_jacobian,
 )
+from pgm_control.rl.policy_gradient import PolicyGradientResult, reinforce
 from pgm_control.rl.replay import ReplayBuffer, Transitions
 from pgm_control.rl.sac import SAC, SACConfig
 from pgm_control.rl.soft_q import SoftQ, SoftQConfig
+from pgm_control.rl.tabular import TabularQResult, q_learning, soft_q_learning
 from pgm_control.rl.training import (
     OffPolicyAgent,
     ReturnsLog,
@@ -27,26 +30,28 @@ from pgm_control.rl.training import (
     read_returns,
 )
 
-# The tabular algorithms join here once pgm_control/rl/tabular.py is committed:
-# from pgm_control.rl.tabular import q_learning, soft_q_learning, reinforce, TabularQResult, PolicyGradientResult
-
 __all__ = [
     "SAC",
     "DiscreteQNetwork",
     "OffPolicyAgent",
+    "PolicyGradientResult",
     "QNetwork",
     "ReplayBuffer",
     "ReturnsLog",
     "SACConfig",
     "SoftQ",
     "SoftQConfig",
+    "TabularQResult",
     "TanhGaussianPolicy",
     "TrainingHistory",
     "Transitions",
     "ValueNetwork",
     "plot_learning_curve",
     "polyak_update",
+    "q_learning",
     "read_returns",
+    "reinforce",
+    "soft_q_learning",
     "squashed_gaussian_log_prob",
     "tanh_log_abs_det_jacobian",
 ]
