@@ -71,6 +71,10 @@ def test_bad_options_name_the_fix(tmp_path):
         run("train", "sac", "--steps", "1", "--set", "learning_rate=1", "--out", str(tmp_path))
     with pytest.raises(SystemExit, match=r"SACConfig\.tau must be in"):
         run("train", "sac", "--steps", "1", "--set", "tau=2", "--out", str(tmp_path))
+    with pytest.raises(SystemExit, match=r"--set: q_learning has no option \['tau'\]"):
+        run("train", "q-learning", "--steps", "1", "--set", "tau=2", "--out", str(tmp_path))
+    with pytest.raises(SystemExit, match="q-learning on Pendulum-v1: .*Discrete"):
+        run("train", "q-learning", "--env", "Pendulum-v1", "--steps", "1", "--out", str(tmp_path))
 
 
 def test_returns_log_round_trip_and_append(tmp_path):

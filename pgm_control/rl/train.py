@@ -19,6 +19,7 @@ short summary: the final evaluation return and the wall time.
 from __future__ import annotations
 
 import ast
+import inspect
 import time
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import torch
 
 from pgm_control.rl.sac import SAC, SACConfig
 from pgm_control.rl.soft_q import SoftQ, SoftQConfig
+from pgm_control.rl.tabular import q_learning
 from pgm_control.rl.training import ReturnsLog, TrainingHistory, config_from_dict, plot_learning_curve
 
 DEFAULT_ENVS = {"sac": "Pendulum-v1", "soft-q": "CartPole-v1", "q-learning": "CliffWalking-v1"}
@@ -170,15 +172,15 @@ def greedy_returns(env, q: torch.Tensor, num_episodes: int, seed: int,
 
 
 def _train_tabular(env_id, steps, args, overrides, out):
-    try:
-        from pgm_control.rl.tabular import q_learning
-    except ImportError as error:
-        raise SystemExit(f"tabular Q-learning is not available in this version ({error})") from None
+    allowed = set(inspect.signature(q_learning).parameters) - {"env", "num_steps", "seed", "progress"}
+    unknown = set(overrides) - allowed
+    if unknown:
+        raise SystemExit(f"--set: q_learning has no option {sorted(unknown)}; choose from {sorted(allowed)}")
     env = EpisodeRecorder(gymnasium.make(env_id))
     try:
         result = q_learning(env, steps, seed=args.seed, progress=not args.no_progress, **overrides)
-    except TypeError as error:
-        raise SystemExit(f"--set: {error}") from None
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"q-learning on {env_id}: {error}") from None
     history = env.history
     with ReturnsLog(out / "returns.csv") as log:
         for step, episode_return, length in zip(history.episode_steps, history.episode_returns,
