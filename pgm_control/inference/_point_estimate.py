@@ -20,6 +20,28 @@ OPTIMIZERS = ("lbfgs", "adam")
 MAX_LINE_SEARCH = 25
 
 
+class CachedClosure:
+    """loss.backward() at the parameters' current values, remembered: L-BFGS re-evaluates the point it
+    starts from, and the driver the point the line search accepted; both are then free."""
+
+    def __init__(self, loss: Callable[[], torch.Tensor], params: list[torch.Tensor]):
+        self.loss, self.params = loss, params
+        self.point = self.value = self.grads = None
+
+    def __call__(self) -> torch.Tensor:
+        if self.point is not None and all(torch.equal(p, q) for p, q in zip(self.params, self.point)):
+            for p, grad in zip(self.params, self.grads):
+                p.grad = grad.clone()
+            return self.value
+        for p in self.params:
+            p.grad = None
+        value = self.loss()
+        value.backward()
+        self.point = [p.detach().clone() for p in self.params]
+        self.value, self.grads = value.detach(), [p.grad.clone() for p in self.params]
+        return self.value
+
+
 class PointFit(NamedTuple):
     """``objective`` ``[K]``: log p(x, z) / scale at each step; ``gradient_norm`` ``[K]``: its gradient's
     ∞-norm over all parameters; ``converged``: the gradient norm reached the tolerance."""
@@ -52,20 +74,14 @@ def fit_point_estimate(model, guide, *, optimizer: str, num_steps: int, lr: floa
     loss_fn = Trace_ELBO().differentiable_loss
     loss_fn(model, guide)  # creates the parameters
     params = [p.unconstrained() for p in pyro.get_param_store().values()]
-    def make_optimizer():
-        if optimizer == "lbfgs":
-            # max_eval bounds the line search's evaluations (torch's default, 1.25 max_iter, would allow one)
-            return torch.optim.LBFGS(params, lr=1.0 if lr is None else lr, max_iter=1, max_eval=MAX_LINE_SEARCH,
-                                     tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
-        return torch.optim.Adam(params, lr=0.05 if lr is None else lr)
-
-    torch_optimizer = make_optimizer()
-
-    def closure():
-        torch_optimizer.zero_grad()
-        loss = loss_fn(model, guide) / scale
-        loss.backward()
-        return loss
+    if optimizer == "lbfgs":
+        # max_eval bounds the line search's evaluations (torch's default, 1.25 max_iter, would allow one)
+        torch_optimizer = torch.optim.LBFGS(params, lr=1.0 if lr is None else lr, max_iter=1,
+                                            max_eval=MAX_LINE_SEARCH, tolerance_grad=0.0, tolerance_change=0.0,
+                                            line_search_fn="strong_wolfe")
+    else:
+        torch_optimizer = torch.optim.Adam(params, lr=0.05 if lr is None else lr)
+    closure = CachedClosure(lambda: loss_fn(model, guide) / scale, params)
 
     objective, gradient_norm = [], []
     with progress_bar(num_steps, progress, work, desc) as bar:

@@ -102,14 +102,15 @@ def likelihood_terms(mdp: TabularMDP, rewards: torch.Tensor, demonstrations: Dem
     backup = "expected" if variant == "causal" else "optimistic"
     soft = soft_value_iteration(model, horizon, backup=backup, action_prior=action_prior, progress=False)
     states, actions = demonstrations.states, demonstrations.actions
-    steps = torch.arange(horizon)
-    action_logits = soft.log_policy[steps, states[:, :-1]]  # [N, T, A]
+    steps, s = torch.arange(horizon), states[:, :-1]
+    # log π_t(·|s_t) = log p(·|s_t) + Q_t(s_t, ·) - V_t(s_t) at the demonstrated (t, s_t) only: [N, T, A]
+    action_logits = soft.log_prior[s] + soft.q[steps, s] - soft.v[steps, s][..., None]
     log_dynamics = transition_log_probs(mdp, states, actions)
     if variant == "causal":
         return action_logits, log_dynamics
     # posterior dynamics: + V_{t+1}(s') - (Q_t(s, a) - r(s, a)), with V_{T+1} = 0
     v_next = torch.cat([soft.v[1:], torch.zeros_like(soft.v[:1])])
-    s, s_next = states[:, :-1], states[:, 1:]
+    s_next = states[:, 1:]
     tilt = v_next[steps, s_next] - (soft.q[steps, s, actions] - model.rewards[s, actions])
     return action_logits, log_dynamics + tilt
 
