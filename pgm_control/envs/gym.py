@@ -107,7 +107,8 @@ class TabularEnv(gymnasium.Env):
         # Renormalized: the constructor accepts sums off by 1e-6, NumPy's sampler only by ~1e-8.
         self._initial = _normalized(mdp.initial.detach().numpy())
         self._next_states = mdp.next_states.numpy()
-        self._probs = _normalized(mdp.probs.numpy())
+        # Inverse-CDF sampling of the successor slot: one uniform draw and a search per step.
+        self._cumulative = np.cumsum(_normalized(mdp.probs.numpy()), axis=-1)
         self._rewards = mdp.rewards.detach().numpy()
         self._terminal = mdp.terminal.numpy()
         self._state = None
@@ -122,10 +123,11 @@ class TabularEnv(gymnasium.Env):
     def step(self, action):
         if self._state is None:
             raise RuntimeError("call reset() before step()")
-        if not self.action_space.contains(action):
+        if not (isinstance(action, int | np.integer) and 0 <= action < self.action_space.n):
             raise ValueError(f"action must be an integer in [0, {self.action_space.n}), got {action!r}")
         s, a = self._state, int(action)
-        k = self.np_random.choice(self._probs.shape[-1], p=self._probs[s, a])
+        cumulative = self._cumulative[s, a]
+        k = min(int(cumulative.searchsorted(self.np_random.random(), side="right")), len(cumulative) - 1)
         self._state = int(self._next_states[s, a, k])
         self._steps += 1
         terminated = bool(self._terminal[self._state])
