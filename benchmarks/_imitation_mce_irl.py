@@ -41,15 +41,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def dense_transitions(next_states: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """[S, A, S'] from successor lists (repeated successors add up)."""
-    S, A, K = next_states.shape
-    transitions = np.zeros((S, A, S))
-    s, a, _ = np.indices((S, A, K), sparse=True)
-    np.add.at(transitions, (s, a, next_states), probs)
-    return transitions
+from _imitation_mce import dense_transitions  # the sibling helper of bench_exact.py (same venv, no pgm_control)
 
 
 def build(data):

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Table:
@@ -54,3 +58,15 @@ def load_average() -> str:
         return f"load average {os.getloadavg()[0]:.2f}"
     except OSError:
         return "load average unknown"
+
+
+def library_version() -> str:
+    """The commit of the working tree, flagged when pgm_control/ has uncommitted changes."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "pgm_control"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+    return f"commit {commit}" + (" + uncommitted changes in pgm_control/" if dirty else "")

@@ -69,7 +69,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _report import Agreement, Table, cpu_name, load_average
+from _report import Agreement, Table, cpu_name, library_version, load_average
 
 import pgm_control.inference.irl as irl_module
 from pgm_control import Demonstrations, TabularMDP, sample_trajectories
@@ -206,19 +206,6 @@ def fmt_seconds(seconds: float | None) -> str:
 
 def fmt(value, spec: str = "") -> str:
     return "—" if value is None else format(value, spec)
-
-
-def library_version() -> str:
-    """The commit of the working tree, flagged when pgm_control/ has uncommitted changes."""
-    root = HERE.parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "pgm_control"], cwd=root, capture_output=True,
-                               text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown commit"
-    return f"commit {commit}" + (" + uncommitted changes in pgm_control/" if dirty else "")
 
 
 def machine_facts() -> str:
