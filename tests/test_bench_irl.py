@@ -46,7 +46,7 @@ def test_lbfgs_reaches_the_kl_bound_and_converges(quick_run):
         if row[2].startswith("L-BFGS"):
             assert int(row[6]) >= 1 and float(row[7]) > 0, row  # steps and seconds to KL <= 0.05
             assert row[9] == "converged" and float(row[10]) <= 0.05, row
-            assert 2.0 <= float(row[4]) <= 4.0, row  # evaluations per L-BFGS step (line search included)
+            assert 1.0 <= float(row[4]) <= 2.0, row  # evaluations per L-BFGS step: one, plus rare line-search retries
 
 
 def test_quick_run_leaves_imitation_out(quick_run):
