@@ -14,9 +14,9 @@ h = (high - low)/2), the change of variables gives, per action dimension j,
 The identity follows from 1 - tanh²(u) = 4 e^{-2u} / (1 + e^{-2u})², and the function is even. It needs
 no ε: the usual ``log(1 - tanh(u)² + 1e-6)`` floors the term at log(1e-6) ≈ -13.8, so its error grows
 without bound in |u| (24.8 nats at u = 20, where the true value is -38.6); in float32 without ε it is
--inf once tanh(u) rounds to ±1 (|u| > 9). The code uses the |u| form: torch's ``softplus`` returns x itself above x = 20 (its
-``threshold``), which makes the first form off by log1p(e^{-2|u|}) ≈ 2e-9 at u < -10; softplus of a
-non-positive argument is computed without that cut.
+-inf once tanh(u) rounds to ±1 (|u| > 9). The code uses the |u| form: torch's ``softplus`` returns x
+itself above x = 20 (its ``threshold``), which makes the first form off by log1p(e^{-2|u|}) ≈ 2e-9 at
+u < -10; softplus of a non-positive argument is computed without that cut.
 """
 
 from __future__ import annotations
