@@ -220,13 +220,14 @@ class SAC(OffPolicyAgent):
         self.q1 = QNetwork(obs_dim, self.action_dim, config.hidden)
         self.q2 = QNetwork(obs_dim, self.action_dim, config.hidden)
         self.log_temperature = Temperature(config.temperature)
-        self.q_optimizer = torch.optim.Adam([*self.q1.parameters(), *self.q2.parameters()], lr=config.lr)
-        self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        self.q_optimizer = torch.optim.Adam([*self.q1.parameters(), *self.q2.parameters()], lr=config.lr,
+                                            foreach=True)
+        self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr, foreach=True)
         if config.variant == "v1":
             self.log_temperature.requires_grad_(False)
             self.value = ValueNetwork(obs_dim, config.hidden)
             self.value_target = _target_copy(self.value)
-            self.value_optimizer = torch.optim.Adam(self.value.parameters(), lr=config.lr)
+            self.value_optimizer = torch.optim.Adam(self.value.parameters(), lr=config.lr, foreach=True)
         else:
             self.q1_target, self.q2_target = _target_copy(self.q1), _target_copy(self.q2)
             self.temperature_optimizer = torch.optim.Adam(self.log_temperature.parameters(), lr=config.lr)

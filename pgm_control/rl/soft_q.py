@@ -168,7 +168,7 @@ class SoftQ(OffPolicyAgent):
         self.num_actions = int(self.env.action_space.n)
         self.q = DiscreteQNetwork(self.observation_dim, self.num_actions, config.hidden)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.lr)
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.lr, foreach=True)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"q": self.q, "q_target": self.q_target}

@@ -209,7 +209,7 @@ def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     """
     with torch.no_grad():
         for target_param, param in zip(target.parameters(), source.parameters()):
-            target_param.mul_(1.0 - tau).add_(param, alpha=tau)
+            target_param.lerp_(param, tau)  # ψ̄ + τ(ψ - ψ̄), one fused op
 
 
 # ----------------------------------------------------------------------------------------------------
