@@ -61,7 +61,7 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 import torch
-from _report import Table, cpu_name, load_average
+from _report import Table, cpu_name, library_version, load_average
 
 from pgm_control.rl import SAC, SACConfig
 from pgm_control.rl.training import EVAL_SEED_OFFSET
@@ -147,19 +147,6 @@ def run_sb3(config: SACConfig, seed: int, steps: int, eval_every: int, eval_epis
 def fmt_return(values) -> str:
     values = np.asarray(values, dtype=np.float64)
     return f"{values.mean():.1f} ± {values.std():.1f}" if len(values) > 1 else f"{values.mean():.1f}"
-
-
-def library_version() -> str:
-    """The commit of the working tree, flagged when pgm_control/ has uncommitted changes."""
-    root = HERE.parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "pgm_control"], cwd=root, capture_output=True,
-                               text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown commit"
-    return f"commit {commit}" + (" + uncommitted changes in pgm_control/" if dirty else "")
 
 
 def machine_facts() -> str:
