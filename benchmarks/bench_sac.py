@@ -257,10 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     if args.quick:
         steps, seeds, eval_every, eval_episodes = 400, 1, 200, 2
-        config = SACConfig(learning_starts=200)
+        config = SACConfig(learning_starts=200, eval_every=0)
     else:
         steps, seeds, eval_every, eval_episodes = 20_000, 3, 1000, 10
-        config = SACConfig()
+        config = SACConfig(eval_every=0)  # the script evaluates, outside the timings; not train()
     steps = args.steps if args.steps is not None else steps
     seeds = args.seeds if args.seeds is not None else seeds
     eval_every = args.eval_every if args.eval_every is not None else eval_every
