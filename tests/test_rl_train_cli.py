@@ -73,7 +73,7 @@ def test_bad_options_name_the_fix(tmp_path):
         run("train", "sac", "--steps", "1", "--set", "tau=2", "--out", str(tmp_path))
     with pytest.raises(SystemExit, match=r"--set: q_learning has no option \['tau'\]"):
         run("train", "q-learning", "--steps", "1", "--set", "tau=2", "--out", str(tmp_path))
-    with pytest.raises(SystemExit, match="q-learning on Pendulum-v1: .*Discrete"):
+    with pytest.raises(SystemExit, match=r"q-learning on Pendulum-v1: .*Discrete"):
         run("train", "q-learning", "--env", "Pendulum-v1", "--steps", "1", "--out", str(tmp_path))
 
 
