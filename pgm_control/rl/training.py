@@ -24,6 +24,7 @@ is seeded too, for users who sample from it; the agent does not.
 
 from __future__ import annotations
 
+import abc
 import copy
 import csv
 import io
@@ -229,7 +230,7 @@ def check_env(env, algorithm: str) -> None:
                         "which this library does not provide)")
 
 
-class OffPolicyAgent:
+class OffPolicyAgent(abc.ABC):
     """Base class of :class:`~pgm_control.rl.SAC` and :class:`~pgm_control.rl.SoftQ`: the thin driver.
 
     A subclass sets ``config_class`` and ``action_dtype`` and implements ``_check_action_space``,
@@ -265,29 +266,34 @@ class OffPolicyAgent:
         self._env_seeded = False
         self._eval_env = None
 
-    # --- subclass hooks --------------------------------------------------------------------------
+    # --- subclass hooks (abstract: SAC and SoftQ implement them) ------------------------------------
+    @abc.abstractmethod
     def _check_action_space(self, space) -> None:
-        raise NotImplementedError
+        """Raise a TypeError naming the fix when the algorithm cannot act in `space`."""
 
+    @abc.abstractmethod
     def _build(self) -> None:
-        raise NotImplementedError
+        """Create the networks and optimizers from ``self.config``."""
 
+    @abc.abstractmethod
     def modules(self) -> dict[str, nn.Module]:
         """Every network (and parameter holder) by name, as saved in checkpoints."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        raise NotImplementedError
+        """Every optimizer by name, as saved in checkpoints."""
 
+    @abc.abstractmethod
     def act(self, observation, deterministic: bool = False, generator: torch.Generator | None = None):
         """The action for one observation, in the environment's format."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _random_action(self):
-        raise NotImplementedError
+        """A uniform random action (the warm-up before ``learning_starts``)."""
 
+    @abc.abstractmethod
     def update(self, batch: Transitions) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
+        """One gradient step on a batch; returns the losses by name."""
 
     # --- environment loop ------------------------------------------------------------------------
     def _reset(self) -> None:
