@@ -114,6 +114,14 @@ def check_integer(value, name: str) -> int:
     return int(value)
 
 
+def check_positive_integer(value, name: str, allow_zero: bool = False) -> int:
+    """An integer >= 1 (>= 0 with ``allow_zero``), with a ValueError naming `name` otherwise."""
+    value = check_integer(value, name)
+    if value < (0 if allow_zero else 1):
+        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value}")
+    return value
+
+
 def check_temperature(temperature) -> float:
     temperature = check_real(temperature, "temperature", "a non-negative number")
     if not 0.0 <= temperature < math.inf:  # also rejects NaN

@@ -13,7 +13,7 @@ import pyro
 import torch
 from pyro.infer import Trace_ELBO
 
-from pgm_control._checks import check_integer, check_real
+from pgm_control._checks import check_positive_integer, check_real
 from pgm_control.inference._recursion import progress_bar
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -55,9 +55,7 @@ def check_optimizer(optimizer: str, num_steps, lr, tol) -> int:
     """Validate the optimizer settings shared by the point-estimate fits; return ``num_steps``."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    num_steps = check_integer(num_steps, "num_steps")
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps}")
+    num_steps = check_positive_integer(num_steps, "num_steps")
     if lr is not None and not check_real(lr, "lr", "a positive step size") > 0:
         raise ValueError(f"lr must be a positive step size, got {lr}")
     if not check_real(tol, "tol", "a tolerance >= 0") >= 0:

@@ -42,7 +42,7 @@ from pyro.infer.autoguide import AutoMultivariateNormal, init_to_mean
 from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 from pyro.optim import ClippedAdam
 
-from pgm_control._checks import DTYPE, check_integer, check_real
+from pgm_control._checks import DTYPE, check_positive_integer, check_real
 from pgm_control.demonstrations import Demonstrations
 from pgm_control.inference._recursion import progress_bar
 from pgm_control.inference.irl import soft_solution
@@ -195,7 +195,7 @@ def bayesian_irl(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     num_samples, warmup_steps, num_chains, num_steps, num_policy_samples = (
-        _positive(value, name, allow_zero=name == "warmup_steps") for value, name in (
+        check_positive_integer(value, name, allow_zero=name == "warmup_steps") for value, name in (
             (num_samples, "num_samples"), (warmup_steps, "warmup_steps"), (num_chains, "num_chains"),
             (num_steps, "num_steps"), (num_policy_samples, "num_policy_samples")))
     lr = check_real(lr, "lr", "a positive number")
@@ -329,9 +329,3 @@ def entropy(policy: torch.Tensor) -> torch.Tensor:
     """H[π(·|s)] = -Σ_a π(a|s) log π(a|s) in nats (0 log 0 = 0): ``[..., A]`` -> ``[...]``."""
     return -torch.special.xlogy(policy, policy).sum(-1)
 
-
-def _positive(value, name: str, allow_zero: bool = False) -> int:
-    value = check_integer(value, name)
-    if value < (0 if allow_zero else 1):
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value}")
-    return value

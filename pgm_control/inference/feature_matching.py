@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
-from pgm_control._checks import DTYPE, check_integer, check_real
+from pgm_control._checks import DTYPE, check_positive_integer, check_real
 from pgm_control.demonstrations import Demonstrations
 from pgm_control.inference._recursion import progress_bar
 from pgm_control.inference.dynamic_programming import value_iteration
@@ -284,9 +284,7 @@ def feature_matching_irl(
     horizon = check_irl_inputs(mdp, demonstrations, horizon, "causal")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    max_iter = check_integer(max_iter, "max_iter")
-    if max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter}")
+    max_iter = check_positive_integer(max_iter, "max_iter")
     tol = check_real(tol, "tol", "a positive number")
     if not tol > 0:
         raise ValueError(f"tol must be positive, got {tol}")

@@ -37,7 +37,7 @@ import gymnasium
 import numpy as np
 import torch
 
-from pgm_control._checks import DTYPE, check_discount, check_integer, check_real
+from pgm_control._checks import DTYPE, check_discount, check_integer, check_positive_integer, check_real
 from pgm_control.envs.gym import TabularEnv
 from pgm_control.inference._recursion import progress_bar
 from pgm_control.inference.soft import soft_maximum
@@ -295,9 +295,7 @@ def _sample_action(q_row: np.ndarray, rng: np.random.Generator, exploration: str
 def _check_arguments(name, env, num_steps, discount, lr, exploration, epsilon, temperature, seed, horizon):
     """Validate once, at the boundary; returns (env, num_steps, discount, lr)."""
     env = _as_env(name, env, horizon)
-    num_steps = check_integer(num_steps, "num_steps")
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps}")
+    num_steps = check_positive_integer(num_steps, "num_steps")
     discount = check_discount(discount)
     if lr is not None:
         lr = check_real(lr, "lr", "None (1/n(s,a)^ω) or a number in (0, 1]")
