@@ -45,9 +45,8 @@ from pyro.optim import ClippedAdam
 from pgm_control._checks import DTYPE, check_positive_integer, check_real
 from pgm_control.demonstrations import Demonstrations
 from pgm_control.inference._recursion import progress_bar
-from pgm_control.inference.irl import soft_solution
 from pgm_control.mdp import TabularMDP
-from pgm_control.models.irl import check_irl_inputs, check_irl_temperature, check_reward, irl_model_body
+from pgm_control.models.irl import check_irl_inputs, check_irl_temperature, check_reward, irl_model_body, soft_solution
 from pgm_control.models.rewards import NeuralReward
 
 METHODS = ("nuts", "svi")

@@ -28,28 +28,17 @@ from pgm_control.demonstrations import Demonstrations
 from pgm_control.inference._point_estimate import check_optimizer, fit_point_estimate
 from pgm_control.inference._recursion import check_mdp
 from pgm_control.inference.results import SoftValueResult
-from pgm_control.inference.soft import soft_value_iteration
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.irl import (
-    VARIANTS,
     check_irl_inputs,
     check_irl_temperature,
     check_reward,
     flat_prior,
     hierarchical_irl_model_body,
     irl_model_body,
+    soft_solution,
 )
 from pgm_control.models.rewards import LinearReward, read_features
-
-
-def soft_solution(mdp: TabularMDP, horizon: int, variant: str, temperature: float = 1.0,
-                  action_prior=None) -> SoftValueResult:
-    """The soft-optimal solution that defines π_ψ in the IRL model of `variant` (expected backup for
-    ``"causal"``, optimistic for ``"trajectory"``)."""
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    backup = "expected" if variant == "causal" else "optimistic"
-    return soft_value_iteration(mdp, horizon, temperature, backup, action_prior=action_prior, progress=False)
 
 
 def state_action_visitation(mdp: TabularMDP, horizon: int, *, variant: str = "causal", temperature: float = 1.0,

@@ -31,6 +31,7 @@ import torch
 from pgm_control._checks import DTYPE, check_temperature
 from pgm_control.demonstrations import Demonstrations, transition_log_probs
 from pgm_control.inference._recursion import check_mdp
+from pgm_control.inference.results import SoftValueResult
 from pgm_control.inference.soft import soft_value_iteration
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.rewards import LinearReward, NeuralReward
@@ -91,6 +92,16 @@ def flat_prior(reward: LinearReward) -> dist.Distribution:
     return dist.ImproperUniform(dist.constraints.real, (), (reward.num_parameters,))
 
 
+def soft_solution(mdp: TabularMDP, horizon: int, variant: str, temperature: float = 1.0,
+                  action_prior=None) -> SoftValueResult:
+    """The soft-optimal solution that defines π_ψ in the IRL model of `variant` (expected backup for
+    ``"causal"``, optimistic for ``"trajectory"``)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    backup = "expected" if variant == "causal" else "optimistic"
+    return soft_value_iteration(mdp, horizon, temperature, backup, action_prior=action_prior, progress=False)
+
+
 def likelihood_terms(mdp: TabularMDP, rewards: torch.Tensor, demonstrations: Demonstrations, horizon: int,
                      variant: str, action_prior=None) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The per-step factors of log p(τ_i | s_{i,1}, ψ) at temperature 1 for the reward table ``rewards``.
@@ -99,8 +110,7 @@ def likelihood_terms(mdp: TabularMDP, rewards: torch.Tensor, demonstrations: Dem
     (log p_ψ(s_{t+1} | s_t, a_t)); padding steps hold finite junk, to be masked.
     """
     model = mdp.replace(rewards=rewards)
-    backup = "expected" if variant == "causal" else "optimistic"
-    soft = soft_value_iteration(model, horizon, backup=backup, action_prior=action_prior, progress=False)
+    soft = soft_solution(model, horizon, variant, action_prior=action_prior)
     states, actions = demonstrations.states, demonstrations.actions
     steps, s = torch.arange(horizon), states[:, :-1]
     # log π_t(·|s_t) = log p(·|s_t) + Q_t(s_t, ·) - V_t(s_t) at the demonstrated (t, s_t) only: [N, T, A]
