@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 
 from pgm_control._checks import check_horizon, check_integer
-from pgm_control.inference._recursion import check_mdp, read_policy
+from pgm_control._mdp_inputs import check_mdp, read_policy
 from pgm_control.mdp import TabularMDP
 
 

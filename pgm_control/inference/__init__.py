@@ -2,12 +2,7 @@
 Pyro optimality model (enumeration, SVI), inverse RL, and continuous control as inference (linear-Gaussian)."""
 
 from pgm_control.inference.bayesian_irl import BayesianIRLResult, bayesian_irl
-from pgm_control.inference.dynamic_programming import (
-    greedy_policy,
-    policy_evaluation,
-    policy_iteration,
-    value_iteration,
-)
+from pgm_control.inference.dynamic_programming import policy_evaluation, policy_iteration, value_iteration
 from pgm_control.inference.enumeration import (
     DiscreteTrajectories,
     enumerate_log_evidence,
@@ -42,6 +37,7 @@ from pgm_control.inference.messages import (
     posterior_dynamics,
     state_marginals,
 )
+from pgm_control.inference.policies import greedy_policy
 from pgm_control.inference.results import (
     BackwardMessages,
     ForwardMessages,

@@ -14,7 +14,7 @@ import torch
 from pyro.infer import Trace_ELBO
 
 from pgm_control._checks import check_positive_integer, check_real
-from pgm_control.inference._recursion import progress_bar
+from pgm_control._progress import progress_bar
 
 OPTIMIZERS = ("lbfgs", "adam")
 MAX_LINE_SEARCH = 25

@@ -10,36 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from tqdm import tqdm
 
-from pgm_control._checks import (
-    DTYPE,
-    as_float_tensor,
-    as_index_tensor,
-    check_distribution,
-    check_shape,
-    shape_str,
-)
-from pgm_control._logspace import safe_log
+from pgm_control._checks import DTYPE
+from pgm_control._progress import progress_bar
 from pgm_control.mdp import TabularMDP
 
 Backup = Callable[[torch.Tensor], torch.Tensor]
 TimedBackup = Callable[[torch.Tensor, int], torch.Tensor]
-
-# Show a bar on auto only when a solve does at least this many (state, action, step) updates.
-_AUTO_PROGRESS_WORK = 2e8
-
-
-def progress_bar(total: int, progress: bool | None, work: float, desc: str):
-    """A tqdm bar over `total` steps; ``progress=None`` shows it only for large `work`."""
-    disable = (not progress) if progress is not None else work < _AUTO_PROGRESS_WORK
-    return tqdm(total=total, disable=disable, desc=desc, leave=False)
-
-
-def check_mdp(mdp) -> TabularMDP:
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"mdp must be a pgm_control.TabularMDP, got {type(mdp).__name__}")
-    return mdp
 
 
 def backward_induction(
@@ -124,44 +101,3 @@ def require_infinite_horizon_ok(mdp: TabularMDP) -> None:
             "Pass horizon=T, use an MDP with discount < 1 (mdp.replace(discount=0.99)), or mark "
             "terminal states."
         )
-
-
-def log_action_prior(mdp: TabularMDP, action_prior) -> torch.Tensor:
-    """log p(a|s) ``[S, A]``; uniform when `action_prior` is None. Accepts ``[A]`` or ``[S, A]``."""
-    S, A = mdp.num_states, mdp.num_actions
-    if action_prior is None:
-        return torch.full((S, A), -torch.log(torch.tensor(float(A), dtype=DTYPE)).item(), dtype=DTYPE)
-    prior = as_float_tensor(action_prior, "action_prior")
-    if prior.dim() == 1:
-        check_shape(prior, [A], "action_prior", "p(a) [A]")
-        prior = prior.expand(S, A)
-    check_shape(prior, [S, A], "action_prior", "p(a|s) [S, A]")
-    check_distribution(prior, "action_prior", "p(a|s) over A actions")
-    return safe_log(prior)
-
-
-def read_policy(mdp: TabularMDP, policy, horizon: int | None) -> torch.Tensor:
-    """Policy probabilities ``[S, A]`` or ``[T, S, A]`` from probabilities, a long ``[S]`` of
-    deterministic actions, or any result object with a ``.policy`` attribute."""
-    S, A = mdp.num_states, mdp.num_actions
-    if hasattr(policy, "policy") and not isinstance(policy, torch.Tensor):
-        policy = policy.policy
-    tensor = policy if isinstance(policy, torch.Tensor) else torch.as_tensor(policy)
-    if not tensor.is_floating_point():
-        actions = as_index_tensor(tensor, "policy")
-        check_shape(actions, [S], "policy", "deterministic actions [S]")
-        if actions.min() < 0 or actions.max() >= A:
-            raise ValueError(f"policy actions must lie in [0, {A}), got {actions.tolist()}")
-        return torch.nn.functional.one_hot(actions, A).to(DTYPE)
-    tensor = tensor.to(DTYPE)
-    if tensor.dim() == 3:
-        if horizon is None or tensor.shape[0] != horizon:
-            raise ValueError(
-                f"a time-indexed policy [T, S, A] = {shape_str(tensor.shape)} needs horizon="
-                f"{tensor.shape[0]}, got horizon={horizon}"
-            )
-        check_shape(tensor, [horizon, S, A], "policy", "π_t(a|s) [T, S, A]")
-    else:
-        check_shape(tensor, [S, A], "policy", "π(a|s) [S, A]")
-    check_distribution(tensor, "policy", "π(a|s) over A actions")
-    return tensor

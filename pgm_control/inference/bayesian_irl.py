@@ -43,8 +43,8 @@ from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 from pyro.optim import ClippedAdam
 
 from pgm_control._checks import DTYPE, check_positive_integer, check_real
+from pgm_control._progress import progress_bar
 from pgm_control.demonstrations import Demonstrations
-from pgm_control.inference._recursion import progress_bar
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.irl import check_irl_inputs, check_irl_temperature, check_reward, irl_model_body, soft_solution
 from pgm_control.models.rewards import NeuralReward

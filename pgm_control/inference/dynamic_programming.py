@@ -13,13 +13,9 @@ from __future__ import annotations
 import torch
 
 from pgm_control._checks import DTYPE, check_horizon
-from pgm_control.inference._recursion import (
-    backward_induction,
-    check_mdp,
-    fixed_point,
-    read_policy,
-    require_infinite_horizon_ok,
-)
+from pgm_control._mdp_inputs import check_mdp, read_policy
+from pgm_control.inference._recursion import backward_induction, fixed_point, require_infinite_horizon_ok
+from pgm_control.inference.policies import greedy_policy
 from pgm_control.inference.results import ValueResult
 from pgm_control.mdp import TabularMDP
 
@@ -30,19 +26,6 @@ DIRECT_SOLVE_MAX_STATES = 4096
 def expected_backup(mdp: TabularMDP, v_next: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     r"""Q(s, a) = r(s, a) + γ E_{s' ~ p(s'|s,a)}[V(s')]; v_next ``[S]`` -> ``[S, A]`` (into ``out``)."""
     return mdp.backup(v_next, mdp.discount, out)
-
-
-def greedy_policy(q: torch.Tensor, log_prior: torch.Tensor | None = None, rtol: float = 1e-9) -> torch.Tensor:
-    r"""π(a|s) uniform over argmax_a Q(s, a) (ties within ``rtol`` relative), shaped like ``q``.
-
-    With ``log_prior`` only actions of positive prior probability compete.
-    """
-    q = q.detach()
-    if log_prior is not None:
-        q = torch.where(torch.isfinite(log_prior), q, -torch.inf)
-    best = q.max(-1, keepdim=True).values
-    ties = q >= best - rtol * (1.0 + best.abs())
-    return ties.to(DTYPE) / ties.sum(-1, keepdim=True)
 
 
 def policy_evaluation(mdp: TabularMDP, policy, horizon: int | None = None, *, tol: float = 1e-10,

@@ -15,7 +15,7 @@ import torch
 from pyro.infer import TraceEnum_ELBO, config_enumerate, infer_discrete
 
 from pgm_control._checks import check_horizon, check_integer, check_temperature
-from pgm_control.inference._recursion import check_mdp
+from pgm_control._mdp_inputs import check_mdp
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.optimality import log_evidence_shift, optimality_model
 

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 import torch
 
 from pgm_control._checks import DTYPE, check_positive_integer, check_real
+from pgm_control._progress import progress_bar
 from pgm_control.demonstrations import Demonstrations
-from pgm_control.inference._recursion import progress_bar
 from pgm_control.inference.dynamic_programming import value_iteration
 from pgm_control.inference.irl import demonstrated_feature_counts, reward_features
 from pgm_control.inference.variational import state_distributions

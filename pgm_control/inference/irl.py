@@ -24,9 +24,9 @@ import torch
 from pyro.infer.autoguide import AutoDelta, init_to_value
 
 from pgm_control._checks import DTYPE, as_float_tensor, check_horizon, check_shape, check_temperature
+from pgm_control._mdp_inputs import check_mdp
 from pgm_control.demonstrations import Demonstrations
 from pgm_control.inference._point_estimate import check_optimizer, fit_point_estimate
-from pgm_control.inference._recursion import check_mdp
 from pgm_control.inference.results import SoftValueResult
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.irl import (

@@ -15,7 +15,9 @@ from __future__ import annotations
 import torch
 
 from pgm_control._checks import check_horizon, check_temperature
-from pgm_control.inference._recursion import backward_induction, check_mdp, log_action_prior, progress_bar
+from pgm_control._mdp_inputs import check_mdp, log_action_prior
+from pgm_control._progress import progress_bar
+from pgm_control.inference._recursion import backward_induction
 from pgm_control.inference.results import BackwardMessages, ForwardMessages
 from pgm_control.inference.soft import soft_bellman_operators, soft_value_iteration
 from pgm_control.mdp import TabularMDP

@@ -8,6 +8,8 @@ from typing import NamedTuple
 
 import torch
 
+from pgm_control.inference.policies import greedy_policy
+
 
 @dataclass(frozen=True, eq=False)
 class ValueResult:
@@ -40,8 +42,6 @@ class SoftValueResult:
     def log_policy(self) -> torch.Tensor:
         """log π(a|s) = log p(a|s) + (Q(s,a) - V(s)) / α, shaped like ``q``."""
         if self.temperature == 0.0:
-            from pgm_control.inference.dynamic_programming import greedy_policy
-
             return torch.log(greedy_policy(self.q, self.log_prior))
         return self.log_prior + (self.q - self.v[..., None]) / self.temperature
 

@@ -30,12 +30,8 @@ import math
 import torch
 
 from pgm_control._checks import check_horizon, check_temperature
-from pgm_control.inference._recursion import (
-    backward_induction,
-    check_mdp,
-    fixed_point,
-    log_action_prior,
-)
+from pgm_control._mdp_inputs import check_mdp, log_action_prior
+from pgm_control.inference._recursion import backward_induction, fixed_point
 from pgm_control.inference.dynamic_programming import expected_backup
 from pgm_control.inference.results import SoftValueResult
 from pgm_control.mdp import TabularMDP

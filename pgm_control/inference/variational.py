@@ -19,7 +19,7 @@ from pyro.optim import ClippedAdam
 from tqdm import tqdm
 
 from pgm_control._checks import DTYPE, check_horizon, check_integer, check_temperature
-from pgm_control.inference._recursion import check_mdp, log_action_prior, read_policy
+from pgm_control._mdp_inputs import check_mdp, log_action_prior, read_policy
 from pgm_control.inference.estimators import CausalScoreELBO
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.guides import TabularPolicyGuide

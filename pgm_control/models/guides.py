@@ -22,7 +22,7 @@ from pyro.ops.indexing import Vindex
 from torch import nn
 
 from pgm_control._checks import DTYPE, as_float_tensor, check_horizon, check_shape
-from pgm_control.inference._recursion import check_mdp
+from pgm_control._mdp_inputs import check_mdp
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.optimality import trajectories
 

@@ -29,8 +29,8 @@ import pyro.distributions as dist
 import torch
 
 from pgm_control._checks import DTYPE, check_temperature
+from pgm_control._mdp_inputs import check_mdp
 from pgm_control.demonstrations import Demonstrations, transition_log_probs
-from pgm_control.inference._recursion import check_mdp
 from pgm_control.inference.results import SoftValueResult
 from pgm_control.inference.soft import soft_value_iteration
 from pgm_control.mdp import TabularMDP

@@ -26,7 +26,7 @@ from pyro.ops.indexing import Vindex
 from torch.distributions import constraints
 
 from pgm_control._checks import check_horizon, check_integer, check_temperature
-from pgm_control.inference._recursion import check_mdp, log_action_prior
+from pgm_control._mdp_inputs import check_mdp, log_action_prior
 from pgm_control.mdp import TabularMDP
 
 

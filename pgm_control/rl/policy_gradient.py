@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import torch
 
 from pgm_control._checks import DTYPE, check_horizon, check_integer, check_real
-from pgm_control.inference._recursion import check_mdp, progress_bar
+from pgm_control._mdp_inputs import check_mdp
+from pgm_control._progress import progress_bar
 from pgm_control.inference.estimators import leave_one_out_state_mean
 from pgm_control.mdp import TabularMDP
 from pgm_control.sampling import sample_trajectories

@@ -38,8 +38,8 @@ import numpy as np
 import torch
 
 from pgm_control._checks import DTYPE, check_discount, check_integer, check_positive_integer, check_real
+from pgm_control._progress import progress_bar
 from pgm_control.envs.gym import TabularEnv
-from pgm_control.inference._recursion import progress_bar
 from pgm_control.inference.soft import soft_maximum
 from pgm_control.mdp import TabularMDP
 
