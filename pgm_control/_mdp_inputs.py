@@ -24,17 +24,43 @@ def check_mdp(mdp) -> TabularMDP:
 
 
 def log_action_prior(mdp: TabularMDP, action_prior) -> torch.Tensor:
-    """log p(a|s) ``[S, A]``; uniform when `action_prior` is None. Accepts ``[A]`` or ``[S, A]``."""
+    r"""log p(a|s) ``[S, A]``, zero probability (log 0 = -inf) outside the available actions A(s).
+
+    `action_prior` is ``[S, A]`` or ``[A]`` (shared by all states), or None for the uniform prior. With
+    state-dependent action sets (``mdp.available_actions``) the prior is conditioned on A(s):
+
+        p(a|s) = p̃(a|s) 1[a ∈ A(s)] / Σ_{a' ∈ A(s)} p̃(a'|s)      (uniform over A(s) when None)
+
+    so that a state-independent p(a) can be passed whatever the mask; a prior with no mass on any
+    available action of some state is a ValueError naming the states.
+    """
     S, A = mdp.num_states, mdp.num_actions
     if action_prior is None:
-        return torch.full((S, A), -torch.log(torch.tensor(float(A), dtype=DTYPE)).item(), dtype=DTYPE)
-    prior = as_float_tensor(action_prior, "action_prior")
-    if prior.dim() == 1:
-        check_shape(prior, [A], "action_prior", "p(a) [A]")
-        prior = prior.expand(S, A)
-    check_shape(prior, [S, A], "action_prior", "p(a|s) [S, A]")
-    check_distribution(prior, "action_prior", "p(a|s) over A actions")
-    return safe_log(prior)
+        if mdp.all_actions_available:
+            return torch.full((S, A), -torch.log(torch.tensor(float(A), dtype=DTYPE)).item(), dtype=DTYPE)
+        prior = mdp.available_actions.to(DTYPE)
+    else:
+        prior = as_float_tensor(action_prior, "action_prior")
+        if prior.dim() == 1:
+            check_shape(prior, [A], "action_prior", "p(a) [A]")
+            prior = prior.expand(S, A)
+        check_shape(prior, [S, A], "action_prior", "p(a|s) [S, A]")
+        check_distribution(prior, "action_prior", "p(a|s) over A actions")
+        if mdp.all_actions_available:
+            return safe_log(prior)
+        prior = torch.where(mdp.available_actions, prior, torch.zeros((), dtype=DTYPE))
+    mass = prior.sum(-1, keepdim=True)
+    _require_available_mass(mass.squeeze(-1), "action_prior")
+    return safe_log(prior / mass)
+
+
+def _require_available_mass(mass: torch.Tensor, name: str) -> None:
+    empty = (mass <= 0).nonzero().squeeze(-1).tolist()
+    if empty:
+        raise ValueError(
+            f"{name} puts no probability on the available actions (mdp.available_actions) of states "
+            f"{empty[:10]}{'...' if len(empty) > 10 else ''}"
+        )
 
 
 def read_policy(mdp: TabularMDP, policy, horizon: int | None) -> torch.Tensor:
@@ -49,7 +75,9 @@ def read_policy(mdp: TabularMDP, policy, horizon: int | None) -> torch.Tensor:
         check_shape(actions, [S], "policy", "deterministic actions [S]")
         if actions.min() < 0 or actions.max() >= A:
             raise ValueError(f"policy actions must lie in [0, {A}), got {actions.tolist()}")
-        return torch.nn.functional.one_hot(actions, A).to(DTYPE)
+        policy = torch.nn.functional.one_hot(actions, A).to(DTYPE)
+        _require_available(mdp, policy)
+        return policy
     tensor = tensor.to(DTYPE)
     if tensor.dim() == 3:
         if horizon is None or tensor.shape[0] != horizon:
@@ -61,4 +89,19 @@ def read_policy(mdp: TabularMDP, policy, horizon: int | None) -> torch.Tensor:
     else:
         check_shape(tensor, [S, A], "policy", "π(a|s) [S, A]")
     check_distribution(tensor, "policy", "π(a|s) over A actions")
+    _require_available(mdp, tensor)
     return tensor
+
+
+def _require_available(mdp: TabularMDP, policy: torch.Tensor) -> None:
+    """A policy ``[..., S, A]`` may put probability only on the available actions A(s)."""
+    if mdp.all_actions_available:
+        return
+    outside = ((policy > 0) & ~mdp.available_actions).any(-1)
+    outside = outside.reshape(-1, mdp.num_states).any(0)
+    if outside.any():
+        states = outside.nonzero().squeeze(-1).tolist()
+        raise ValueError(
+            f"policy puts probability on actions that are not available (mdp.available_actions) in "
+            f"states {states[:10]}{'...' if len(states) > 10 else ''}"
+        )

@@ -13,6 +13,10 @@ Conventions (stated once, here and in the README):
 * ``initial`` p(s_1) ``[S]``, uniform by default.
 * ``discount`` γ in [0, 1], 1 by default. Finite-horizon solvers take a ``horizon`` T; with γ = 1 an
   infinite-horizon solver needs terminal states that every policy reaches, or it raises.
+* ``available_actions`` A(s) ``[S, A]`` bool: the actions allowed in each state (all by default). Every
+  solver maximizes over A(s) only, V(s) = max_{a ∈ A(s)} Q(s, a), and every soft maximum uses an action
+  prior that is zero outside A(s) (uniform over A(s) by default). Transitions and rewards of unavailable
+  actions must still be valid but are never used.
 * ``terminal`` states are absorbing and pay nothing: their transitions are overwritten with a
   self-loop and their rewards with 0 (rewards for *entering* them are kept, on the source state).
   Under the lecture's convention V = log Σ_a p(a|s) exp Q their soft value is exactly 0.
@@ -59,6 +63,8 @@ class TabularMDP:
         initial: p(s_1) ``[S]``; uniform over all states by default.
         discount: γ in [0, 1] (default 1).
         terminal: absorbing zero-reward states, as a bool mask ``[S]`` or a sequence of indices.
+        available_actions: A(s) as a bool mask ``[S, A]`` (True = allowed); every state needs at least
+            one available action. None (default): every action is available in every state.
         state_names, action_names: optional labels (length S and A).
         features: optional reward features f(s, a) ``[S, A, F]``, or state features ``[S, F]``
             (shared by all actions), used by inverse RL.
@@ -90,6 +96,7 @@ class TabularMDP:
         action_names: Sequence[str] | None = None,
         features=None,
         layout=None,
+        available_actions=None,
     ):
         if (next_states is None) != (probs is None):
             raise ValueError("successor lists need both next_states and probs")
@@ -120,6 +127,7 @@ class TabularMDP:
         self._action_names = _read_names(action_names, self._num_actions, "action_names", "A")
         self._features = self._read_features(features)
         self._layout = layout
+        self._available = self._read_available(available_actions)
 
     # ------------------------------------------------------------------ construction helpers
     def _read_rewards(self, rewards) -> torch.Tensor:
@@ -193,6 +201,26 @@ class TabularMDP:
         check_finite(features, "features")
         return features
 
+    def _read_available(self, available_actions) -> torch.Tensor | None:
+        """The mask A(s) ``[S, A]``, or None when every action is available (the solvers' fast path)."""
+        if available_actions is None:
+            return None
+        S, A = self._num_states, self._num_actions
+        try:
+            mask = torch.as_tensor(available_actions)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"available_actions must be a bool mask A(s) [S, A]: {error}") from None
+        if mask.dtype != torch.bool:
+            raise TypeError(f"available_actions must be a bool mask A(s) [S, A], got dtype {mask.dtype}")
+        check_shape(mask, [S, A], "available_actions", "bool mask A(s) [S, A]")
+        empty = (~mask.any(-1)).nonzero().squeeze(-1).tolist()
+        if empty:
+            raise ValueError(
+                f"available_actions must allow at least one action in every state (terminal ones "
+                f"included), but states {empty[:10]}{'...' if len(empty) > 10 else ''} have none"
+            )
+        return None if bool(mask.all()) else mask.clone()
+
     # ------------------------------------------------------------------ read-only views
     @property
     def num_states(self) -> int:
@@ -223,6 +251,18 @@ class TabularMDP:
     def terminal(self) -> torch.Tensor:
         """Bool mask of absorbing zero-reward states ``[S]``."""
         return self._terminal
+
+    @property
+    def available_actions(self) -> torch.Tensor:
+        """A(s) as a bool mask ``[S, A]`` (all True unless given; read-only)."""
+        if self._available is None:
+            return torch.ones((), dtype=torch.bool).expand(self._num_states, self._num_actions)
+        return self._available
+
+    @property
+    def all_actions_available(self) -> bool:
+        """True when every action is available in every state (no mask to apply)."""
+        return self._available is None
 
     @property
     def state_names(self) -> list[str]:
@@ -300,11 +340,12 @@ class TabularMDP:
         """A plain :class:`TabularMDP` copy with some constructor arguments changed.
 
         E.g. ``mdp.replace(rewards=r, discount=1.0)``. Terminal states stay terminal (their rewards
-        are zeroed again if new rewards are given); the layout is carried along.
+        are zeroed again if new rewards are given); the layout and ``available_actions`` are carried
+        along.
         """
         unknown = set(changes) - {
             "transitions", "rewards", "initial", "discount", "terminal",
-            "state_names", "action_names", "features", "layout",
+            "state_names", "action_names", "features", "layout", "available_actions",
         }
         if unknown:
             raise TypeError(f"replace() got unknown arguments {sorted(unknown)}")
@@ -313,6 +354,7 @@ class TabularMDP:
             transitions=transitions, rewards=self._rewards, initial=self._initial,
             discount=self._discount, terminal=self._terminal, state_names=self._state_names,
             action_names=self._action_names, features=self._features, layout=self._layout,
+            available_actions=self._available,
         )
         arguments.update(changes)
         transitions = arguments.pop("transitions")

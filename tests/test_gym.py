@@ -217,14 +217,16 @@ def test_passes_gymnasium_env_checker(make):
 def test_reset_and_step_follow_the_mdp():
     env = small_env()
     observation, info = env.reset(seed=0)
-    assert (observation, info) == (0, {})
+    all_actions = [1, 1, 1, 1]  # every action is available: the mask is all ones
+    assert observation == 0 and info["action_mask"].tolist() == all_actions
     # E to 1 (-1), E into the wall (-5), S to 3 (-1), E into the goal (+10, terminated).
     expected = [(1, -1.0, False), (1, -5.0, False), (3, -1.0, False), (4, 10.0, True)]
     for action, (state, reward, terminated) in zip([2, 2, 1, 2], expected):
         step = env.step(action)
-        assert step == (state, reward, terminated, False, {})
+        assert step[:4] == (state, reward, terminated, False)
+        assert step[4]["action_mask"].tolist() == all_actions
         assert isinstance(step[0], int) and isinstance(step[1], float)
-    assert env.step(0) == (4, 0.0, True, False, {})  # absorbing and paying nothing after that
+    assert env.step(0)[:4] == (4, 0.0, True, False)  # absorbing and paying nothing after that
 
 
 def test_reset_restarts_the_episode():

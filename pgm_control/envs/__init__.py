@@ -1,5 +1,6 @@
 """Environments: grid worlds from ASCII maps, the book's examples, small teaching MDPs, Gymnasium."""
 
+from pgm_control.envs.berkeley import BERKELEY_GRIDS, BerkeleyGridWorld, berkeley_gridworld
 from pgm_control.envs.grid import (
     ACTION_NAMES,
     GridLayout,
@@ -15,10 +16,13 @@ from pgm_control.envs.terrain import terrain_gridworld
 
 __all__ = [
     "ACTION_NAMES",
+    "BERKELEY_GRIDS",
+    "BerkeleyGridWorld",
     "GridLayout",
     "GridWorld",
     "LinearGaussianSystem",
     "TabularEnv",
+    "berkeley_gridworld",
     "cliff_walking",
     "double_integrator",
     "from_gymnasium",

@@ -83,7 +83,10 @@ class TabularEnv(gymnasium.Env):
 
     Observations and actions are ``Discrete(S)`` and ``Discrete(A)``; the reward of a step is r(s, a);
     an episode terminates on entering a terminal state and is truncated after ``horizon`` steps (if
-    given). ``info`` is empty. Seed it through ``reset(seed=...)``.
+    given). ``info["action_mask"]`` is the ``np.int8`` mask ``[A]`` of the actions available in the new
+    state (1 = available, as in Gymnasium's Taxi; all ones unless ``mdp.available_actions`` says
+    otherwise); stepping an unavailable action raises ``ValueError``. Seed it through
+    ``reset(seed=...)``.
 
     Example:
         >>> from pgm_control.envs import cliff_walking
@@ -111,6 +114,7 @@ class TabularEnv(gymnasium.Env):
         self._cumulative = np.cumsum(_normalized(mdp.probs.numpy()), axis=-1)
         self._rewards = mdp.rewards.detach().numpy()
         self._terminal = mdp.terminal.numpy()
+        self._action_mask = mdp.available_actions.numpy().astype(np.int8)
         self._state = None
         self._steps = 0
 
@@ -118,7 +122,7 @@ class TabularEnv(gymnasium.Env):
         super().reset(seed=seed)
         self._state = int(self.np_random.choice(len(self._initial), p=self._initial))
         self._steps = 0
-        return self._state, {}
+        return self._state, self._info()
 
     def step(self, action):
         if self._state is None:
@@ -126,13 +130,20 @@ class TabularEnv(gymnasium.Env):
         if not (isinstance(action, int | np.integer) and 0 <= action < self.action_space.n):
             raise ValueError(f"action must be an integer in [0, {self.action_space.n}), got {action!r}")
         s, a = self._state, int(action)
+        if not self._action_mask[s, a]:
+            allowed = np.flatnonzero(self._action_mask[s]).tolist()
+            raise ValueError(f"action {a} is not available in state {s}; available actions: {allowed} "
+                             "(info['action_mask'])")
         cumulative = self._cumulative[s, a]
         k = min(int(cumulative.searchsorted(self.np_random.random(), side="right")), len(cumulative) - 1)
         self._state = int(self._next_states[s, a, k])
         self._steps += 1
         terminated = bool(self._terminal[self._state])
         truncated = self.horizon is not None and self._steps >= self.horizon
-        return self._state, float(self._rewards[s, a]), terminated, truncated, {}
+        return self._state, float(self._rewards[s, a]), terminated, truncated, self._info()
+
+    def _info(self) -> dict:
+        return {"action_mask": self._action_mask[self._state].copy()}
 
 
 def _normalized(probabilities: np.ndarray) -> np.ndarray:

@@ -2,7 +2,10 @@ r"""Classic dynamic programming (seed 000, "Bellman Equation", "Optimal Policies
 
     V_π(s) = Σ_a π(a|s) [ r(s, a) + γ Σ_{s'} p(s'|s,a) V_π(s') ]
     Q_π(s, a) = r(s, a) + γ Σ_{s'} p(s'|s,a) Σ_{a'} π(a'|s') Q_π(s', a')
-    V_*(s) = max_a [ r(s, a) + γ Σ_{s'} p(s'|s,a) V_*(s') ]
+    V_*(s) = max_{a ∈ A(s)} [ r(s, a) + γ Σ_{s'} p(s'|s,a) V_*(s') ]
+
+With state-dependent action sets (``mdp.available_actions``) maxima and greedy policies range over the
+available actions A(s) only; ``q`` still holds r(s, a) + γ E[V(s')] for every action.
 
 Infinite horizon (``horizon=None``) needs γ < 1 or terminal states; a finite horizon T gives
 time-indexed tables with T entries (t = 0..T-1; V_T = 0 is implicit).
@@ -13,9 +16,9 @@ from __future__ import annotations
 import torch
 
 from pgm_control._checks import DTYPE, check_horizon
-from pgm_control._mdp_inputs import check_mdp, read_policy
+from pgm_control._mdp_inputs import check_mdp, log_action_prior, read_policy
 from pgm_control.inference._recursion import backward_induction, fixed_point, require_infinite_horizon_ok
-from pgm_control.inference.policies import greedy_policy
+from pgm_control.inference.policies import action_mask, greedy_policy, hard_maximum
 from pgm_control.inference.results import ValueResult
 from pgm_control.mdp import TabularMDP
 
@@ -36,7 +39,8 @@ def policy_evaluation(mdp: TabularMDP, policy, horizon: int | None = None, *, to
 
     Args:
         policy: π(a|s) ``[S, A]``, time-indexed ``[T, S, A]`` (with ``horizon=T``), deterministic
-            actions (long ``[S]``), or a result object with ``.policy``.
+            actions (long ``[S]``), or a result object with ``.policy``; it may put probability only on
+            the available actions A(s) (else a ValueError names the states).
         horizon: T for finite-horizon evaluation; None for the infinite-horizon fixed point, solved
             exactly as the linear system (I - γ P_π) V = r_π on the non-terminal states when
             S <= 4096, else by iteration to ``tol``.
@@ -101,50 +105,52 @@ def value_iteration(mdp: TabularMDP, horizon: int | None = None, *, tol: float =
                     max_iter: int = 100_000, progress: bool | None = None) -> ValueResult:
     r"""Bellman optimality backups (seed 000, "Optimal Policies and Value Functions").
 
-        Q_*(s, a) = r(s, a) + γ Σ_{s'} p(s'|s,a) V_*(s'),   V_*(s) = max_a Q_*(s, a)
+        Q_*(s, a) = r(s, a) + γ Σ_{s'} p(s'|s,a) V_*(s'),   V_*(s) = max_{a ∈ A(s)} Q_*(s, a)
 
     ``horizon=None`` iterates to the fixed point (stopping when the contraction bound
     γ/(1-γ)‖V_{k+1} - V_k‖_∞ <= tol); ``horizon=T`` runs T backward steps from V_T = 0.
 
     Returns:
         :class:`ValueResult`: ``q`` ``[S, A]`` / ``[T, S, A]``, ``v`` ``[S]`` / ``[T, S]`` and the
-        greedy ``policy`` π_*(a|s) (uniform over tied actions, as in Figure 3.5's arrows).
+        greedy ``policy`` π_*(a|s) (uniform over tied available actions, as in Figure 3.5's arrows).
     """
     check_mdp(mdp)
     horizon = check_horizon(horizon)
+    available = action_mask(mdp)
 
     def q_from_v(v, out=None):
         return expected_backup(mdp, v, out)
 
     def v_from_q(q, t=None):
-        return q.max(-1).values
+        return hard_maximum(q, available)
 
     if horizon is not None:
         q, v = backward_induction(mdp, horizon, q_from_v, v_from_q, progress=progress,
                                   desc="value iteration")
-        return ValueResult(q=q, v=v, policy=greedy_policy(q), iterations=horizon)
+        return ValueResult(q=q, v=v, policy=greedy_policy(q, available=available), iterations=horizon)
     q, v, sweeps = fixed_point(mdp, q_from_v, v_from_q, tol=tol, max_iter=max_iter, progress=progress,
                                desc="value iteration")
-    return ValueResult(q=q, v=v, policy=greedy_policy(q), iterations=sweeps)
+    return ValueResult(q=q, v=v, policy=greedy_policy(q, available=available), iterations=sweeps)
 
 
 def policy_iteration(mdp: TabularMDP, *, initial_policy=None, max_iter: int = 1000) -> ValueResult:
     r"""Howard's policy iteration: exact evaluation, then greedy improvement, until stable.
 
-        V_{π_k} = (I - γ P_{π_k})^{-1} r_{π_k};   π_{k+1}(s) = argmax_a r(s, a) + γ E[V_{π_k}(s')]
+        V_{π_k} = (I - γ P_{π_k})^{-1} r_{π_k};   π_{k+1}(s) = argmax_{a ∈ A(s)} r(s, a) + γ E[V_{π_k}(s')]
 
     Infinite horizon only (γ < 1, or γ = 1 with terminal states that the policies reach). Starts
-    from the uniform policy unless ``initial_policy`` is given; stops when the greedy policy no longer
-    changes. Returns :class:`ValueResult` (``iterations`` = number of improvement steps).
+    from the uniform policy over the available actions A(s) unless ``initial_policy`` is given; stops
+    when the greedy policy no longer changes. Returns :class:`ValueResult` (``iterations`` = number of
+    improvement steps).
     """
     check_mdp(mdp)
     require_infinite_horizon_ok(mdp)
-    S, A = mdp.num_states, mdp.num_actions
-    pi = torch.full((S, A), 1.0 / A, dtype=DTYPE) if initial_policy is None else read_policy(
+    available = action_mask(mdp)
+    pi = log_action_prior(mdp, None).exp() if initial_policy is None else read_policy(
         mdp, initial_policy, None)
     for step in range(1, max_iter + 1):
         evaluation = policy_evaluation(mdp, pi)
-        improved = greedy_policy(evaluation.q)
+        improved = greedy_policy(evaluation.q, available=available)
         if torch.equal(improved, pi):
             return ValueResult(q=evaluation.q, v=evaluation.v, policy=pi, iterations=step)
         pi = improved

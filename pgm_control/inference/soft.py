@@ -89,7 +89,9 @@ def soft_value_iteration(
             (``q`` ``[S, A]``, ``v`` ``[S]``; needs γ < 1 or terminal states).
         temperature: α >= 0 (``temperature=0`` is the hard limit, expected backup only).
         backup: ``"expected"`` (variational, fixed dynamics) or ``"optimistic"`` (exact posterior).
-        action_prior: p(a|s) ``[S, A]`` or ``[A]``; uniform when None.
+        action_prior: p(a|s) ``[S, A]`` or ``[A]``; uniform when None. Restricted to the available
+            actions A(s) of ``mdp.available_actions`` and renormalized there (uniform over A(s) when
+            None), so that the soft maximum runs over A(s) only.
         tol, max_iter: stopping rule of the infinite-horizon iteration (error bound on V).
         progress: show a tqdm bar (None: only for large problems).
 
@@ -128,7 +130,8 @@ def soft_bellman_operators(mdp: TabularMDP, temperature: float, backup: str, log
         raise ValueError(f"backup must be one of {BACKUPS}, got {backup!r}")
     if backup == "optimistic" and temperature == 0.0:
         raise ValueError("temperature=0 is supported for backup='expected' only; pass a temperature > 0")
-    hot_prior = -math.log(mdp.num_actions) if uniform_prior else log_prior
+    # The float fast path is log 1/A: only for the uniform prior over *all* actions.
+    hot_prior = -math.log(mdp.num_actions) if uniform_prior and mdp.all_actions_available else log_prior
 
     def q_from_v(v_next, out=None):
         if backup == "expected":

@@ -10,7 +10,9 @@ of the ELBO cancel and the posterior cannot become "optimistic"); guides differ 
   step, for MDPs too large for a table.
 
 A guide is called with the model's arguments ``(mdp, horizon, num_trajectories=1, temperature=1.0,
-action_prior=None)`` and exposes ``log_policy()`` ``[T, S, A]``.
+action_prior=None)`` and exposes ``log_policy()`` ``[T, S, A]``. With state-dependent action sets
+(``mdp.available_actions``) both guides give unavailable actions probability zero (log q = -inf): their
+logits there are masked before the softmax, q(a|s) ∝ exp(θ(s, a)) 1[a ∈ A(s)].
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ from pgm_control._checks import DTYPE, as_float_tensor, check_horizon, check_sha
 from pgm_control._mdp_inputs import check_mdp
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.optimality import trajectories
+
+
+def masked_log_softmax(logits: torch.Tensor, available: torch.Tensor | None) -> torch.Tensor:
+    r"""log q(a|s) = θ(s, a) - log Σ_{a' ∈ A(s)} exp θ(s, a') on A(s), -inf elsewhere; logits ``[..., S, A]``."""
+    if available is not None:
+        logits = logits.masked_fill(~available, -torch.inf)
+    return torch.log_softmax(logits, dim=-1)
 
 
 def policy_guide(mdp: TabularMDP, horizon: int, num_trajectories: int, log_policy: torch.Tensor) -> None:
@@ -56,6 +65,7 @@ class TabularPolicyGuide:
         self.horizon = check_horizon(horizon, required=True)
         self.stationary = bool(stationary)
         self.name = name
+        self._available = None if mdp.all_actions_available else mdp.available_actions
         S, A = mdp.num_states, mdp.num_actions
         self._shape = (S, A) if self.stationary else (self.horizon, S, A)
 
@@ -68,7 +78,7 @@ class TabularPolicyGuide:
         logits = self.logits()
         if self.stationary:
             logits = logits.expand(self.horizon, *self._shape)
-        return torch.log_softmax(logits, dim=-1)
+        return masked_log_softmax(logits, self._available)
 
     def __call__(self, mdp: TabularMDP, horizon: int, num_trajectories: int = 1, temperature: float = 1.0,
                  action_prior=None) -> None:
@@ -95,6 +105,7 @@ class AmortizedPolicyGuide(nn.Module):
         features = default_state_features(mdp) if features is None else as_float_tensor(features, "features")
         check_shape(features, [mdp.num_states, None], "features", "state features [S, F]")
         self.register_buffer("features", features)
+        self.register_buffer("available", None if mdp.all_actions_available else mdp.available_actions.clone())
         self.num_actions = mdp.num_actions
         self.net = nn.Sequential(
             nn.Linear(features.shape[-1], hidden), nn.Tanh(),
@@ -107,7 +118,7 @@ class AmortizedPolicyGuide(nn.Module):
     def log_policy(self) -> torch.Tensor:
         """log q(a_t | s_t) ``[T, S, A]``."""
         logits = self.net(self.features).reshape(-1, self.horizon, self.num_actions).transpose(0, 1)
-        return torch.log_softmax(logits, dim=-1)
+        return masked_log_softmax(logits, self.available)
 
     def forward(self, mdp: TabularMDP, horizon: int, num_trajectories: int = 1, temperature: float = 1.0,
                 action_prior=None) -> None:

@@ -100,7 +100,8 @@ def optimality_model(mdp: TabularMDP, horizon: int, num_trajectories: int = 1, t
         horizon: T.
         num_trajectories: N, the size of the ``"trajectories"`` plate.
         temperature: α in p(O = 1 | s, a) ∝ exp(r/α).
-        action_prior: p(a|s) ``[S, A]`` or ``[A]``; uniform when None.
+        action_prior: p(a|s) ``[S, A]`` or ``[A]``; uniform when None; zero outside the available
+            actions ``mdp.available_actions`` and renormalized over them, so a_t never takes one.
 
     Example:
         >>> import pyro
