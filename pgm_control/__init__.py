@@ -10,6 +10,7 @@ name                                shape                                       
 ``rewards``                         ``[S, A]`` (r(s) and r(s, a, s') converted)  r(s, a)
 ``initial``                         ``[S]``                                     p(s_1)
 ``action_prior``                    ``[S, A]``                                  p(a | s), uniform default
+``available_actions``               ``[S, A]`` bool                             A(s); all by default
 ``log_beta_sa``, ``log_beta_s``     ``[T, S, A]``, ``[T, S]``                   backward messages
 ``log_alpha``                       ``[T, S]``                                  α_t(s) = p(s_t | O_{1:t-1})
 ``q``, ``v``, ``log_policy``        ``[T, S, A]``, ``[T, S]``, ``[T, S, A]``    soft values (no T when
