@@ -10,11 +10,12 @@ import pyro
 import pytest
 import torch
 
-from pgm_control import TabularMDP
+from pgm_control import Demonstrations, TabularMDP
 from pgm_control.envs import TabularEnv, berkeley_gridworld
 from pgm_control.inference import (
     backward_messages,
     enumerate_log_evidence,
+    feature_matching_irl,
     forward_messages,
     greedy_policy,
     log_evidence,
@@ -244,3 +245,16 @@ def test_gym_wrapper_exposes_the_mask_and_rejects_unavailable_actions():
         env.step(north)
     state, reward, terminated, _, _ = env.step(4)
     assert (state, reward, terminated) == (world.terminal_state, 1.0, True)
+
+
+# ---------------------------------------------------------------------------------- inverse RL
+def test_feature_matching_irl_keeps_to_the_available_actions():
+    """Its initial uniform policy, the optimal policies and the mixture all live on A(s)."""
+    mdp = tiny_mdp(features=torch.eye(S * A, dtype=torch.float64).reshape(S, A, S * A))
+    expert = value_iteration(mdp, horizon=4).policy
+    demos = Demonstrations.from_trajectories(
+        sample_trajectories(mdp, expert, 4, 50, generator=torch.Generator().manual_seed(0)))
+    result = feature_matching_irl(mdp, demos, 4, max_iter=3, progress=False)
+    unavailable = torch.from_numpy(~AVAILABLE)
+    assert torch.equal(result.policies[0, 0], torch.from_numpy(MASKED_UNIFORM))
+    assert (result.policies[..., unavailable] == 0).all() and (result.mixture_policy[:, unavailable] == 0).all()

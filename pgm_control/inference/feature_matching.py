@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import torch
 
 from pgm_control._checks import DTYPE, check_positive_integer, check_real
+from pgm_control._mdp_inputs import log_action_prior
 from pgm_control._progress import progress_bar
 from pgm_control.demonstrations import Demonstrations
 from pgm_control.inference.dynamic_programming import value_iteration
@@ -297,7 +298,7 @@ def feature_matching_irl(
     def optimal_policy(psi):
         return value_iteration(mdp.replace(rewards=features @ psi), horizon).policy
 
-    policies = [torch.full((horizon, S, A), 1.0 / A, dtype=DTYPE)]
+    policies = [log_action_prior(mdp, None).exp().expand(horizon, S, A)]  # uniform over A(s)
     mus = [feature_expectations(mdp, policies[0], features, start, step_weights)]
     mixed = mus[0]
     psi = expert - mixed
@@ -345,7 +346,8 @@ def feature_matching_irl(
 def mixture_policy(mdp: TabularMDP, policies: torch.Tensor, weights: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
     r"""The Markov policy with the visitation of the mixture Σ_j λ_j (pick π_j once per episode):
 
-        π_t(a|s) = Σ_j λ_j d_t^{π_j}(s) π_{j,t}(a|s) / Σ_j λ_j d_t^{π_j}(s)     (uniform where the denominator is 0)
+        π_t(a|s) = Σ_j λ_j d_t^{π_j}(s) π_{j,t}(a|s) / Σ_j λ_j d_t^{π_j}(s)     (uniform over A(s) where
+                                                                                the denominator is 0)
 
     Its state-action visitation, and so its feature expectations, equal the mixture's (induction on t:
     the next-state distribution depends on the policy only through the visitation). policies
@@ -355,5 +357,5 @@ def mixture_policy(mdp: TabularMDP, policies: torch.Tensor, weights: torch.Tenso
         if weight > 0:
             occupancy += weight * policy_visitation(mdp, policy, start)
     totals = occupancy.sum(-1, keepdim=True)
-    uniform = torch.full_like(occupancy, 1.0 / mdp.num_actions)
+    uniform = log_action_prior(mdp, None).exp()
     return torch.where(totals > 0, occupancy / totals.clamp_min(torch.finfo(DTYPE).tiny), uniform)
