@@ -13,6 +13,7 @@ from pgm_control.inference import (
     soft_value_iteration,
     value_iteration,
 )
+from pgm_control.sampling import sample_trajectories
 
 import brute_force
 
@@ -185,3 +186,42 @@ def test_stable_for_huge_rewards_and_long_horizons(backup):
         # so float64 rounding accumulated over 1e4 steps is ~1e-4: allow 1e-3.
         gap = hard.v[0] - soft.v[0]
         assert (gap >= -1e-3).all() and (gap <= 10_000 * math.log(4) + 1e-3).all()
+
+
+@pytest.mark.parametrize("backup", ["expected", "optimistic"])
+@pytest.mark.parametrize("temperature", [1e-6, 1e-2, 1.0, 1e6])
+@pytest.mark.parametrize("horizon", [None, 10, 1000])
+def test_soft_policy_rows_sum_to_one_at_every_temperature(backup, temperature, horizon):
+    """Rows of π sum to 1 within 1e-12 (a few ulps of rounding over A = 4 terms) for α from 1e-6 to 1e6
+    and |r| up to 1e4: the log-policy is normalized as a log-softmax of its own row."""
+    discount = 0.9 if horizon is None else 1.0
+    # the optimistic backup at γ < 1 has no fixed point for rewards this large: use r <= 0 there
+    mdp = random_mdp(8, 4, branching=3, seed=11, reward_scale=1e4, discount=discount)
+    if horizon is None and backup == "optimistic":
+        mdp = mdp.replace(rewards=-mdp.rewards.abs())
+    prior = torch.tensor([0.5, 0.0, 0.25, 0.25], dtype=torch.float64)
+    soft = soft_value_iteration(mdp, horizon, temperature, backup, action_prior=prior, tol=1e-6)
+    policy = soft.policy
+    assert ((policy.sum(-1) - 1).abs() <= 1e-12).all()
+    assert (policy[..., 1] == 0).all()  # zero prior, zero probability
+
+
+@pytest.mark.slow
+def test_sample_trajectories_accepts_the_policy_at_tiny_temperature():
+    """The library's own policy at α = 1e-6, |r| ~ 1e4, T = 10^4 (its rows once summed to 1 ± 4e-3)
+    is normalized to 1e-12 and samples."""
+    mdp = random_mdp(6, 3, seed=0, reward_scale=1e4)
+    soft = soft_value_iteration(mdp, horizon=10_000, temperature=1e-6)
+    assert ((soft.policy.sum(-1) - 1).abs() <= 1e-12).all()
+    trajectories = sample_trajectories(mdp, soft, 10_000, 2, generator=torch.Generator().manual_seed(0))
+    # at α = 1e-6 the soft policy is the greedy one: every sampled action is the argmax of Q_t
+    greedy = soft.q.argmax(-1)
+    steps = torch.arange(10_000)
+    assert torch.equal(trajectories.actions, greedy[steps, trajectories.states[:, :-1]])
+
+
+def test_soft_log_policy_is_the_textbook_formula_where_it_is_well_conditioned():
+    mdp = random_mdp(5, 3, branching=2, seed=3)
+    soft = soft_value_iteration(mdp, horizon=4, temperature=0.7, backup="optimistic")
+    textbook = math.log(1 / 3) + (soft.q - soft.v[..., None]) / 0.7
+    torch.testing.assert_close(soft.log_policy, textbook, atol=1e-13, rtol=0)
