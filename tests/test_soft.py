@@ -225,3 +225,60 @@ def test_soft_log_policy_is_the_textbook_formula_where_it_is_well_conditioned():
     soft = soft_value_iteration(mdp, horizon=4, temperature=0.7, backup="optimistic")
     textbook = math.log(1 / 3) + (soft.q - soft.v[..., None]) / 0.7
     torch.testing.assert_close(soft.log_policy, textbook, atol=1e-13, rtol=0)
+
+
+def test_one_state_optimistic_fixed_point_condition():
+    """One state, r, γ, α = 1: V = r + log(γ e^V + 1 - γ) ⇔ e^V (1 - γ e^r) = (1 - γ) e^r, solvable iff
+    γ e^r < 1. r = 1, γ = 0.5 (γ e = 1.36) has none; r = 0.5 (γ e^0.5 = 0.82) has the closed form."""
+    one = TabularMDP(torch.ones(1, 1, 1, dtype=torch.float64), torch.tensor([[1.0]]), discount=0.5)
+    with pytest.raises(ValueError, match=r"no fixed point.*spectral radius γ ρ\(K\) < 1.*>= e\^0\.307"):
+        soft_value_iteration(one, backup="optimistic")
+    solvable = one.replace(rewards=torch.tensor([[0.5]], dtype=torch.float64))
+    v = soft_value_iteration(solvable, backup="optimistic", tol=1e-9).v.item()
+    assert abs(v - math.log(0.5 * math.exp(0.5) / (1 - 0.5 * math.exp(0.5)))) <= 1e-9
+
+
+def exact_optimistic_fixed_point(mdp):
+    """Independent truth: exp(V) solves the linear system W = γ K W + (1 - γ) u (α = 1, uniform prior)."""
+    P, r, gamma = mdp.to_dense().transitions.numpy(), mdp.rewards.numpy(), mdp.discount
+    weights = np.exp(r) / mdp.num_actions
+    K = gamma * np.einsum("sa,sap->sp", weights, P)
+    return np.log(np.linalg.solve(np.eye(mdp.num_states) - K, (1 - gamma) * weights.sum(-1)))
+
+
+@pytest.mark.parametrize("shift", [-1.0, 0.0, 0.08])
+def test_optimistic_fixed_point_is_within_tol_of_the_linear_solve(shift):
+    """With V > 0 the optimistic backup is not a γ-contraction (shift 0.08: γ ρ(K) = 0.97, the
+    γ/(1-γ) rule stopped with an error of 3·tol); the stopping rule uses its actual modulus."""
+    base = random_mdp(6, 2, seed=1, discount=0.9)
+    mdp = base.replace(rewards=0.1 * base.rewards + shift)
+    result = soft_value_iteration(mdp, backup="optimistic", tol=1e-6)
+    assert np.abs(result.v.numpy() - exact_optimistic_fixed_point(mdp)).max() <= 1e-6
+    v_again = torch.logsumexp(math.log(0.5) + result.q, -1)
+    torch.testing.assert_close(result.v, v_again, atol=1e-14, rtol=0)
+
+
+def test_optimistic_divergence_with_a_terminal_state_is_certified_during_the_iteration():
+    """A terminal state keeps the smallest row sum of γK below 1, so no up-front verdict: the iteration's
+    Collatz–Wielandt bound on the growing states proves γ ρ(K) > 1 by sweep 256 (max_iter=300)."""
+    base = random_mdp(6, 2, seed=1, discount=0.9)
+    mdp = TabularMDP(base.transitions, base.rewards + 0.3, discount=0.9, terminal=[5])
+    assert exact_spectral_radius(mdp) > 1
+    with pytest.raises(ValueError, match=r"no fixed point.*on states \["):
+        soft_value_iteration(mdp, backup="optimistic", max_iter=300)
+
+
+def exact_spectral_radius(mdp):
+    P, r, gamma = mdp.to_dense().transitions.numpy(), mdp.rewards.numpy(), mdp.discount
+    return np.abs(np.linalg.eigvals(gamma * np.einsum("sa,sap->sp", np.exp(r) / mdp.num_actions, P))).max()
+
+
+def test_expected_soft_fixed_point_is_within_tol_of_the_truth():
+    mdp = random_mdp(10, 3, branching=3, seed=7, discount=0.99)
+    P, r = mdp.to_dense().transitions.numpy(), mdp.rewards.numpy()
+    v = np.zeros(10)
+    for _ in range(5000):  # independent NumPy soft value iteration, 0.99^5000 ≈ 1e-22
+        q = r + 0.99 * P @ v
+        v = np.log(np.exp(q - q.max(-1, keepdims=True)).mean(-1)) + q.max(-1)
+    result = soft_value_iteration(mdp, tol=1e-6)
+    assert np.abs(result.v.numpy() - v).max() <= 1e-6
