@@ -92,7 +92,7 @@ def fixed_point(
     the change itself. Returns q ``[S, A]``, v ``[S]``
     and the number of sweeps, as a consistent pair: v = v_from_q(q) exactly (so a policy read off q
     and v is normalized) and q = q_from_v(V_k) is the backup of v to within γ‖V_{k+1} - V_k‖_∞ <=
-    (1-γ)·tol.
+    (1-γ)·tol (tol when γ = 1).
 
     Errors, by cause: ``divergence`` (a solver's certificate, e.g. the optimistic backup's spectral
     condition) proves there is no fixed point: ``ValueError`` with its explanation; the changes stall
