@@ -82,7 +82,8 @@ def elbo(P, r, p0, prior, policy, T):
                 gain += r[s, a] + np.log(prior[s, a]) - np.log(policy[t, s, a]) if policy[t, s, a] > 0 else 0.0
                 if t + 1 < T:
                     q *= P[s, a, s_seq[t + 1]]
-            total += q * gain
+            if q > 0:  # trajectories of probability 0 contribute nothing (0·log 0 = 0)
+                total += q * gain
     return total
 
 

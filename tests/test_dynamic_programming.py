@@ -173,3 +173,57 @@ def test_result_shapes_are_documented_shapes():
     assert timed.q.shape == (5, 7, 3) and timed.v.shape == (5, 7) and timed.policy.shape == (5, 7, 3)
     evaluated = policy_evaluation(mdp, timed.policy, horizon=5)
     torch.testing.assert_close(evaluated.v, timed.v)
+
+
+def numpy_value_iteration(mdp, sweeps):
+    """Independent truth: plain value iteration in NumPy (dense), run far past convergence."""
+    P, r, gamma = mdp.to_dense().transitions.numpy(), mdp.rewards.numpy(), mdp.discount
+    v = np.zeros(mdp.num_states)
+    for _ in range(sweeps):
+        v = (r + gamma * P @ v).max(-1)
+    return v
+
+
+@pytest.mark.parametrize("gamma", [0.9, 0.99])
+def test_infinite_horizon_value_is_within_tol_of_the_true_fixed_point(gamma):
+    """‖V - V*‖ <= tol: with the stopping rule's γ/(1-γ) factor dropped the error would reach
+    γ/(1-γ)·tol (99·tol at γ = 0.99), and the q returned is the backup of the v returned."""
+    mdp = random_mdp(12, 3, branching=3, seed=4, discount=gamma)
+    tol = 1e-6
+    result = value_iteration(mdp, tol=tol)
+    truth = numpy_value_iteration(mdp, 5000)  # 0.99^5000 ≈ 1e-22 of the initial error
+    assert np.abs(result.v.numpy() - truth).max() <= tol
+    torch.testing.assert_close(result.v, result.q.max(-1).values, atol=0, rtol=0)
+    backup = mdp.rewards + gamma * mdp.expected_next(result.v)
+    assert (result.q - backup).abs().max() <= (1 - gamma) * tol
+
+
+def test_iterative_policy_evaluation_is_within_tol_of_the_linear_solve(monkeypatch):
+    mdp = random_mdp(15, 3, branching=3, seed=5, discount=0.99)
+    pi = torch.softmax(torch.randn(15, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64), -1)
+    P = mdp.to_dense().transitions.numpy()
+    p_pi, r_pi = np.einsum("sa,sap->sp", pi.numpy(), P), (pi * mdp.rewards).sum(-1).numpy()
+    truth = np.linalg.solve(np.eye(15) - 0.99 * p_pi, r_pi)
+    import pgm_control.inference.dynamic_programming as dp
+    monkeypatch.setattr(dp, "DIRECT_SOLVE_MAX_STATES", 0)
+    assert np.abs(policy_evaluation(mdp, pi, tol=1e-6).v.numpy() - truth).max() <= 1e-6
+
+
+def test_tol_below_float64_resolution_is_reported_as_such():
+    mdp = random_mdp(10, 3, seed=2, discount=0.99)  # values ~ 100: float64 resolves ~1e-14 per sweep
+    with pytest.raises(ValueError, match=r"tol=1e-20 is below what float64 resolves.*Pass tol >="):
+        value_iteration(mdp, tol=1e-20)
+
+
+def test_too_few_sweeps_says_it_is_still_converging():
+    mdp = random_mdp(10, 3, seed=2, discount=0.99)
+    with pytest.raises(RuntimeError, match=r"max_iter=5 .*still above tol=1e-10 and shrinking.*Raise max_iter"):
+        value_iteration(mdp, max_iter=5)
+
+
+def test_discount_one_with_a_rewarding_cycle_says_there_may_be_no_fixed_point():
+    """State 0: action 0 ends the episode, action 1 loops on state 0 with reward 1: V* = ∞."""
+    P = torch.tensor([[[0.0, 1.0], [1.0, 0.0]], [[0.0, 1.0], [0.0, 1.0]]], dtype=torch.float64)
+    mdp = TabularMDP(P, torch.tensor([[0.0, 1.0], [0.0, 0.0]]), discount=1.0, terminal=[1])
+    with pytest.raises(RuntimeError, match=r"still changes by 1 per sweep.*no fixed point.*terminal state"):
+        value_iteration(mdp, max_iter=200)

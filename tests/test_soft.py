@@ -13,6 +13,7 @@ from pgm_control.inference import (
     soft_value_iteration,
     value_iteration,
 )
+from pgm_control.sampling import sample_trajectories
 
 import brute_force
 
@@ -185,3 +186,99 @@ def test_stable_for_huge_rewards_and_long_horizons(backup):
         # so float64 rounding accumulated over 1e4 steps is ~1e-4: allow 1e-3.
         gap = hard.v[0] - soft.v[0]
         assert (gap >= -1e-3).all() and (gap <= 10_000 * math.log(4) + 1e-3).all()
+
+
+@pytest.mark.parametrize("backup", ["expected", "optimistic"])
+@pytest.mark.parametrize("temperature", [1e-6, 1e-2, 1.0, 1e6])
+@pytest.mark.parametrize("horizon", [None, 10, 1000])
+def test_soft_policy_rows_sum_to_one_at_every_temperature(backup, temperature, horizon):
+    """Rows of π sum to 1 within 1e-12 (a few ulps of rounding over A = 4 terms) for α from 1e-6 to 1e6
+    and |r| up to 1e4: the log-policy is normalized as a log-softmax of its own row."""
+    discount = 0.9 if horizon is None else 1.0
+    # the optimistic backup at γ < 1 has no fixed point for rewards this large: use r <= 0 there
+    mdp = random_mdp(8, 4, branching=3, seed=11, reward_scale=1e4, discount=discount)
+    if horizon is None and backup == "optimistic":
+        mdp = mdp.replace(rewards=-mdp.rewards.abs())
+    prior = torch.tensor([0.5, 0.0, 0.25, 0.25], dtype=torch.float64)
+    soft = soft_value_iteration(mdp, horizon, temperature, backup, action_prior=prior, tol=1e-6)
+    policy = soft.policy
+    assert ((policy.sum(-1) - 1).abs() <= 1e-12).all()
+    assert (policy[..., 1] == 0).all()  # zero prior, zero probability
+
+
+@pytest.mark.slow
+def test_sample_trajectories_accepts_the_policy_at_tiny_temperature():
+    """The library's own policy at α = 1e-6, |r| ~ 1e4, T = 10^4 (its rows once summed to 1 ± 4e-3)
+    is normalized to 1e-12 and samples."""
+    mdp = random_mdp(6, 3, seed=0, reward_scale=1e4)
+    soft = soft_value_iteration(mdp, horizon=10_000, temperature=1e-6)
+    assert ((soft.policy.sum(-1) - 1).abs() <= 1e-12).all()
+    trajectories = sample_trajectories(mdp, soft, 10_000, 2, generator=torch.Generator().manual_seed(0))
+    # at α = 1e-6 the soft policy is the greedy one: every sampled action is the argmax of Q_t
+    greedy = soft.q.argmax(-1)
+    steps = torch.arange(10_000)
+    assert torch.equal(trajectories.actions, greedy[steps, trajectories.states[:, :-1]])
+
+
+def test_soft_log_policy_is_the_textbook_formula_where_it_is_well_conditioned():
+    mdp = random_mdp(5, 3, branching=2, seed=3)
+    soft = soft_value_iteration(mdp, horizon=4, temperature=0.7, backup="optimistic")
+    textbook = math.log(1 / 3) + (soft.q - soft.v[..., None]) / 0.7
+    torch.testing.assert_close(soft.log_policy, textbook, atol=1e-13, rtol=0)
+
+
+def test_one_state_optimistic_fixed_point_condition():
+    """One state, r, γ, α = 1: V = r + log(γ e^V + 1 - γ) ⇔ e^V (1 - γ e^r) = (1 - γ) e^r, solvable iff
+    γ e^r < 1. r = 1, γ = 0.5 (γ e = 1.36) has none; r = 0.5 (γ e^0.5 = 0.82) has the closed form."""
+    one = TabularMDP(torch.ones(1, 1, 1, dtype=torch.float64), torch.tensor([[1.0]]), discount=0.5)
+    with pytest.raises(ValueError, match=r"no fixed point.*spectral radius γ ρ\(K\) < 1.*>= e\^0\.307"):
+        soft_value_iteration(one, backup="optimistic")
+    solvable = one.replace(rewards=torch.tensor([[0.5]], dtype=torch.float64))
+    v = soft_value_iteration(solvable, backup="optimistic", tol=1e-9).v.item()
+    assert abs(v - math.log(0.5 * math.exp(0.5) / (1 - 0.5 * math.exp(0.5)))) <= 1e-9
+
+
+def exact_optimistic_fixed_point(mdp):
+    """Independent truth: exp(V) solves the linear system W = γ K W + (1 - γ) u (α = 1, uniform prior)."""
+    P, r, gamma = mdp.to_dense().transitions.numpy(), mdp.rewards.numpy(), mdp.discount
+    weights = np.exp(r) / mdp.num_actions
+    K = gamma * np.einsum("sa,sap->sp", weights, P)
+    return np.log(np.linalg.solve(np.eye(mdp.num_states) - K, (1 - gamma) * weights.sum(-1)))
+
+
+@pytest.mark.parametrize("shift", [-1.0, 0.0, 0.08])
+def test_optimistic_fixed_point_is_within_tol_of_the_linear_solve(shift):
+    """With V > 0 the optimistic backup is not a γ-contraction (shift 0.08: γ ρ(K) = 0.97, the
+    γ/(1-γ) rule stopped with an error of 3·tol); the stopping rule uses its actual modulus."""
+    base = random_mdp(6, 2, seed=1, discount=0.9)
+    mdp = base.replace(rewards=0.1 * base.rewards + shift)
+    result = soft_value_iteration(mdp, backup="optimistic", tol=1e-6)
+    assert np.abs(result.v.numpy() - exact_optimistic_fixed_point(mdp)).max() <= 1e-6
+    v_again = torch.logsumexp(math.log(0.5) + result.q, -1)
+    torch.testing.assert_close(result.v, v_again, atol=1e-14, rtol=0)
+
+
+def test_optimistic_divergence_with_a_terminal_state_is_certified_during_the_iteration():
+    """A terminal state keeps the smallest row sum of γK below 1, so no up-front verdict: the iteration's
+    Collatz–Wielandt bound on the growing states proves γ ρ(K) > 1 by sweep 256 (max_iter=300)."""
+    base = random_mdp(6, 2, seed=1, discount=0.9)
+    mdp = TabularMDP(base.transitions, base.rewards + 0.3, discount=0.9, terminal=[5])
+    assert exact_spectral_radius(mdp) > 1
+    with pytest.raises(ValueError, match=r"no fixed point.*on states \["):
+        soft_value_iteration(mdp, backup="optimistic", max_iter=300)
+
+
+def exact_spectral_radius(mdp):
+    P, r, gamma = mdp.to_dense().transitions.numpy(), mdp.rewards.numpy(), mdp.discount
+    return np.abs(np.linalg.eigvals(gamma * np.einsum("sa,sap->sp", np.exp(r) / mdp.num_actions, P))).max()
+
+
+def test_expected_soft_fixed_point_is_within_tol_of_the_truth():
+    mdp = random_mdp(10, 3, branching=3, seed=7, discount=0.99)
+    P, r = mdp.to_dense().transitions.numpy(), mdp.rewards.numpy()
+    v = np.zeros(10)
+    for _ in range(5000):  # independent NumPy soft value iteration, 0.99^5000 ≈ 1e-22
+        q = r + 0.99 * P @ v
+        v = np.log(np.exp(q - q.max(-1, keepdims=True)).mean(-1)) + q.max(-1)
+    result = soft_value_iteration(mdp, tol=1e-6)
+    assert np.abs(result.v.numpy() - v).max() <= 1e-6

@@ -146,3 +146,31 @@ def test_state_distributions_validate_the_policy():
         state_distributions(GRID, torch.full((GRID.num_states, 4), 0.25))
     with pytest.raises(ValueError, match="sum to 1"):
         state_distributions(GRID, torch.full((HORIZON, GRID.num_states, 4), 0.3))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_elbo_with_zero_prior_actions_matches_enumeration(seed):
+    """0·log 0 = 0: a prior with zeros and a policy that avoids them gives a finite ELBO (it was NaN),
+    equal to brute force; a policy with mass on a zero-prior action gives -inf, not NaN."""
+    P, r, p0, _ = brute_force.tiny_mdp(seed)
+    mdp = TabularMDP(torch.tensor(P), torch.tensor(r), initial=torch.tensor(p0))
+    prior = np.array([[1.0, 0.0], [0.3, 0.7], [0.0, 1.0]])
+    policy = np.random.default_rng(seed).dirichlet(np.ones(2), size=(4, 3))
+    policy[:, 0], policy[:, 2] = [1.0, 0.0], [0.0, 1.0]  # the support of the prior
+    got = elbo(mdp, 4, torch.tensor(policy), action_prior=torch.tensor(prior))
+    assert got.item() == pytest.approx(brute_force.elbo(P, r, p0, prior, policy, 4), abs=1e-10)
+    off_support = policy.copy()
+    off_support[:, 0] = [0.5, 0.5]
+    assert elbo(mdp, 4, torch.tensor(off_support), action_prior=torch.tensor(prior)).item() == -np.inf
+    soft = soft_value_iteration(mdp, 4, backup="expected", action_prior=torch.tensor(prior))
+    assert torch.isfinite(elbo(mdp, 4, soft, action_prior=torch.tensor(prior)))
+
+
+def test_elbo_gradient_is_finite_with_zero_prior_actions():
+    P, r, p0, _ = brute_force.tiny_mdp(3)
+    rewards = torch.tensor(r, requires_grad=True)
+    mdp = TabularMDP(torch.tensor(P), rewards, initial=torch.tensor(p0))
+    prior = torch.tensor([[1.0, 0.0], [0.5, 0.5], [0.5, 0.5]], dtype=torch.float64)
+    policy = torch.tensor([[1.0, 0.0], [0.2, 0.8], [0.6, 0.4]], dtype=torch.float64)
+    elbo(mdp, 3, policy, action_prior=prior).backward()
+    assert torch.isfinite(rewards.grad).all() and (rewards.grad[0, 1] == 0)

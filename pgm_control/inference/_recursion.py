@@ -7,6 +7,7 @@ time or iterations, never over states.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -59,6 +60,18 @@ def backward_induction(
     return (q_all if keep_q else None), v_all
 
 
+# The iteration has stalled at float64 resolution when the changes, at most this many units in the last
+# place of max|V| (a backup's own rounding), have not reached a new minimum for STALL_SWEEPS sweeps
+# (a converging iteration makes a new minimum nearly every sweep).
+STALL_ULPS = 64
+STALL_SWEEPS = 50
+EPS = torch.finfo(DTYPE).eps
+
+# A solver's certificate that its iteration has no fixed point: (V_k, V_{k+1}, k) -> an explanation,
+# or None while it cannot tell.
+DivergenceCheck = Callable[[torch.Tensor, torch.Tensor, int], str | None]
+
+
 def fixed_point(
     mdp: TabularMDP,
     q_from_v: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
@@ -68,30 +81,79 @@ def fixed_point(
     max_iter: int,
     progress: bool | None = None,
     desc: str = "fixed point",
+    divergence: DivergenceCheck | None = None,
+    modulus: Callable[[torch.Tensor], float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Iterate V <- v_from_q(q_from_v(V)) from V = 0 until the error bound on V is below `tol`.
+    r"""Iterate Q_k = q_from_v(V_k), V_{k+1} = v_from_q(Q_k) from V_0 = 0 until the error bound on
+    V_{k+1} is below `tol`.
 
-    With γ < 1 the bound is γ/(1-γ) ‖V_{k+1} - V_k‖_∞ (contraction); with γ = 1 (terminal states) it is
-    the change itself. Returns q ``[S, A]``, v ``[S]`` and the number of sweeps.
+    With γ < 1 the bound is L/(1-L) ‖V_{k+1} - V_k‖_∞ with L the contraction modulus: γ, or
+    ``modulus(V_{k+1})`` for a backup that is not a γ-contraction; with γ = 1 (terminal states) it is
+    the change itself. Returns q ``[S, A]``, v ``[S]``
+    and the number of sweeps, as a consistent pair: v = v_from_q(q) exactly (so a policy read off q
+    and v is normalized) and q = q_from_v(V_k) is the backup of v to within γ‖V_{k+1} - V_k‖_∞ <=
+    (1-γ)·tol (tol when γ = 1).
+
+    Errors, by cause: ``divergence`` (a solver's certificate, e.g. the optimistic backup's spectral
+    condition) proves there is no fixed point: ``ValueError`` with its explanation; the changes stall
+    at float64's resolution of V with the bound still above `tol`: ``ValueError`` naming `tol`;
+    `max_iter` sweeps pass: ``RuntimeError``, saying whether V was still converging or kept growing.
     """
     require_infinite_horizon_ok(mdp)
     gamma = mdp.discount
-    factor = gamma / (1.0 - gamma) if gamma < 1.0 else 1.0
+    factor = _bound_factor(gamma) if gamma < 1.0 else 1.0
     v = torch.zeros(mdp.num_states, dtype=DTYPE)
+    stalled, smallest, half_change = 0, math.inf, None
     with progress_bar(max_iter, progress, 0.0, desc) as bar:
         for sweep in range(1, max_iter + 1):
             q = q_from_v(v, None)
             v_new = v_from_q(q)
             change = (v_new - v).abs().max().item()
-            v = v_new
             bar.update()
+            if modulus is not None and gamma < 1.0:
+                factor = _bound_factor(modulus(v_new))
             if factor * change <= tol:
-                return q_from_v(v, None), v, sweep
-    raise RuntimeError(
-        f"{desc} did not converge in max_iter={max_iter} sweeps (last change {change:.3g}); with "
-        "discount=1 some policy may never reach a terminal state. Raise max_iter, lower the "
-        "discount, or pass a finite horizon."
+                return q, v_new, sweep
+            if divergence is not None and (reason := divergence(v, v_new, sweep)) is not None:
+                raise ValueError(reason)
+            scale = max(v_new.abs().max().item(), v.abs().max().item())
+            if change > STALL_ULPS * EPS * scale or change < smallest:
+                stalled, smallest = 0, min(change, smallest)
+            else:
+                stalled += 1
+            if stalled >= STALL_SWEEPS:
+                raise ValueError(_stall_message(desc, tol, factor, change, scale))
+            v = v_new
+            if sweep == max_iter // 2:
+                half_change = change
+    raise RuntimeError(_not_converged_message(desc, max_iter, gamma, factor, change, half_change, tol))
+
+
+def _bound_factor(lipschitz: float) -> float:
+    """L/(1-L): ‖V_{k+1} - V*‖ <= L/(1-L) ‖V_{k+1} - V_k‖ for an L-contraction."""
+    return lipschitz / (1.0 - lipschitz) if lipschitz < 1.0 else math.inf
+
+
+def _stall_message(desc: str, tol: float, factor: float, change: float, scale: float) -> str:
+    floor = factor * STALL_ULPS * EPS * scale
+    return (
+        f"{desc}: tol={tol:.3g} is below what float64 resolves here: with values of size {scale:.3g} "
+        f"the changes of V have stalled at rounding level ({change:.3g}, about "
+        f"{change / (EPS * scale):.0f} units in the last place) for {STALL_SWEEPS} sweeps, so the error "
+        f"bound cannot fall below about {floor:.2g}. Pass tol >= {floor:.1g}."
     )
+
+
+def _not_converged_message(desc, max_iter, gamma, factor, change, half_change, tol) -> str:
+    head = f"{desc} did not converge in max_iter={max_iter} sweeps: "
+    if half_change is not None and change >= half_change:
+        hint = (" With discount=1 a policy that the backup weighs may cycle forever without reaching a "
+                "terminal state, with a positive return per cycle." if gamma == 1.0 else "")
+        return (head + f"V still changes by {change:.3g} per sweep, no less than {half_change:.3g} "
+                f"halfway, so it may have no fixed point.{hint} Check the rewards and terminal states, "
+                "lower the discount, or pass a finite horizon.")
+    return (head + f"the error bound {factor * change:.3g} is still above tol={tol:.3g} and shrinking "
+            "(a discount near 1 converges slowly). Raise max_iter, loosen tol, or pass a finite horizon.")
 
 
 def require_infinite_horizon_ok(mdp: TabularMDP) -> None:

@@ -7,6 +7,9 @@ import torch
 from pgm_control._checks import DTYPE
 from pgm_control.mdp import TabularMDP
 
+# Entries per in-place pass of soft_log_policy (its temporaries stay this size, about 8 MB).
+CHUNK = 1 << 20
+
 
 def action_mask(mdp: TabularMDP) -> torch.Tensor | None:
     """``mdp.available_actions`` ``[S, A]``, or None when every action is available (nothing to mask)."""
@@ -35,3 +38,28 @@ def greedy_policy(q: torch.Tensor, log_prior: torch.Tensor | None = None, rtol: 
     best = q.max(-1, keepdim=True).values
     ties = q >= best - rtol * (1.0 + best.abs())
     return ties.to(DTYPE) / ties.sum(-1, keepdim=True)
+
+
+def soft_log_policy(q: torch.Tensor, log_prior: torch.Tensor | float, temperature: float) -> torch.Tensor:
+    r"""log π(a|s) = log p(a|s) + (Q(s, a) - V(s))/α (CS285 notes, "Soft Optimality"), shaped like ``q``.
+
+    Computed as the log-softmax of the row x(a) = log p(a|s) + Q(s, a)/α itself,
+
+        log π(a|s) = x(a) - log Σ_a' exp(x(a')),
+
+    which equals the formula above in exact arithmetic (V(s) = α log Σ_a p(a|s) exp(Q(s, a)/α)) but
+    normalizes each row to rounding error at every α: subtracting a separately computed V instead
+    amplifies V's rounding by 1/α (rows summing to 1 ± 1e-3 at α = 1e-6). ``q`` ``[..., S, A]``;
+    ``log_prior`` ``[S, A]`` or a float. Without autograd the table is built in place a block of time
+    steps at a time, so the result is the only full-size allocation.
+    """
+    if q.requires_grad or (isinstance(log_prior, torch.Tensor) and log_prior.requires_grad):
+        return torch.log_softmax(q / temperature + log_prior, dim=-1)
+    S, A = q.shape[-2:]
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    steps = max(1, CHUNK // max(1, S * A))  # whole time steps per in-place pass
+    for q_part, out_part in zip(q.reshape(-1, S, A).split(steps), out.view(-1, S, A).split(steps)):
+        torch.div(q_part, temperature, out=out_part)
+        out_part += log_prior
+        out_part -= torch.logsumexp(out_part, dim=-1, keepdim=True)
+    return out

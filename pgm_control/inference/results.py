@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import torch
 
-from pgm_control.inference.policies import greedy_policy
+from pgm_control.inference.policies import greedy_policy, soft_log_policy
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,10 +40,12 @@ class SoftValueResult:
 
     @cached_property
     def log_policy(self) -> torch.Tensor:
-        """log π(a|s) = log p(a|s) + (Q(s,a) - V(s)) / α, shaped like ``q``."""
+        """log π(a|s) = log p(a|s) + (Q(s,a) - V(s)) / α, shaped like ``q``, as the log-softmax of
+        log p(a|s) + Q(s,a)/α (:func:`~pgm_control.inference.policies.soft_log_policy`): each row sums
+        to 1 within rounding at every α."""
         if self.temperature == 0.0:
             return torch.log(greedy_policy(self.q, self.log_prior))
-        return self.log_prior + (self.q - self.v[..., None]) / self.temperature
+        return soft_log_policy(self.q, self.log_prior, self.temperature)
 
     @property
     def policy(self) -> torch.Tensor:

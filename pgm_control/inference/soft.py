@@ -117,10 +117,88 @@ def soft_value_iteration(
                                   desc="soft value iteration")
         iterations = horizon
     else:
-        q, v, iterations = fixed_point(mdp, q_from_v, v_from_q, tol=tol, max_iter=max_iter,
-                                       progress=progress, desc="soft value iteration")
+        divergence, modulus = (optimistic_iteration_checks(mdp, temperature, log_prior)
+                               if backup == "optimistic" else (None, None))
+        q, v, iterations = fixed_point(mdp, q_from_v, v_from_q, tol=tol, max_iter=max_iter, progress=progress,
+                                       desc="soft value iteration", divergence=divergence, modulus=modulus)
     return SoftValueResult(q=q, v=v, temperature=temperature, backup=backup, log_prior=log_prior,
                            iterations=iterations)
+
+
+# A log ratio above this (a few hundred ulps of 1) is a ratio above 1 despite rounding.
+_RATIO_MARGIN = 1e-13
+
+
+def optimistic_iteration_checks(mdp: TabularMDP, temperature: float, log_prior: torch.Tensor):
+    r"""The ``divergence`` and ``modulus`` arguments of ``fixed_point`` for the optimistic backup.
+
+    Divergence: raises at once when there is certainly no fixed point, gives None when there
+    certainly is one, else a check run during the iteration. Modulus: the backup is not a
+    γ-contraction in V when V > 0; its Lipschitz constant in the sup norm at V is
+    max_s (γ K W)(s) / (γ K W + (1 - γ) u)(s), at least γ.
+
+    In W(s) = exp(V(s)/α) the optimistic backup is linear (Levine 2018, §2.3, with the discount as
+    an absorbing zero-reward state):
+
+        W <- γ K W + (1 - γ) u,   K(s, s') = Σ_a p(a|s) e^{r(s,a)/α} p(s'|s,a),   u(s) = Σ_a p(a|s) e^{r(s,a)/α}
+
+    With γ < 1 (so (1 - γ) u > 0) a finite fixed point exists iff the spectral radius γ ρ(K) < 1
+    (with γ = 1, W grows without bound when γ ρ(K) > 1). For one state, V = r + α log(γ e^{V/α} + 1 - γ)
+    has the solution e^{V/α} (1 - γ e^{r/α}) = (1 - γ) e^{r/α} only when γ e^{r/α} < 1. The row sums
+    γ u(s) of γK bound ρ: min_s γ u(s) >= 1 proves divergence, max_s γ u(s) < 1 convergence. In
+    between, the returned check applies the Collatz–Wielandt bound ρ(A) >= min_s (A x)_s / x_s
+    (x > 0) to the iterate x = W_k on the states J where it grows, with A = γ K restricted to J (one
+    extra backup, at sweeps 2^n and every 1024th).
+    """
+    gamma = mdp.discount
+    if gamma == 0.0:
+        return None, None
+    log_gamma = math.log(gamma)
+    log_rows = log_gamma + torch.logsumexp(log_prior + mdp.rewards / temperature, dim=-1)  # log γ u(s)
+    if log_rows.min().item() >= _RATIO_MARGIN:
+        raise ValueError(_optimistic_divergence_message(gamma, temperature, log_rows.min().item(),
+                                                        "the smallest row sum of γ K, min_s γ Σ_a p(a|s) e^{r(s,a)/α}"))
+    log_escape = math.log1p(-gamma) + log_rows - log_gamma if gamma < 1.0 else None  # log (1-γ) u(s)
+
+    def modulus(v_new: torch.Tensor) -> float:  # 1 - min_s (1 - γ) u(s) / W(s)
+        return max(gamma, 1.0 - (log_escape - v_new / temperature).exp().min().item())
+
+    def check(v: torch.Tensor, v_new: torch.Tensor, sweep: int) -> str | None:
+        if sweep & (sweep - 1) and sweep % 1024:
+            return None
+        log_w, log_w_new = v / temperature, v_new / temperature
+        log_kw = log_w_new if log_escape is None else log_w_new + _log1mexp(log_escape - log_w_new)  # log γKW
+        growing = log_kw - log_w >= _RATIO_MARGIN
+        if not bool(growing.any()):
+            return None
+        on_j = torch.where(growing, log_w, -torch.inf)
+        log_kw_j = log_gamma + torch.logsumexp(log_prior + mdp.rewards / temperature
+                                               + mdp.log_expected_exp_next(on_j), dim=-1)
+        bound = (log_kw_j - log_w)[growing].min().item()  # log of a lower bound on γ ρ(K)
+        if bound < _RATIO_MARGIN:
+            return None
+        states = growing.nonzero().squeeze(-1).tolist()
+        where = f"on states {states[:10]}{'...' if len(states) > 10 else ''}"
+        return _optimistic_divergence_message(gamma, temperature, bound, where)
+
+    if log_rows.max().item() < 0.0:
+        return None, (modulus if log_escape is not None else None)
+    return check, (modulus if log_escape is not None else None)
+
+
+def _log1mexp(x: torch.Tensor) -> torch.Tensor:
+    """log(1 - e^x) for x <= 0, accurate on both sides of -log 2."""
+    return torch.where(x > -math.log(2.0), torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x)))
+
+
+def _optimistic_divergence_message(gamma: float, temperature: float, log_bound: float, where: str) -> str:
+    return (
+        f"backup='optimistic' with discount={gamma:g} and temperature={temperature:g} has no fixed point: "
+        "exp(V/α) follows W <- γ K W + (1 - γ) u with K(s, s') = Σ_a p(a|s) e^{r(s,a)/α} p(s'|s,a), "
+        "finite only when the spectral radius γ ρ(K) < 1, but here γ ρ(K) >= "
+        f"e^{log_bound:.3g} ({where}): the exponentiated return grows faster than the discount shrinks "
+        "it. Lower the rewards or the discount, raise the temperature, or pass a finite horizon."
+    )
 
 
 def soft_bellman_operators(mdp: TabularMDP, temperature: float, backup: str, log_prior: torch.Tensor,

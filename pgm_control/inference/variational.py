@@ -19,6 +19,7 @@ from pyro.optim import ClippedAdam
 from tqdm import tqdm
 
 from pgm_control._checks import DTYPE, check_horizon, check_integer, check_temperature
+from pgm_control._logspace import safe_log
 from pgm_control._mdp_inputs import check_mdp, log_action_prior, read_policy
 from pgm_control.inference.estimators import CausalScoreELBO
 from pgm_control.mdp import TabularMDP
@@ -53,7 +54,8 @@ def elbo(mdp: TabularMDP, horizon: int, policy, *, temperature: float = 1.0, act
 
     policy: ``[S, A]``, ``[T, S, A]`` or a result with ``.policy``. Equals ``log_evidence`` under
     deterministic dynamics and a point-mass start when π is the soft-optimal policy, and is below it
-    otherwise.
+    otherwise. Only state-action pairs that q reaches count (0·log 0 = 0); q putting mass on an action
+    of prior probability 0 gives -inf (KL(q || p) is infinite).
     """
     check_mdp(mdp)
     horizon = check_horizon(horizon, required=True)
@@ -64,9 +66,11 @@ def elbo(mdp: TabularMDP, horizon: int, policy, *, temperature: float = 1.0, act
     if pi.dim() == 2:
         pi = pi.expand(horizon, *pi.shape)
     log_prior = log_action_prior(mdp, action_prior)
-    visits = state_distributions(mdp, pi)
-    gain = pi * (mdp.rewards / temperature + log_prior) - torch.special.xlogy(pi, pi)
-    return (visits[..., None] * gain).sum()
+    joint = state_distributions(mdp, pi)[..., None] * pi  # q(s_t, a_t) [T, S, A]
+    # Only pairs that q visits count (0·log 0 = 0); a visited action of prior probability 0 gives -inf.
+    visited = joint > 0
+    gain = torch.where(visited, mdp.rewards / temperature + log_prior - safe_log(pi), 0.0)
+    return (joint * gain).sum()
 
 
 @dataclass(eq=False)

@@ -40,6 +40,7 @@ import torch
 from pgm_control._checks import DTYPE, check_discount, check_integer, check_positive_integer, check_real
 from pgm_control._progress import progress_bar
 from pgm_control.envs.gym import TabularEnv
+from pgm_control.inference.policies import soft_log_policy
 from pgm_control.inference.soft import soft_maximum
 from pgm_control.mdp import TabularMDP
 
@@ -87,8 +88,7 @@ class TabularQResult:
         else the soft policy π(a|s) = p(a|s) exp((Q(s, a) - V(s))/α) with p(a|s) = 1/A."""
         if self.temperature == 0.0:
             return torch.nn.functional.one_hot(self.q.argmax(-1), self.q.shape[-1]).to(DTYPE)
-        log_prior = -math.log(self.q.shape[-1])
-        return torch.exp(log_prior + (self.q - self.v[..., None]) / self.temperature)
+        return soft_log_policy(self.q, -math.log(self.q.shape[-1]), self.temperature).exp()
 
 
 # ---------------------------------------------------------------------------------------- the math
