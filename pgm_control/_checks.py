@@ -128,9 +128,10 @@ def check_seed(seed, name: str = "seed") -> int:
 
 def check_positive_integer(value, name: str, allow_zero: bool = False) -> int:
     """An integer >= 1 (>= 0 with ``allow_zero``), with a ValueError naming `name` otherwise."""
-    value = check_integer(value, name)
+    what = f"a {'non-negative' if allow_zero else 'positive'} integer"
+    value = check_integer(value, name, what)
     if value < (0 if allow_zero else 1):
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value}")
+        raise ValueError(f"{name} must be {what}, got {value}")
     return value
 
 

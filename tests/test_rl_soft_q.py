@@ -60,7 +60,7 @@ def test_shapes_acting_and_validation():
         SoftQ(gymnasium.make("Pendulum-v1"))
     with pytest.raises(ValueError, match="temperature must be a finite number >= 0"):
         SoftQConfig(temperature=-1.0)
-    with pytest.raises(ValueError, match="target_update_interval must be >= 1"):
+    with pytest.raises(ValueError, match="target_update_interval must be a positive integer"):
         SoftQConfig(target_update_interval=0)
 
 

@@ -43,6 +43,7 @@ import gymnasium
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils import get_total_norm
 from tqdm import tqdm
 
 from pgm_control._checks import check_integer, check_positive_integer, check_real, check_seed, shape_str
@@ -168,25 +169,27 @@ def plot_learning_curve(history, ax=None, *, window: int = 10, title: str | None
 
 
 def check_common_config(config) -> None:
-    """Validate the fields every off-policy config has; raise ``ValueError`` naming the field."""
+    """Validate the fields every off-policy config has; errors name the field (``SACConfig.lr``)."""
+    kind = type(config).__name__
     for name in ("batch_size", "buffer_size", "train_every", "gradient_steps", "eval_episodes"):
-        value = check_integer(getattr(config, name), f"{type(config).__name__}.{name}")
-        if value < 1:
-            raise ValueError(f"{type(config).__name__}.{name} must be >= 1, got {value}")
-    for name in ("learning_starts", "eval_every"):
-        value = check_integer(getattr(config, name), f"{type(config).__name__}.{name}")
-        if value < 0:
-            raise ValueError(f"{type(config).__name__}.{name} must be >= 0 (0 turns it off), got {value}")
-    if not (config.hidden and all(isinstance(w, int) and w > 0 for w in config.hidden)):
-        raise ValueError(f"{type(config).__name__}.hidden must be a tuple of positive layer widths, "
-                         f"e.g. (256, 256); got {config.hidden!r}")
-    if not 0.0 <= config.discount <= 1.0:
-        raise ValueError(f"{type(config).__name__}.discount must be in [0, 1], got {config.discount}")
-    if not 0.0 < config.tau <= 1.0:
-        raise ValueError(f"{type(config).__name__}.tau must be in (0, 1] (1 copies the network), "
-                         f"got {config.tau}")
-    if not 0.0 < config.lr < math.inf:
-        raise ValueError(f"{type(config).__name__}.lr must be a positive number, got {config.lr}")
+        check_positive_integer(getattr(config, name), f"{kind}.{name}")
+    for name in ("learning_starts", "eval_every"):  # 0 turns them off
+        check_positive_integer(getattr(config, name), f"{kind}.{name}", allow_zero=True)
+    hidden = config.hidden
+    if not (isinstance(hidden, (tuple, list)) and hidden and all(
+            isinstance(w, numbers.Integral) and not isinstance(w, bool) and w > 0 for w in hidden)):
+        raise ValueError(f"{kind}.hidden must be a tuple of positive layer widths, e.g. (256, 256); got {hidden!r}")
+    if not 0.0 <= config_number(config, "discount", "a number in [0, 1]") <= 1.0:
+        raise ValueError(f"{kind}.discount must be in [0, 1], got {config.discount}")
+    if not 0.0 < config_number(config, "tau", "a number in (0, 1]") <= 1.0:
+        raise ValueError(f"{kind}.tau must be in (0, 1] (1 copies the network), got {config.tau}")
+    if not 0.0 < config_number(config, "lr", "a positive number") < math.inf:
+        raise ValueError(f"{kind}.lr must be a finite positive number, got {config.lr}")
+
+
+def config_number(config, name: str, expected: str) -> float:
+    """The real-valued field ``name`` of ``config``; a TypeError naming ``Config.name`` otherwise."""
+    return check_real(getattr(config, name), f"{type(config).__name__}.{name}", expected)
 
 
 def config_from_dict(config_class, values: Mapping):
@@ -321,6 +324,8 @@ class OffPolicyAgent(abc.ABC):
             action = self._random_action()
         else:
             action = self.act(observation)
+            if not np.isfinite(action).all():
+                self._diverged(f"the policy's action {action} is not finite")
         next_observation, reward, terminated, truncated, _ = self.env.step(action)
         self._check_env_output("reward", reward)
         self._check_env_output("observation", next_observation)
@@ -349,14 +354,24 @@ class OffPolicyAgent(abc.ABC):
                 "gymnasium.wrappers.TransformReward / TransformObservation, before training on it")
 
     def _check_losses(self, losses: dict[str, torch.Tensor]) -> None:
-        """Stop at the first update whose losses are not finite (one device sync per update)."""
-        if torch.isfinite(torch.stack(list(losses.values()))).all():
-            return
-        name, value = next((k, float(v)) for k, v in losses.items() if not math.isfinite(float(v)))
+        """Stop at the first update whose losses are not finite (one device sync per update). Parameters
+        that an update made non-finite show in the next update's losses, in the actions the policy takes
+        before it (see ``_environment_step``) and in :meth:`_check_parameters` at the end of ``train``."""
+        if not torch.isfinite(torch.stack(list(losses.values()))).all():
+            name, value = next((k, float(v)) for k, v in losses.items() if not math.isfinite(float(v)))
+            self._diverged(f"the {name} loss is {value}")
+
+    def _check_parameters(self) -> None:
+        for name, module in self.modules().items():
+            largest = get_total_norm(module.parameters(), norm_type=math.inf)
+            if not math.isfinite(largest):
+                self._diverged(f"the largest |parameter| of {name} is {float(largest)}")
+
+    def _diverged(self, quantity: str):
         raise FloatingPointError(
-            f"the {name} loss is {value} at update {self.updates} (environment step {self.step}); the networks "
-            f"have diverged: lower lr (now {self.config.lr}), check the scale of the environment's rewards, "
-            "or resume from an earlier checkpoint")
+            f"{quantity} at update {self.updates} (environment step {self.step}): the networks have diverged; "
+            f"lower lr (now {self.config.lr}), check the scale of the environment's rewards, or resume from an "
+            "earlier checkpoint")
 
     def train(self, num_steps: int, *, progress: bool = True, log=None) -> TrainingHistory:
         """Take ``num_steps`` environment steps, with ``gradient_steps`` updates every ``train_every``
@@ -365,7 +380,7 @@ class OffPolicyAgent(abc.ABC):
         Calls continue one another: ``train(a); train(b)`` equals ``train(a + b)`` bit for bit.
 
         Raises ``FloatingPointError`` naming the step and the quantity when the environment returns a
-        non-finite reward or observation, or an update a non-finite loss (diverged networks).
+        non-finite reward or observation, or an update a non-finite loss or parameter (diverged networks).
 
         Args:
             progress: a tqdm bar showing the last episode's return.
@@ -402,6 +417,7 @@ class OffPolicyAgent(abc.ABC):
                     postfix = {"return": f"{self.history.episode_returns[-1]:.1f}"}
                     postfix.update({k: f"{float(v):.3g}" for k, v in self.last_losses.items()})
                     bar.set_postfix(postfix, refresh=False)
+            self._check_parameters()
         finally:
             bar.close()
             if own_log:
