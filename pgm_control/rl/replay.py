@@ -129,7 +129,10 @@ class ReplayBuffer:
             if saved.is_floating_point() and not torch.isfinite(saved).all():
                 raise ValueError(f"{name} holds non-finite values")
         generator = torch.Generator()
-        generator.set_state(state["generator"])  # checks it before anything is written
+        try:  # checked before anything is written
+            generator.set_state(state["generator"])
+        except (TypeError, RuntimeError) as error:
+            raise ValueError(f"generator must be a torch.Generator state ({error})") from None
         for name in _FIELDS:
             getattr(self, name)[:n] = state[name]
         self.position, self.size, self.generator = position, n, generator

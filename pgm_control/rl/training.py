@@ -669,7 +669,7 @@ def _invalid(path: Path, what: str):
         yield
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError, OverflowError,
             RecursionError) as error:
-        detail = f"missing key {error}" if isinstance(error, KeyError) else str(error).strip().splitlines()[0]
+        detail = f"missing key {error}" if isinstance(error, KeyError) else " ".join(str(error).split())
         raise ValueError(f"{path}: invalid {what}: {detail}") from None
 
 
