@@ -47,6 +47,7 @@ from torch.nn.utils import get_total_norm
 from tqdm import tqdm
 
 from pgm_control._checks import check_integer, check_positive_integer, check_real, check_seed, shape_str
+from pgm_control._files import check_format, read_torch_file
 from pgm_control.rl.replay import ReplayBuffer, Transitions
 
 EVAL_SEED_OFFSET = 10_000  # evaluation episode i of an agent seeded s resets with seed s + 10_000 + i
@@ -648,9 +649,7 @@ class OffPolicyAgent(abc.ABC):
 # Checkpoint files: data only, each part checked
 
 
-CHECKPOINT_NAME = "pgm_control.rl checkpoint"
-CHECKPOINT_VERSION = 2
-CHECKPOINT_FORMAT = f"{CHECKPOINT_NAME} {CHECKPOINT_VERSION}"
+CHECKPOINT_FORMAT = "pgm_control.rl checkpoint 2"  # a name and a version number
 _NONE = type(None)
 _CHECKPOINT_TYPES = {
     "config": dict, "seed": int, "step": int, "updates": int, "modules": dict, "optimizers": dict,
@@ -675,22 +674,8 @@ def _invalid(path: Path, what: str):
 
 def _read_checkpoint(path: Path, algorithm: str) -> dict:
     """The checkpoint at `path` as checked plain data: tensors, numbers, strings, bytes, lists, dicts."""
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint file at {path}" + (" (it is a directory)" if path.is_dir() else ""))
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path} is empty, not a checkpoint")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated zips, foreign pickles, random bytes: every way a file can be bad
-        raise ValueError(f"{path} is not a readable checkpoint: {_describe_load_error(error)}") from None
-    if not isinstance(checkpoint, dict):
-        raise ValueError(f"{path} holds a {type(checkpoint).__name__}, not a checkpoint written by {algorithm}.save")
-    found = checkpoint.get("format")
-    if found != CHECKPOINT_FORMAT:
-        if isinstance(found, str) and found.startswith(CHECKPOINT_NAME):
-            raise ValueError(f"{path} is a {found!r} file; this version of pgm_control reads format "
-                             f"{CHECKPOINT_VERSION} only: load it with the version that wrote it and save it again")
-        raise ValueError(f"{path} is not a pgm_control.rl checkpoint (format {found!r})")
+    checkpoint = read_torch_file(path, "checkpoint")
+    check_format(path, checkpoint, CHECKPOINT_FORMAT, f"checkpoint written by {algorithm}.save")
     saved_algorithm = checkpoint.get("algorithm")
     if saved_algorithm != algorithm:
         raise ValueError(f"{path} holds a {saved_algorithm} checkpoint, not a {algorithm} one; load it with "
@@ -707,16 +692,6 @@ def _read_checkpoint(path: Path, algorithm: str) -> dict:
         for key in ("step", "updates"):
             check_positive_integer(checkpoint[key], key, allow_zero=True)
     return checkpoint
-
-
-def _describe_load_error(error: Exception) -> str:
-    text = str(error)
-    if "WeightsUnpickler error" in text:
-        reason = next(line for line in text.splitlines() if "WeightsUnpickler error" in line)
-        return (f"it holds objects that are not plain data ({reason.strip()}); save never writes those, so the "
-                "file was written by something else or altered. It was not unpickled")
-    first_line = text.strip().splitlines()[0] if text.strip() else "no further detail"
-    return f"it is truncated or not a torch file ({type(error).__name__}: {first_line})"
 
 
 def _saved_env(path: Path, checkpoint: dict, allow_pickle: bool):
