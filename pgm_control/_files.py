@@ -8,6 +8,7 @@ file and the problem.
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from pathlib import Path
 
@@ -38,9 +39,10 @@ def read_npz_file(path, what: str) -> dict[str, np.ndarray]:
     """The arrays of a file written by ``np.savez``, read with ``allow_pickle=False``."""
     path = existing_file(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("it is a single .npy array, not an .npz archive")
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("it is a single .npy array, not an .npz archive")
+        with data:
             return {name: data[name] for name in data.files}
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path} is not a readable {what} (.npz): {' '.join(str(error).split())}") from None
@@ -57,6 +59,18 @@ def check_format(path, contents, expected: str, what: str) -> None:
             raise ValueError(f"{path} is a {found!r} file; this version of pgm_control reads {expected!r} only: load "
                              "it with the version that wrote it and save it again")
         raise ValueError(f"{path} is not a {what} (format {found!r})")
+
+
+@contextlib.contextmanager
+def invalid_part(path, what: str):
+    """Turn any error raised while checking or restoring `what` from the file at `path` into one
+    ValueError naming both (the checks themselves raise plain ValueError/TypeError)."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError, OverflowError,
+            RecursionError) as error:
+        detail = f"missing key {error}" if isinstance(error, KeyError) else " ".join(str(error).split())
+        raise ValueError(f"{path}: invalid {what}: {detail}") from None
 
 
 def _describe_torch_error(error: Exception) -> str:

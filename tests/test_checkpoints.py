@@ -255,3 +255,49 @@ def test_sac_checkpoints_are_checked_the_same_way(tmp_path):
     with pytest.raises(ValueError, match=r"sac\.pt holds a SAC checkpoint, not a SoftQ one"):
         SoftQ.load(tmp_path / "sac.pt")
     assert SAC.load(tmp_path / "sac.pt")._episode_length == 15
+
+
+# ----------------------------------------------------------------------------------------------------
+# Reward parameters
+
+
+def test_reward_files_round_trip_and_reject_corrupt_ones(tmp_path):
+    from pgm_control.models import LinearReward, NeuralReward
+
+    features = torch.eye(3, dtype=torch.float64)
+    linear, psi = LinearReward(features), torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    linear.save(tmp_path / "linear.pt", psi)
+    loaded, loaded_psi = LinearReward.load(tmp_path / "linear.pt")
+    assert torch.equal(loaded(loaded_psi), linear(psi))
+    neural = NeuralReward(features, hidden=(4,), seed=3)
+    neural.save(tmp_path / "neural.pt")
+    assert torch.equal(NeuralReward.load(tmp_path / "neural.pt")(), neural())
+
+    with pytest.raises(ValueError, match=r"linear\.pt holds a LinearReward, not a NeuralReward"):
+        NeuralReward.load(tmp_path / "linear.pt")
+    contents = torch.load(tmp_path / "neural.pt", weights_only=True)
+    state = contents["state_dict"]
+    for name, bad, message in [
+        ("list.pt", [1, 2], r"list\.pt holds a list, not a reward file"),
+        ("wide.pt", {**contents, "hidden": [5]}, r"wide\.pt: invalid reward: .*size mismatch"),
+        ("zero.pt", {**contents, "hidden": [0]}, r"zero\.pt: invalid reward: hidden width must be a positive"),
+        ("nan.pt", {**contents, "state_dict": {**state, "network.0.bias": torch.full((4,), torch.nan,
+                                                                                     dtype=torch.float64)}},
+         r"nan\.pt: invalid reward: network\.0\.bias must be finite"),
+        ("extra.pt", {**contents, "code": b"x"}, r"extra\.pt must hold \['format', 'hidden', 'kind', 'state_dict'\]"),
+    ]:
+        torch.save(bad, tmp_path / name)
+        with pytest.raises(ValueError, match=message):
+            NeuralReward.load(tmp_path / name)
+    linear_contents = torch.load(tmp_path / "linear.pt", weights_only=True)
+    torch.save({**linear_contents, "psi": torch.zeros(2, dtype=torch.float64)}, tmp_path / "short.pt")
+    with pytest.raises(ValueError, match=r"short\.pt: invalid reward: psi must have shape"):
+        LinearReward.load(tmp_path / "short.pt")
+    marker = tmp_path / "ran"
+    torch.save({**linear_contents, "psi": Payload(marker)}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match=r"evil\.pt is not a readable reward file: .*not plain data"):
+        LinearReward.load(tmp_path / "evil.pt")
+    assert not marker.exists()
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "linear.pt").read_bytes()[:50])
+    with pytest.raises(ValueError, match=r"cut\.pt is not a readable reward file: it is truncated"):
+        LinearReward.load(tmp_path / "cut.pt")

@@ -25,7 +25,6 @@ is seeded too, for users who sample from it; the agent does not.
 from __future__ import annotations
 
 import abc
-import contextlib
 import copy
 import csv
 import io
@@ -47,7 +46,7 @@ from torch.nn.utils import get_total_norm
 from tqdm import tqdm
 
 from pgm_control._checks import check_integer, check_positive_integer, check_real, check_seed, shape_str
-from pgm_control._files import check_format, read_torch_file
+from pgm_control._files import check_format, invalid_part, read_torch_file
 from pgm_control.rl.replay import ReplayBuffer, Transitions
 
 EVAL_SEED_OFFSET = 10_000  # evaluation episode i of an agent seeded s resets with seed s + 10_000 + i
@@ -558,7 +557,7 @@ class OffPolicyAgent(abc.ABC):
         """
         path = Path(path)
         checkpoint = _read_checkpoint(path, cls.__name__)
-        with _invalid(path, "config"):
+        with invalid_part(path, "config"):
             config = config_from_dict(cls.config_class, checkpoint["config"])
         source = "given"
         if env is None:
@@ -577,34 +576,34 @@ class OffPolicyAgent(abc.ABC):
                 raise ValueError(f"{path}: {what} holds {sorted(saved)}, but {type(self).__name__} with this "
                                  f"config has {sorted(expected)}")
         for name, module in modules.items():
-            with _invalid(path, f"network {name!r}"):
+            with invalid_part(path, f"network {name!r}"):
                 module.load_state_dict(checkpoint["modules"][name])
                 _check_finite_parameters(module)
         for name, optimizer in optimizers.items():
-            with _invalid(path, f"optimizer {name!r}"):
+            with invalid_part(path, f"optimizer {name!r}"):
                 optimizer.load_state_dict(checkpoint["optimizers"][name])
                 _check_optimizer_state(optimizer)
-        with _invalid(path, "generator state"):
+        with invalid_part(path, "generator state"):
             self.generator.set_state(checkpoint["generator"])
         if checkpoint["replay"] is not None:
-            with _invalid(path, "replay buffer"):
+            with invalid_part(path, "replay buffer"):
                 self.buffer.load_state_dict(checkpoint["replay"])
         self.step, self.updates = checkpoint["step"], checkpoint["updates"]
-        with _invalid(path, "history"):
+        with invalid_part(path, "history"):
             self.history = _history_from_dict(checkpoint["history"])
 
     def _restore_episode(self, path: Path, checkpoint: dict, source: str) -> None:
         """The environment's generator and the episode in progress (``source``: where the environment
         came from: "spec" rebuilt, "pickle" unpickled with its state, "given" by the caller)."""
         episode = checkpoint["episode"]
-        with _invalid(path, "episode"):
+        with invalid_part(path, "episode"):
             _check_episode(episode, self.env, self.action_dtype)
         self._env_seeded = episode["env_seeded"]
         if source == "pickle":
             if episode["observation"] is not None:
                 self._continue_episode(episode)
             return
-        with _invalid(path, "env_rng"):
+        with invalid_part(path, "env_rng"):
             saved_rng = None if checkpoint["env_rng"] is None else _generator_from_json(checkpoint["env_rng"])
         if episode["observation"] is None:
             if saved_rng is not None:
@@ -626,7 +625,7 @@ class OffPolicyAgent(abc.ABC):
         ends in the saved observation and generator state (the episode then continues)."""
         seed = episode["reset_seed"]
         if seed is None:
-            with _invalid(path, "episode reset_rng"):
+            with invalid_part(path, "episode reset_rng"):
                 self.env.unwrapped.np_random = _generator_from_json(episode["reset_rng"])
         observation, _ = self.env.reset(seed=seed)
         for action in episode["actions"]:
@@ -661,17 +660,6 @@ _BIT_GENERATORS = {name: getattr(np.random, name) for name in ("PCG64", "PCG64DX
 _RNG_ARRAY_DTYPES = ("uint32", "uint64")
 
 
-@contextlib.contextmanager
-def _invalid(path: Path, what: str):
-    """Turn any error raised while reading `what` from the checkpoint at `path` into one ValueError."""
-    try:
-        yield
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError, OverflowError,
-            RecursionError) as error:
-        detail = f"missing key {error}" if isinstance(error, KeyError) else " ".join(str(error).split())
-        raise ValueError(f"{path}: invalid {what}: {detail}") from None
-
-
 def _read_checkpoint(path: Path, algorithm: str) -> dict:
     """The checkpoint at `path` as checked plain data: tensors, numbers, strings, bytes, lists, dicts."""
     checkpoint = read_torch_file(path, "checkpoint")
@@ -687,7 +675,7 @@ def _read_checkpoint(path: Path, algorithm: str) -> dict:
         if not isinstance(checkpoint[key], expected) or isinstance(checkpoint[key], bool):
             names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
             raise ValueError(f"{path}: {key} must be a {names}, got {type(checkpoint[key]).__name__}")
-    with _invalid(path, "counters"):
+    with invalid_part(path, "counters"):
         check_seed(checkpoint["seed"])
         for key in ("step", "updates"):
             check_positive_integer(checkpoint[key], key, allow_zero=True)
@@ -718,7 +706,7 @@ def _spec_json(env) -> str | None:
 def _env_from_spec(path: Path, text: str):
     """``gymnasium.make`` of a saved spec: a registered id and JSON kwargs only (entry points named in the
     file are never imported); the rebuilt environment's spec must equal the saved one."""
-    with _invalid(path, "env_spec"):
+    with invalid_part(path, "env_spec"):
         spec = json.loads(text)
         if not (isinstance(spec, dict) and isinstance(spec.get("id"), str) and isinstance(spec.get("kwargs"), dict)):
             raise ValueError("it must be a JSON object with an 'id' string and a 'kwargs' object")
