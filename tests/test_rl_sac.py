@@ -13,6 +13,7 @@ from pgm_control.rl.networks import (
     QNetwork,
     TanhGaussianPolicy,
     ValueNetwork,
+    mlp,
     squashed_gaussian_log_prob,
     tanh_log_abs_det_jacobian,
 )
@@ -415,3 +416,21 @@ def test_short_sac_run_beats_the_random_policy():
             total, done = total + reward, terminated or truncated
         random_returns.append(total)
     assert trained.mean() > -400 > np.mean(random_returns), (trained.mean(), np.mean(random_returns))
+
+
+def test_bad_network_arguments_name_the_argument():
+    with pytest.raises(ValueError, match=r"hidden\[0\] must be a positive integer, got 0"):
+        QNetwork(3, 1, (0,))
+    with pytest.raises(ValueError, match=r"the output size \(action_dim or num_actions\) must be a positive integer"):
+        mlp(3, 0, (4,))
+    with pytest.raises(ValueError, match=r"action_low must lie below action_high in every dimension"):
+        TanhGaussianPolicy(3, torch.tensor([1.0]), torch.tensor([-1.0]))
+    with pytest.raises(ValueError, match=r"action_low must be finite"):
+        TanhGaussianPolicy(3, torch.tensor([-math.inf]), torch.tensor([1.0]))
+    with pytest.raises(ValueError, match=r"tau must be in \(0, 1\]"):
+        polyak_update(torch.nn.Linear(1, 1), torch.nn.Linear(1, 1), math.nan)
+    with pytest.raises(ValueError, match=r"target and source must have parameters of the same shapes"):
+        polyak_update(torch.nn.Linear(1, 1), torch.nn.Linear(2, 1), 0.5)
+    agent = SAC(pendulum(), SACConfig(**TINY))
+    with pytest.raises(ValueError, match=r"observation must have shape \[dim S\] = \[3\], got \[2\]"):
+        agent.act([1.0, 2.0])

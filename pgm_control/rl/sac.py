@@ -255,7 +255,7 @@ class SAC(OffPolicyAgent):
         """a ~ π_φ(·|s) (or the mean action c + h tanh(μ) when ``deterministic``) for one observation
         ``[dim S]``; returns a float32 array ``[dim A]``."""
         with torch.no_grad():
-            observations = torch.as_tensor(observation, dtype=torch.float32)[None]
+            observations = self._as_observations(observation)[None]
             if deterministic:
                 action = self.policy.mean_action(observations)
             else:

@@ -181,7 +181,7 @@ class SoftQ(OffPolicyAgent):
     def policy_probs(self, observations: torch.Tensor) -> torch.Tensor:
         """π(a|s) ``[B, A]`` for observations ``[B, dim S]`` (one-hot argmax at α = 0)."""
         with torch.no_grad():
-            q = self.q(observations)
+            q = self.q(self._as_observations(observations, batch=True))
             if self.config.temperature == 0.0:
                 return F.one_hot(q.argmax(-1), self.num_actions).to(q.dtype)
             return boltzmann_log_policy(q, self.config.temperature).exp()
@@ -189,7 +189,7 @@ class SoftQ(OffPolicyAgent):
     def act(self, observation, deterministic: bool = False, generator: torch.Generator | None = None) -> int:
         """a ~ π(·|s) ∝ exp(Q(s, ·)/α), or argmax_a Q(s, a) when ``deterministic`` (or α = 0)."""
         with torch.no_grad():
-            q = self.q(torch.as_tensor(observation, dtype=torch.float32)[None])[0]
+            q = self.q(self._as_observations(observation)[None])[0]
             if not torch.isfinite(q).all():
                 raise FloatingPointError(f"Q(s, ·) = {q.tolist()} is not finite: the network has diverged; lower lr "
                                          f"(now {self.config.lr}) or check the scale of the environment's rewards")

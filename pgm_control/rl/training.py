@@ -134,6 +134,7 @@ def moving_average(values, window: int) -> np.ndarray:
     >>> moving_average([1.0, 3.0, 5.0, 7.0], 2).tolist()
     [1.0, 2.0, 4.0, 6.0]
     """
+    window = check_positive_integer(window, "window")
     values = np.asarray(values, dtype=np.float64)
     sums = np.cumsum(np.concatenate([[0.0], values]))
     ends = np.arange(1, len(values) + 1)
@@ -213,9 +214,14 @@ def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     >>> target.weight.item()
     0.25
     """
+    if not 0.0 < tau <= 1.0:  # also rejects NaN
+        raise ValueError(f"tau must be in (0, 1] (1 copies the network), got {tau}")
     with torch.no_grad():
-        for target_param, param in zip(target.parameters(), source.parameters()):
-            target_param.lerp_(param, tau)  # ψ̄ + τ(ψ - ψ̄), one fused op
+        try:
+            for target_param, param in zip(target.parameters(), source.parameters(), strict=True):
+                target_param.lerp_(param, tau)  # ψ̄ + τ(ψ - ψ̄), one fused op
+        except (RuntimeError, ValueError) as error:
+            raise ValueError(f"target and source must have parameters of the same shapes ({error})") from None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -303,6 +309,18 @@ class OffPolicyAgent(abc.ABC):
     @abc.abstractmethod
     def update(self, batch: Transitions) -> dict[str, torch.Tensor]:
         """One gradient step on a batch; returns the losses by name."""
+
+    def _as_observations(self, value, batch: bool = False) -> torch.Tensor:
+        """One observation ``[dim S]`` (or a batch ``[B, dim S]``) as float32, shape-checked."""
+        try:
+            tensor = torch.as_tensor(value, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"observations must be arrays of numbers, got {type(value).__name__}") from None
+        if tensor.dim() != 1 + batch or tensor.shape[-1] != self.observation_dim:
+            expected = f"[B, dim S] = [?, {self.observation_dim}]" if batch else f"[dim S] = [{self.observation_dim}]"
+            raise ValueError(f"observation{'s' if batch else ''} must have shape {expected}, got "
+                             f"{shape_str(tensor.shape)}")
+        return tensor
 
     # --- environment loop ------------------------------------------------------------------------
     def _reset(self) -> None:
