@@ -105,20 +105,33 @@ def check_horizon(horizon, *, required: bool = False) -> int | None:
     return horizon
 
 
-def check_integer(value, name: str) -> int:
-    """Accept Python, NumPy and 0-d integer tensors; reject bools and floats with a TypeError."""
+def check_integer(value, name: str, what: str = "a positive integer") -> int:
+    """Accept Python, NumPy and 0-d integer tensors; reject bools and floats with a TypeError saying
+    that `name` must be `what`."""
     if isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_floating_point():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+        raise TypeError(f"{name} must be {what}, got {value!r}")
     return int(value)
+
+
+MAX_SEED = 2**63 - 1  # torch.Generator takes seeds below 2**64; the headroom leaves room for seed + offset
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """A seed: an integer in [0, 2**63 - 1] (NumPy rejects negative seeds, torch those >= 2**64)."""
+    seed = check_integer(seed, name, "a non-negative integer")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{name} must be an integer in [0, 2**63 - 1], got {seed}")
+    return seed
 
 
 def check_positive_integer(value, name: str, allow_zero: bool = False) -> int:
     """An integer >= 1 (>= 0 with ``allow_zero``), with a ValueError naming `name` otherwise."""
-    value = check_integer(value, name)
+    what = f"a {'non-negative' if allow_zero else 'positive'} integer"
+    value = check_integer(value, name, what)
     if value < (0 if allow_zero else 1):
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value}")
+        raise ValueError(f"{name} must be {what}, got {value}")
     return value
 
 

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from pgm_control._checks import DTYPE, as_index_tensor, check_shape, shape_str
+from pgm_control._files import check_format, invalid_part, read_npz_file
 from pgm_control.mdp import TabularMDP
+
+DEMONSTRATIONS_FORMAT = "pgm_control demonstrations 1"  # a name and a version number
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,7 +35,8 @@ class Demonstrations:
         demonstrators: optional demonstrator index ``[N]`` in 0..M-1.
 
     Build from sampled trajectories with :meth:`from_trajectories`, from ragged user data with
-    :meth:`from_sequences`. :meth:`validate` checks them against an MDP.
+    :meth:`from_sequences`. :meth:`validate` checks them against an MDP. :meth:`save` and :meth:`load`
+    store them as an ``.npz`` file of integer arrays (no pickle).
 
     Example:
         >>> demos = Demonstrations.from_sequences(states=[[0, 1, 2], [3, 3]], actions=[[1, 1], [0]])
@@ -106,6 +112,35 @@ class Demonstrations:
             padded_states[i, :len(s)] = as_index_tensor(list(s), f"states[{i}]")
             padded_actions[i, :len(a)] = as_index_tensor(list(a), f"actions[{i}]")
         return cls(padded_states, padded_actions, lengths=lengths, demonstrators=demonstrators)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> None:
+        """Write the demonstrations to ``path`` (exactly that name) as an ``.npz`` archive of int64 arrays
+        ``states``, ``actions``, ``lengths`` and, when present, ``demonstrators``, plus a ``format`` string."""
+        arrays = {"format": np.array(DEMONSTRATIONS_FORMAT), "states": self.states.numpy(),
+                  "actions": self.actions.numpy(), "lengths": self.lengths.numpy()}
+        if self.demonstrators is not None:
+            arrays["demonstrators"] = self.demonstrators.numpy()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as file:
+            np.savez(file, **arrays)
+
+    @classmethod
+    def load(cls, path) -> Demonstrations:
+        """The demonstrations :meth:`save` wrote to ``path``, read with ``allow_pickle=False`` and checked
+        like any new ones; a file that is not such an archive raises one ``ValueError`` naming it."""
+        arrays = read_npz_file(path, "demonstrations file")
+        contents = {name: value.item() if name == "format" and value.shape == () else value
+                    for name, value in arrays.items()}
+        check_format(path, contents, DEMONSTRATIONS_FORMAT, "demonstrations file written by Demonstrations.save")
+        names = {"format", "states", "actions", "lengths"}
+        if not names <= set(contents) or not set(contents) <= names | {"demonstrators"}:
+            raise ValueError(f"{path} must hold the arrays {sorted(names)} (and optionally demonstrators), "
+                             f"got {sorted(contents)}")
+        with invalid_part(path, "demonstrations"):
+            tensors = {name: torch.from_numpy(value) for name, value in contents.items() if name != "format"}
+            return cls(**tensors)
 
     def __getitem__(self, index) -> Demonstrations:
         """The episodes selected by `index` (a slice, indices or a bool mask over N), with their lengths

@@ -1,5 +1,6 @@
 """Demonstrations: construction, padding, feature counts and validation errors."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -86,3 +87,61 @@ def test_indexing_keeps_lengths_and_demonstrators():
     picked = demos[torch.tensor([False, True, True])]
     assert picked.lengths.tolist() == [1, 2] and picked.demonstrators.tolist() == [1, 1]
     assert demos[0].states.tolist() == [[0, 1, 2]] and len(demos[1:]) == 2
+
+
+# ----------------------------------------------------------------------------------------------------
+# Files
+
+
+def test_save_and_load_round_trip_exactly(tmp_path):
+    demos = Demonstrations.from_sequences(states=[[0, 1, 2], [1, 0]], actions=[[EAST, EAST], [WEST]],
+                                          demonstrators=[1, 0])
+    demos.save(tmp_path / "demos")  # exactly this name: no ".npz" appended
+    loaded = Demonstrations.load(tmp_path / "demos")
+    for name in ("states", "actions", "lengths", "demonstrators"):
+        assert torch.equal(getattr(loaded, name), getattr(demos, name)), name
+    plain = Demonstrations([[0, 1]], [[EAST]])
+    plain.save(tmp_path / "plain.npz")
+    assert Demonstrations.load(tmp_path / "plain.npz").demonstrators is None
+
+
+def _write_npz(path, **arrays):
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+    return path
+
+
+def test_corrupt_demonstration_files_raise_one_value_error_naming_the_file(tmp_path):
+    good = tmp_path / "good.npz"
+    Demonstrations([[0, 1, 2]], [[EAST, EAST]]).save(good)
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "cut.npz").write_bytes(good.read_bytes()[:100])
+    (tmp_path / "random.npz").write_bytes(np.random.default_rng(0).bytes(500))
+    np.save(tmp_path / "single.npy", np.zeros(3))
+    with open(tmp_path / "pickled.npz", "wb") as file:
+        np.save(file, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    fmt = "pgm_control demonstrations 1"
+    cases = {
+        "empty.npz": "is empty",
+        "cut.npz": r"cut\.npz is not a readable demonstrations file",
+        "random.npz": r"random\.npz is not a readable demonstrations file",
+        "single.npy": "a single .npy array",
+        "pickled.npz": r"pickled\.npz is not a readable demonstrations file .*allow_pickle",
+        _write_npz(tmp_path / "foreign.npz", states=np.zeros((1, 2))).name: r"foreign\.npz is not a demonstrations",
+        _write_npz(tmp_path / "old.npz", format=np.array("pgm_control demonstrations 0")).name: "reads 'pgm_control",
+        _write_npz(tmp_path / "missing.npz", format=np.array(fmt), states=np.zeros((1, 2), dtype=np.int64)).name:
+            r"must hold the arrays",
+        _write_npz(tmp_path / "shapes.npz", format=np.array(fmt), states=np.zeros((1, 5), dtype=np.int64),
+                   actions=np.zeros((1, 2), dtype=np.int64), lengths=np.array([2])).name:
+            r"shapes\.npz: invalid demonstrations: states must have shape",
+        _write_npz(tmp_path / "floats.npz", format=np.array(fmt), states=np.full((1, 3), 0.5),
+                   actions=np.zeros((1, 2), dtype=np.int64), lengths=np.array([2])).name:
+            r"floats\.npz: invalid demonstrations: states must hold integers",
+        _write_npz(tmp_path / "negative.npz", format=np.array(fmt), states=np.zeros((1, 3), dtype=np.int64),
+                   actions=np.full((1, 2), -1), lengths=np.array([2])).name: r"actions must be non-negative",
+    }
+    for name, message in cases.items():
+        with pytest.raises(ValueError, match=message):
+            Demonstrations.load(tmp_path / name)
+    with pytest.raises(FileNotFoundError, match=r"no file at .*nowhere\.npz"):
+        Demonstrations.load(tmp_path / "nowhere.npz")

@@ -73,3 +73,53 @@ def test_errors_name_the_fix():
         ReplayBuffer(0, (1,))
     with pytest.raises(ValueError, match="capacity 8, this one 4"):
         ReplayBuffer(4, (2,), (1,)).load_state_dict(filled(8, 2).state_dict())
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda b: b.sample(-1), ValueError, r"batch_size must be a positive integer, got -1"),
+    (lambda b: b.sample(0), ValueError, r"batch_size must be a positive integer, got 0"),
+    (lambda b: b.sample("4"), TypeError, r"batch_size must be a positive integer, got '4'"),
+    (lambda b: b.add([1.0, 2.0, 3.0], [0.0], 1.0, [0.0, 0.0], False), ValueError,
+     r"observation must be a number array of shape \[2\]"),
+    (lambda b: b.add([1.0, 2.0], [0.0], "high", [0.0, 0.0], False), ValueError, r"reward must be a number"),
+    (lambda b: b.add([1.0, 2.0], [0.0, 1.0], 1.0, [0.0, 0.0], False), ValueError,
+     r"action must be a number array of shape \[1\]"),
+])
+def test_bad_arguments_of_sample_and_add(call, error, message):
+    buffer = filled(4, 3)
+    with pytest.raises(error, match=message):
+        call(buffer)
+    assert len(buffer) == 3
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"observation_shape": 2}, TypeError, r"observation_shape must be a tuple of non-negative integers, got 2"),
+    ({"observation_shape": (-2,)}, ValueError, r"observation_shape\[0\] must be a non-negative integer, got -2"),
+    ({"action_dtype": "float"}, TypeError, r"action_dtype must be torch\.float32 .* or torch\.int64"),
+    ({"seed": -1}, ValueError, r"seed must be an integer in \[0, 2\*\*63 - 1\], got -1"),
+    ({"seed": 2**64}, ValueError, r"seed must be an integer in \[0, 2\*\*63 - 1\]"),
+    ({"capacity": 2.0}, TypeError, r"capacity must be a positive integer, got 2\.0"),
+])
+def test_bad_construction_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        ReplayBuffer(**{"capacity": 4, "observation_shape": (2,), **kwargs})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"size": 5}, r"size 5 and position 3 do not fit a buffer of capacity 4"),
+    ({"position": 1}, r"size 3 and position 1 do not fit"),
+    ({"rewards": torch.zeros(3, dtype=torch.float64)}, r"rewards must be a torch\.float32 tensor of shape \[3\]"),
+    ({"observations": torch.zeros(2, 2)}, r"observations must be a torch\.float32 tensor of shape \[3, 2\]"),
+    ({"rewards": torch.tensor([0.0, float("nan"), 1.0])}, r"rewards holds non-finite values"),
+    ({"generator": None}, r"generator must be a torch\.Generator state"),
+    ({"size": -1}, r"size must be a non-negative integer, got -1"),
+])
+def test_a_corrupt_state_is_rejected_before_anything_is_written(change, message):
+    state = {**filled(4, 3, seed=1).state_dict(), **change}
+    buffer = filled(4, 2, seed=2)
+    before = buffer.state_dict()
+    with pytest.raises(ValueError, match=message):
+        buffer.load_state_dict(state)
+    after = buffer.state_dict()
+    assert after["size"] == before["size"] == 2 and torch.equal(after["observations"], before["observations"])
+    assert torch.equal(after["generator"], before["generator"])

@@ -13,6 +13,7 @@ from pgm_control.rl.networks import (
     QNetwork,
     TanhGaussianPolicy,
     ValueNetwork,
+    mlp,
     squashed_gaussian_log_prob,
     tanh_log_abs_det_jacobian,
 )
@@ -247,6 +248,92 @@ def test_environment_validation_names_the_fix():
         SAC(pendulum(), {"lr": 1e-3})
 
 
+@pytest.mark.parametrize("field, value, error, message", [
+    ("batch_size", "64", TypeError, r"SACConfig\.batch_size must be a positive integer, got '64'"),
+    ("batch_size", 0, ValueError, r"SACConfig\.batch_size must be a positive integer, got 0"),
+    ("learning_starts", 1.5, TypeError, r"SACConfig\.learning_starts must be a non-negative integer, got 1\.5"),
+    ("eval_every", -1, ValueError, r"SACConfig\.eval_every must be a non-negative integer, got -1"),
+    ("lr", "1e-3", TypeError, r"SACConfig\.lr must be a positive number, got str"),
+    ("lr", math.nan, ValueError, r"SACConfig\.lr must be a finite positive number, got nan"),
+    ("discount", None, TypeError, r"SACConfig\.discount must be a number in \[0, 1\], got NoneType"),
+    ("tau", math.nan, ValueError, r"SACConfig\.tau must be in \(0, 1\]"),
+    ("temperature", math.inf, ValueError, r"SACConfig\.temperature must be a finite positive number, got inf"),
+    ("target_entropy", math.nan, ValueError, r"SACConfig\.target_entropy must be None \(-dim A\) or a finite number"),
+    ("target_entropy", "high", TypeError, r"SACConfig\.target_entropy must be None \(-dim A\) or a finite number"),
+    ("hidden", (0,), ValueError, r"SACConfig\.hidden must be a tuple of positive layer widths"),
+    ("hidden", 64, ValueError, r"SACConfig\.hidden must be a tuple of positive layer widths"),
+])
+def test_config_errors_name_the_field(field, value, error, message):
+    with pytest.raises(error, match=message):
+        SACConfig(**{field: value})
+    SACConfig(lr=1e30)  # finite: allowed (training then stops at the first non-finite loss)
+
+
+def test_bad_arguments_of_the_agent_name_the_argument():
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*63 - 1\], got -1"):
+        SAC(pendulum(), SACConfig(**TINY), seed=-1)
+    with pytest.raises(TypeError, match=r"seed must be a non-negative integer, got 1\.5"):
+        SAC(pendulum(), SACConfig(**TINY), seed=1.5)
+    agent = SAC(pendulum(), SACConfig(**TINY))
+    for call, error, message in [
+        (lambda: agent.evaluate(-1), ValueError, r"num_episodes must be a positive integer, got -1"),
+        (lambda: agent.evaluate(0), ValueError, r"num_episodes must be a positive integer, got 0"),
+        (lambda: agent.evaluate(1, max_episode_steps=0), ValueError, r"max_episode_steps must be a positive"),
+        (lambda: agent.evaluate(1, seed=-3), ValueError, r"seed must be an integer in \[0, 2\*\*63 - 1\]"),
+        (lambda: agent.evaluate(1, env="Pendulum-v1"), TypeError, r"env must be a gymnasium\.Env"),
+        (lambda: agent.train(-1), ValueError, r"num_steps must be >= 0, got -1"),
+        (lambda: agent.train("10"), TypeError, r"num_steps must be"),
+    ]:
+        with pytest.raises(error, match=message):
+            call()
+    assert agent.step == 0
+
+
+class NonFiniteAt(gymnasium.Wrapper):
+    """Returns a NaN reward (or a NaN in the observation) at the `at`-th step of the environment."""
+
+    def __init__(self, env, at, what):
+        super().__init__(env)
+        self.at, self.what, self.count = at, what, 0
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        self.count += 1
+        if self.count == self.at:
+            if self.what == "reward":
+                reward = math.nan
+            else:
+                observation = np.where(np.arange(observation.size) == 1, np.nan, observation)
+        return observation, reward, terminated, truncated, info
+
+
+@pytest.mark.parametrize("what", ["reward", "observation"])
+def test_a_non_finite_reward_or_observation_stops_training_at_its_step(what):
+    agent = SAC(NonFiniteAt(pendulum(), 37, what), SACConfig(**TINY))
+    with pytest.raises(FloatingPointError, match=rf"non-finite {what} .* at environment step 37 \(step 37 of the "
+                                                 r"episode\)"):
+        agent.train(100, progress=False)
+    assert agent.step == 36 and len(agent.buffer) == 36  # nothing non-finite entered D
+    assert torch.isfinite(agent.buffer.rewards).all() and torch.isfinite(agent.buffer.next_observations).all()
+
+
+@pytest.mark.parametrize("variant", ["v1", "v2"])
+def test_a_diverging_update_stops_training_naming_the_update_and_the_loss(variant):
+    # lr = 1e30 moves θ to ~1e30 in the first Q step, so J_π of the same update overflows.
+    agent = SAC(pendulum(), SACConfig(**{**TINY, "variant": variant, "lr": 1e30, "learning_starts": 20}))
+    with pytest.raises(FloatingPointError, match=r"the policy loss is (nan|inf) at update 1 \(environment step 20\): "
+                                                 r"the networks have diverged; lower lr \(now 1e\+30\)"):
+        agent.train(100, progress=False)
+
+
+def test_non_finite_parameters_stop_training_even_without_an_update():
+    agent = SAC(pendulum(), SACConfig(**TINY))
+    with torch.no_grad():
+        agent.q2.net[0].weight[0, 0] = math.inf
+    with pytest.raises(FloatingPointError, match=r"the largest \|parameter\| of q2 is inf at update 0"):
+        agent.train(5, progress=False)
+
+
 def test_seeded_runs_repeat_and_leave_the_global_rng_alone():
     torch.manual_seed(123)
     global_state = torch.get_rng_state()
@@ -329,3 +416,21 @@ def test_short_sac_run_beats_the_random_policy():
             total, done = total + reward, terminated or truncated
         random_returns.append(total)
     assert trained.mean() > -400 > np.mean(random_returns), (trained.mean(), np.mean(random_returns))
+
+
+def test_bad_network_arguments_name_the_argument():
+    with pytest.raises(ValueError, match=r"hidden\[0\] must be a positive integer, got 0"):
+        QNetwork(3, 1, (0,))
+    with pytest.raises(ValueError, match=r"the output size \(action_dim or num_actions\) must be a positive integer"):
+        mlp(3, 0, (4,))
+    with pytest.raises(ValueError, match=r"action_low must lie below action_high in every dimension"):
+        TanhGaussianPolicy(3, torch.tensor([1.0]), torch.tensor([-1.0]))
+    with pytest.raises(ValueError, match=r"action_low must be finite"):
+        TanhGaussianPolicy(3, torch.tensor([-math.inf]), torch.tensor([1.0]))
+    with pytest.raises(ValueError, match=r"tau must be in \(0, 1\]"):
+        polyak_update(torch.nn.Linear(1, 1), torch.nn.Linear(1, 1), math.nan)
+    with pytest.raises(ValueError, match=r"target and source must have parameters of the same shapes"):
+        polyak_update(torch.nn.Linear(1, 1), torch.nn.Linear(2, 1), 0.5)
+    agent = SAC(pendulum(), SACConfig(**TINY))
+    with pytest.raises(ValueError, match=r"observation must have shape \[dim S\] = \[3\], got \[2\]"):
+        agent.act([1.0, 2.0])

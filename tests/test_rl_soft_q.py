@@ -60,7 +60,7 @@ def test_shapes_acting_and_validation():
         SoftQ(gymnasium.make("Pendulum-v1"))
     with pytest.raises(ValueError, match="temperature must be a finite number >= 0"):
         SoftQConfig(temperature=-1.0)
-    with pytest.raises(ValueError, match="target_update_interval must be >= 1"):
+    with pytest.raises(ValueError, match="target_update_interval must be a positive integer"):
         SoftQConfig(target_update_interval=0)
 
 
@@ -119,3 +119,19 @@ def test_short_cartpole_run_beats_the_random_policy():
             total, done = total + reward, terminated or truncated
         random_returns.append(total)
     assert trained.mean() > 75 > np.mean(random_returns), (trained.mean(), np.mean(random_returns))
+
+
+def test_soft_q_config_errors_name_the_field_and_divergence_stops_training():
+    with pytest.raises(TypeError, match=r"SoftQConfig\.gradient_steps must be a positive integer, got '1'"):
+        SoftQConfig(gradient_steps="1")
+    with pytest.raises(TypeError, match=r"SoftQConfig\.max_grad_norm must be None or a positive number, got str"):
+        SoftQConfig(max_grad_norm="1")
+    with pytest.raises(ValueError, match=r"SoftQConfig\.max_grad_norm must be None or a finite positive number"):
+        SoftQConfig(max_grad_norm=math.nan)
+    with pytest.raises(TypeError, match=r"SoftQConfig\.temperature must be a number >= 0, got NoneType"):
+        SoftQConfig(temperature=None)
+    # lr = 1e30: the first step sends θ to ~1e30, so Q(s, ·) overflows when the policy next acts.
+    agent = SoftQ(cartpole(), SoftQConfig(**{**TINY, "lr": 1e30, "learning_starts": 20}), seed=0)
+    with pytest.raises(FloatingPointError, match=r"Q\(s, ·\) = \[.*\] is not finite: the network has diverged"):
+        agent.train(100, progress=False)
+    assert agent.step == 20 and agent.updates == 1

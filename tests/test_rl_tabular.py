@@ -265,3 +265,13 @@ def test_tabular_env_is_what_an_mdp_becomes():
     direct = q_learning(world, 2000, seed=1, horizon=20)
     wrapped = q_learning(TabularEnv(world, horizon=20), 2000, seed=1)
     assert torch.equal(direct.q, wrapped.q)
+
+
+def test_negative_and_huge_seeds_are_rejected_by_name():
+    from pgm_control.rl import reinforce
+
+    world = GridWorld([".G"], step_reward=-1.0, goal_reward=0.0)
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*63 - 1\], got -1"):
+        q_learning(world, 10, seed=-1)
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*63 - 1\]"):
+        reinforce(world, 2, 2, seed=2**64)

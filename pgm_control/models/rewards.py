@@ -5,17 +5,25 @@ r"""Reward parameterizations r_ψ(s, a) for inverse RL (seed 004, "Inverse RL").
 
 Both produce a reward table ``[S, A]`` from features ``[S, A, F]`` (state features ``[S, F]`` are shared
 by all actions), in float64 and differentiably in ψ.
+
+Files: ``LinearReward.save(path, psi)`` / ``LinearReward.load(path)`` and ``NeuralReward.save(path)`` /
+``NeuralReward.load(path)`` write the features and parameters with ``torch.save`` and read them back with
+``torch.load(weights_only=True)`` (plain tensors, nothing unpickled), checked like new ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from pathlib import Path
 
 import torch
 
-from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_shape, shape_str
+from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_positive_integer, check_shape, shape_str
+from pgm_control._files import check_format, invalid_part, read_torch_file
 from pgm_control.mdp import TabularMDP
+
+REWARD_FORMAT = "pgm_control reward 1"  # a name and a version number
 
 
 def read_features(features, mdp: TabularMDP | None = None) -> torch.Tensor:
@@ -67,6 +75,25 @@ class LinearReward:
                              f"got {shape_str(psi.shape)}")
         return torch.einsum("saf,...f->...sa", self.features, psi)
 
+    def save(self, path, psi) -> None:
+        """Write the features f(s, a) ``[S, A, F]`` and the weights ψ ``[F]`` to ``path`` (plain tensors)."""
+        psi = as_float_tensor(psi, "psi").detach()
+        check_shape(psi, [self.num_parameters], "psi", "one weight per feature [F]")
+        check_finite(psi, "psi")
+        _write(path, {"format": REWARD_FORMAT, "kind": "LinearReward", "features": self.features, "psi": psi})
+
+    @classmethod
+    def load(cls, path) -> tuple[LinearReward, torch.Tensor]:
+        """The reward and the weights ψ ``[F]`` that :meth:`save` wrote to ``path``; a file that is not
+        such a reward raises one ``ValueError`` naming it."""
+        contents = _read_reward(path, "LinearReward", {"features", "psi"})
+        with invalid_part(path, "reward"):
+            reward = cls(contents["features"])
+            psi = as_float_tensor(contents["psi"], "psi")
+            check_shape(psi, [reward.num_parameters], "psi", "one weight per feature [F]")
+            check_finite(psi, "psi")
+        return reward, psi
+
     def expand_actions(self, num_actions: int) -> LinearReward:
         """The same reward with state features broadcast to ``num_actions`` actions."""
         if self.features.shape[1] == num_actions:
@@ -89,6 +116,7 @@ class NeuralReward(torch.nn.Module):
     def __init__(self, features, hidden: Sequence[int] = (32, 32), seed: int = 0):
         super().__init__()
         self.register_buffer("features", read_features(features).contiguous())
+        self.hidden = tuple(hidden)
         widths = [self.features.shape[-1], *hidden, 1]
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
@@ -109,3 +137,43 @@ class NeuralReward(torch.nn.Module):
         if A != num_actions:
             self.features = self.features.expand(S, num_actions, F).contiguous()
         return self
+
+    def save(self, path) -> None:
+        """Write the hidden widths and the ``state_dict`` (features and weights) to ``path`` (plain tensors)."""
+        _write(path, {"format": REWARD_FORMAT, "kind": "NeuralReward", "hidden": list(self.hidden),
+                      "state_dict": self.state_dict()})
+
+    @classmethod
+    def load(cls, path) -> NeuralReward:
+        """The network :meth:`save` wrote to ``path``; a file that is not such a reward raises one
+        ``ValueError`` naming it."""
+        contents = _read_reward(path, "NeuralReward", {"hidden", "state_dict"})
+        with invalid_part(path, "reward"):
+            hidden, state = contents["hidden"], contents["state_dict"]
+            if not isinstance(hidden, list) or not isinstance(state, dict) or "features" not in state:
+                raise ValueError("hidden must be a list of widths and state_dict a dict holding the features")
+            reward = cls(state["features"], [check_positive_integer(w, "hidden width") for w in hidden])
+            reward.load_state_dict(state)
+            for name, tensor in reward.state_dict().items():
+                check_finite(tensor, name)
+        return reward
+
+
+def _write(path, contents: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(contents, path)
+
+
+def _read_reward(path, kind: str, keys: set[str]) -> dict:
+    """A reward file's contents: the right format and kind, exactly the expected keys."""
+    contents = read_torch_file(path, "reward file")
+    check_format(path, contents, REWARD_FORMAT, f"reward file written by {kind}.save")
+    if contents.get("kind") != kind:
+        saved = contents.get("kind")
+        raise ValueError(f"{path} holds a {saved}, not a {kind}; load it with {saved}.load")
+    expected = keys | {"format", "kind"}
+    if set(contents) != expected:
+        raise ValueError(f"{path} must hold {sorted(expected)}, got {sorted(contents)}")
+    return contents
+

@@ -29,13 +29,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pgm_control._checks import check_finite, check_positive_integer, shape_str
+
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # σ in [2e-9, 7.4], as in the authors' code
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def mlp(in_features: int, out_features: int, hidden: Sequence[int]) -> nn.Sequential:
     """A ReLU perceptron ``[B, in_features] -> [B, out_features]`` with the given hidden widths."""
-    widths = [in_features, *hidden]
+    in_features = check_positive_integer(in_features, "the input size (observation_dim + action_dim)")
+    out_features = check_positive_integer(out_features, "the output size (action_dim or num_actions)")
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
+        raise TypeError(f"hidden must be a sequence of positive layer widths, e.g. (256, 256); got {hidden!r}")
+    widths = [in_features, *(check_positive_integer(w, f"hidden[{i}]") for i, w in enumerate(hidden))]
     layers: list[nn.Module] = []
     for width_in, width_out in itertools.pairwise(widths):
         layers += [nn.Linear(width_in, width_out), nn.ReLU()]
@@ -125,6 +131,14 @@ class TanhGaussianPolicy(nn.Module):
         super().__init__()
         low = torch.as_tensor(action_low, dtype=torch.float32)
         high = torch.as_tensor(action_high, dtype=torch.float32)
+        if low.dim() != 1 or low.shape != high.shape:
+            raise ValueError(f"action_low and action_high must be 1-D of equal length [dim A], got "
+                             f"{shape_str(low.shape)} and {shape_str(high.shape)}")
+        check_finite(low, "action_low")
+        check_finite(high, "action_high")
+        if not (low < high).all():
+            raise ValueError(f"action_low must lie below action_high in every dimension, got {low.tolist()} and "
+                             f"{high.tolist()}")
         self.action_dim = low.numel()
         self.net = mlp(observation_dim, 2 * self.action_dim, hidden)
         self.register_buffer("action_center", (high + low) / 2)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from pgm_control._checks import DTYPE, check_horizon, check_integer, check_real
+from pgm_control._checks import DTYPE, check_horizon, check_integer, check_real, check_seed
 from pgm_control._mdp_inputs import check_mdp
 from pgm_control._progress import progress_bar
 from pgm_control.inference.estimators import leave_one_out_state_mean
@@ -148,7 +148,7 @@ def reinforce(mdp: TabularMDP, horizon: int, num_iterations: int, *, num_episode
         raise ValueError(f"entropy_bonus must be a finite number >= 0 (the temperature α), got {entropy_bonus}")
     if not isinstance(baseline, bool):
         raise TypeError(f"baseline must be True or False, got {baseline!r}")
-    generator = torch.Generator().manual_seed(check_integer(seed, "seed"))
+    generator = torch.Generator().manual_seed(check_seed(seed))
 
     S, A = mdp.num_states, mdp.num_actions
     discount = mdp.discount

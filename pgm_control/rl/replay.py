@@ -15,7 +15,9 @@ from typing import NamedTuple
 
 import torch
 
-from pgm_control._checks import check_integer
+from pgm_control._checks import check_positive_integer, check_seed, shape_str
+
+_FIELDS = ("observations", "actions", "rewards", "next_observations", "terminated")
 
 
 class Transitions(NamedTuple):
@@ -53,9 +55,13 @@ class ReplayBuffer:
 
     def __init__(self, capacity: int, observation_shape, action_shape=(), *,
                  action_dtype: torch.dtype = torch.float32, seed: int = 0):
-        capacity = check_integer(capacity, "capacity")
-        if capacity < 1:
-            raise ValueError(f"capacity must be a positive integer, got {capacity}")
+        capacity = check_positive_integer(capacity, "capacity")
+        observation_shape = _shape(observation_shape, "observation_shape")
+        action_shape = _shape(action_shape, "action_shape")
+        if action_dtype not in (torch.float32, torch.int64):
+            raise TypeError(f"action_dtype must be torch.float32 (Box actions) or torch.int64 (Discrete ones), "
+                            f"got {action_dtype!r}")
+        seed = check_seed(seed)
         self.capacity = capacity
         self.observations = torch.zeros((capacity, *observation_shape), dtype=torch.float32)
         self.actions = torch.zeros((capacity, *action_shape), dtype=action_dtype)
@@ -72,16 +78,21 @@ class ReplayBuffer:
     def add(self, observation, action, reward: float, next_observation, terminated: bool) -> None:
         """Store one transition (s, a, r, s', terminated), overwriting the oldest when full."""
         i = self.position
-        self.observations[i] = torch.as_tensor(observation, dtype=torch.float32)
-        self.actions[i] = torch.as_tensor(action, dtype=self.actions.dtype)
-        self.rewards[i] = float(reward)
-        self.next_observations[i] = torch.as_tensor(next_observation, dtype=torch.float32)
+        for name, store, value in (("observation", self.observations, observation), ("action", self.actions, action),
+                                   ("reward", self.rewards, reward), ("next_observation", self.next_observations,
+                                                                      next_observation)):
+            try:
+                store[i] = torch.as_tensor(value, dtype=store.dtype)
+            except (TypeError, ValueError, RuntimeError):
+                raise ValueError(f"{name} must be a number array of shape {shape_str(store.shape[1:])}, "
+                                 f"got {value!r}") from None
         self.terminated[i] = float(terminated)
         self.position = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
     def sample(self, batch_size: int) -> Transitions:
         """``batch_size`` transitions drawn uniformly with replacement, as a :class:`Transitions`."""
+        batch_size = check_positive_integer(batch_size, "batch_size")
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer; add transitions first")
         index = torch.randint(self.size, (batch_size,), generator=self.generator)
@@ -100,11 +111,37 @@ class ReplayBuffer:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict`'s contents into a buffer of the same capacity and shapes."""
+        keys = {"capacity", "position", "size", "generator", *_FIELDS}
+        if not isinstance(state, dict) or set(state) != keys:
+            raise ValueError(f"a replay buffer state must be a dict with the keys {sorted(keys)}")
         if state["capacity"] != self.capacity:
             raise ValueError(f"the saved buffer has capacity {state['capacity']}, this one {self.capacity}; "
                              "build the buffer with the saved capacity")
-        n = state["size"]
-        for name in ("observations", "actions", "rewards", "next_observations", "terminated"):
+        n = check_positive_integer(state["size"], "size", allow_zero=True)
+        position = check_positive_integer(state["position"], "position", allow_zero=True)
+        if n > self.capacity or position >= self.capacity or (n < self.capacity and position != n):
+            raise ValueError(f"size {n} and position {position} do not fit a buffer of capacity {self.capacity}")
+        for name in _FIELDS:
+            stored, saved = getattr(self, name), state[name]
+            expected = (n, *stored.shape[1:])
+            if not isinstance(saved, torch.Tensor) or saved.dtype != stored.dtype or tuple(saved.shape) != expected:
+                raise ValueError(f"{name} must be a {stored.dtype} tensor of shape {shape_str(expected)}")
+            if saved.is_floating_point() and not torch.isfinite(saved).all():
+                raise ValueError(f"{name} holds non-finite values")
+        generator = torch.Generator()
+        try:  # checked before anything is written
+            generator.set_state(state["generator"])
+        except (TypeError, RuntimeError) as error:
+            raise ValueError(f"generator must be a torch.Generator state ({error})") from None
+        for name in _FIELDS:
             getattr(self, name)[:n] = state[name]
-        self.position, self.size = state["position"], n
-        self.generator.set_state(state["generator"])
+        self.position, self.size, self.generator = position, n, generator
+
+
+def _shape(value, name: str) -> tuple[int, ...]:
+    """A tensor shape: a sequence of non-negative integers."""
+    try:
+        dims = tuple(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a tuple of non-negative integers, got {value!r}") from None
+    return tuple(check_positive_integer(d, f"{name}[{i}]", allow_zero=True) for i, d in enumerate(dims))

@@ -43,7 +43,7 @@ from torch import nn
 
 from pgm_control.rl.networks import QNetwork, TanhGaussianPolicy, ValueNetwork
 from pgm_control.rl.replay import Transitions
-from pgm_control.rl.training import OffPolicyAgent, check_common_config, polyak_update
+from pgm_control.rl.training import OffPolicyAgent, check_common_config, config_number, polyak_update
 
 VARIANTS = ("v1", "v2")
 
@@ -88,8 +88,12 @@ class SACConfig:
         if self.variant not in VARIANTS:
             raise ValueError(f"SACConfig.variant must be one of {VARIANTS}, got {self.variant!r}")
         check_common_config(self)
-        if not 0.0 < self.temperature < math.inf:
-            raise ValueError(f"SACConfig.temperature must be a positive number, got {self.temperature}")
+        if not 0.0 < config_number(self, "temperature", "a positive number") < math.inf:
+            raise ValueError(f"SACConfig.temperature must be a finite positive number, got {self.temperature}")
+        if self.target_entropy is not None and not math.isfinite(
+                config_number(self, "target_entropy", "None (-dim A) or a finite number")):
+            raise ValueError(f"SACConfig.target_entropy must be None (-dim A) or a finite number, "
+                             f"got {self.target_entropy}")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -251,7 +255,7 @@ class SAC(OffPolicyAgent):
         """a ~ π_φ(·|s) (or the mean action c + h tanh(μ) when ``deterministic``) for one observation
         ``[dim S]``; returns a float32 array ``[dim A]``."""
         with torch.no_grad():
-            observations = torch.as_tensor(observation, dtype=torch.float32)[None]
+            observations = self._as_observations(observation)[None]
             if deterministic:
                 action = self.policy.mean_action(observations)
             else:

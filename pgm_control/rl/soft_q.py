@@ -26,10 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pgm_control._checks import check_positive_integer
 from pgm_control.inference.soft import soft_maximum
 from pgm_control.rl.networks import DiscreteQNetwork
 from pgm_control.rl.replay import Transitions
-from pgm_control.rl.training import OffPolicyAgent, check_common_config, check_integer, polyak_update
+from pgm_control.rl.training import OffPolicyAgent, check_common_config, config_number, polyak_update
 
 LOSSES = ("mse", "huber")
 
@@ -99,11 +100,12 @@ class SoftQConfig:
         check_common_config(self)
         if self.loss not in LOSSES:
             raise ValueError(f"SoftQConfig.loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
-            raise ValueError(f"SoftQConfig.max_grad_norm must be positive or None, got {self.max_grad_norm}")
-        if check_integer(self.target_update_interval, "SoftQConfig.target_update_interval") < 1:
-            raise ValueError(f"SoftQConfig.target_update_interval must be >= 1, got {self.target_update_interval}")
-        if not 0.0 <= self.temperature < math.inf:
+        if self.max_grad_norm is not None and not 0.0 < config_number(
+                self, "max_grad_norm", "None or a positive number") < math.inf:
+            raise ValueError(f"SoftQConfig.max_grad_norm must be None or a finite positive number, "
+                             f"got {self.max_grad_norm}")
+        check_positive_integer(self.target_update_interval, "SoftQConfig.target_update_interval")
+        if not 0.0 <= config_number(self, "temperature", "a number >= 0") < math.inf:
             raise ValueError(f"SoftQConfig.temperature must be a finite number >= 0, got {self.temperature}")
 
 
@@ -179,7 +181,7 @@ class SoftQ(OffPolicyAgent):
     def policy_probs(self, observations: torch.Tensor) -> torch.Tensor:
         """π(a|s) ``[B, A]`` for observations ``[B, dim S]`` (one-hot argmax at α = 0)."""
         with torch.no_grad():
-            q = self.q(observations)
+            q = self.q(self._as_observations(observations, batch=True))
             if self.config.temperature == 0.0:
                 return F.one_hot(q.argmax(-1), self.num_actions).to(q.dtype)
             return boltzmann_log_policy(q, self.config.temperature).exp()
@@ -187,7 +189,10 @@ class SoftQ(OffPolicyAgent):
     def act(self, observation, deterministic: bool = False, generator: torch.Generator | None = None) -> int:
         """a ~ π(·|s) ∝ exp(Q(s, ·)/α), or argmax_a Q(s, a) when ``deterministic`` (or α = 0)."""
         with torch.no_grad():
-            q = self.q(torch.as_tensor(observation, dtype=torch.float32)[None])[0]
+            q = self.q(self._as_observations(observation)[None])[0]
+            if not torch.isfinite(q).all():
+                raise FloatingPointError(f"Q(s, ·) = {q.tolist()} is not finite: the network has diverged; lower lr "
+                                         f"(now {self.config.lr}) or check the scale of the environment's rewards")
             if deterministic or self.config.temperature == 0.0:
                 return int(q.argmax())
             probs = boltzmann_log_policy(q, self.config.temperature).exp()

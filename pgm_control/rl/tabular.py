@@ -37,7 +37,7 @@ import gymnasium
 import numpy as np
 import torch
 
-from pgm_control._checks import DTYPE, check_discount, check_integer, check_positive_integer, check_real
+from pgm_control._checks import DTYPE, check_discount, check_integer, check_positive_integer, check_real, check_seed
 from pgm_control._progress import progress_bar
 from pgm_control.envs.gym import TabularEnv
 from pgm_control.inference.policies import soft_log_policy
@@ -310,7 +310,7 @@ def _check_arguments(name, env, num_steps, discount, lr, exploration, epsilon, t
     if not 0.0 < temperature < math.inf:
         hint = "; temperature -> 0 is the hard max of q_learning" if name == "soft_q_learning" else ""
         raise ValueError(f"temperature must be a finite number > 0, got {temperature}{hint}")
-    check_integer(seed, "seed")
+    check_seed(seed)
     return env, num_steps, discount, lr
 
 
