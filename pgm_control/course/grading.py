@@ -184,7 +184,10 @@ def grade(notebook_path: Path, timeout: float = DEFAULT_TIMEOUT) -> GradeReport:
     from otter.execute.logging import start_server
     from otter.execute.preprocessor import GradingPreprocessor
 
-    notebook = nbformat.read(notebook_path, as_version=4)
+    try:
+        notebook = nbformat.read(notebook_path, as_version=4)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"NOTEBOOK: {notebook_path} is not a readable Jupyter notebook") from error
     name = notebook_assignment(notebook)
     with tempfile.TemporaryDirectory(prefix="pgm_control_grade_") as scratch:
         scratch = Path(scratch)
