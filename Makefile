@@ -11,7 +11,7 @@ OUT    ?= pgm_control_output
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,course]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -302,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pgm_control.rl.train import add_train_parser  # `pgm-control train ...` lives with the RL code
 
     add_train_parser(commands)
+    from pgm_control.course.cli import add_homework_parser  # `pgm-control homework ...` lives with the course
+
+    add_homework_parser(commands)
     return parser
 
 
