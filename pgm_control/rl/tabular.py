@@ -69,6 +69,9 @@ class TabularQResult:
             a last, unfinished episode is left out).
         visits: n(s, a), the number of updates of each pair ``[S, A]`` (int64).
         num_steps: the number of environment steps taken.
+        available_actions: A(s) as a bool mask ``[S, A]``, read from the environment's
+            ``info["action_mask"]`` (all True when the environment gives none); Q(s, a) = -inf for the
+            actions outside A(s), which the learner never takes.
     """
 
     q: torch.Tensor
@@ -76,19 +79,27 @@ class TabularQResult:
     episode_returns: torch.Tensor
     visits: torch.Tensor
     num_steps: int
+    available_actions: torch.Tensor
+
+    @property
+    def log_prior(self) -> torch.Tensor:
+        r"""log p(a|s) ``[S, A]``: uniform over the available actions A(s)."""
+        available = self.available_actions.to(DTYPE)
+        return torch.log(available / available.sum(-1, keepdim=True))
 
     @property
     def v(self) -> torch.Tensor:
-        r"""V(s) = max_a Q(s, a) (α = 0) or α log Σ_a (1/A) exp(Q(s, a)/α); ``[S]``."""
-        return soft_maximum(self.q, -math.log(self.q.shape[-1]), self.temperature)
+        r"""V(s) = max_{a ∈ A(s)} Q(s, a) (α = 0) or α log Σ_{a ∈ A(s)} p(a|s) exp(Q(s, a)/α), with
+        p(a|s) = 1/|A(s)|; ``[S]``."""
+        return soft_maximum(self.q, self.log_prior, self.temperature)
 
     @property
     def policy(self) -> torch.Tensor:
         r"""π(a|s) ``[S, A]``: one-hot on argmax_a Q(s, a) (the lowest index on ties) when α = 0,
-        else the soft policy π(a|s) = p(a|s) exp((Q(s, a) - V(s))/α) with p(a|s) = 1/A."""
+        else the soft policy π(a|s) = p(a|s) exp((Q(s, a) - V(s))/α) with p(a|s) = 1/|A(s)|."""
         if self.temperature == 0.0:
             return torch.nn.functional.one_hot(self.q.argmax(-1), self.q.shape[-1]).to(DTYPE)
-        return soft_log_policy(self.q, -math.log(self.q.shape[-1]), self.temperature).exp()
+        return soft_log_policy(self.q, self.log_prior, self.temperature).exp()
 
 
 # ---------------------------------------------------------------------------------------- the math
@@ -223,23 +234,27 @@ def _run(env, num_steps: int, discount: float, lr: float | None, *, soft_tempera
     obs_start, act_start = int(env.observation_space.start), int(env.action_space.start)
     q_np = np.zeros((S, A))
     visits = [[0] * A for _ in range(S)]  # Python ints: n ** -ω on NumPy integers is 10x slower
+    available = np.ones((S, A), dtype=bool)
+    log_prior = [-math.log(A)] * S  # log 1/|A(s)|
     rng = np.random.default_rng(seed)
-    log_prior = -math.log(A)
     returns, episode_return = [], 0.0
-    observation, _ = env.reset(seed=seed)
+    observation, info = env.reset(seed=seed)
     s = int(observation) - obs_start
+    _read_action_mask(info, s, available, q_np, log_prior)
     bar_on = progress if progress is not None else num_steps >= _AUTO_PROGRESS_STEPS
     with progress_bar(num_steps, bar_on, 0.0, desc) as bar:
         for step in range(num_steps):
             a = _sample_action(q_np[s], rng, exploration, epsilon, exploration_temperature, A)
-            observation, reward, terminated, truncated, _ = env.step(a + act_start)
+            observation, reward, terminated, truncated, info = env.step(a + act_start)
             s_next, reward = int(observation) - obs_start, float(reward)
+            _read_action_mask(info, s_next, available, q_np, log_prior)
             if terminated:
                 target = reward
             elif soft_temperature == 0.0:
                 target = reward + discount * q_np[s_next].max()
             else:
-                target = reward + discount * _soft_maximum_row(q_np[s_next].tolist(), soft_temperature, log_prior)
+                target = reward + discount * _soft_maximum_row(q_np[s_next].tolist(), soft_temperature,
+                                                               log_prior[s_next])
             visits[s][a] += 1
             step_size = visit_count_lr(visits[s][a]) if lr is None else lr
             q_np[s, a] += step_size * (target - q_np[s, a])
@@ -247,8 +262,9 @@ def _run(env, num_steps: int, discount: float, lr: float | None, *, soft_tempera
             if terminated or truncated:
                 returns.append(episode_return)
                 episode_return = 0.0
-                observation, _ = env.reset()
+                observation, info = env.reset()
                 s_next = int(observation) - obs_start
+                _read_action_mask(info, s_next, available, q_np, log_prior)
             s = s_next
             if (step + 1) % _BAR_CHUNK == 0:
                 bar.update(_BAR_CHUNK)
@@ -259,7 +275,22 @@ def _run(env, num_steps: int, discount: float, lr: float | None, *, soft_tempera
         episode_returns=torch.tensor(returns, dtype=DTYPE),
         visits=torch.tensor(visits, dtype=torch.long),
         num_steps=num_steps,
+        available_actions=torch.from_numpy(available.copy()),
     )
+
+
+def _read_action_mask(info, s: int, available: np.ndarray, q_np: np.ndarray, log_prior: list[float]) -> None:
+    """Record A(s) from ``info["action_mask"]`` (Gymnasium's convention) the first time s is seen with
+    one: Q(s, a) = -inf outside A(s), so maxima, soft maxima and exploration skip those actions."""
+    mask = info.get("action_mask") if isinstance(info, dict) else None
+    if mask is None or not available[s].all():
+        return
+    mask = np.asarray(mask, dtype=bool)
+    if mask.all():
+        return
+    available[s] = mask
+    q_np[s, ~mask] = -math.inf
+    log_prior[s] = -math.log(int(mask.sum()))
 
 
 def _soft_maximum_row(row: list[float], temperature: float, log_prior: float) -> float:
@@ -279,6 +310,8 @@ def _sample_action(q_row: np.ndarray, rng: np.random.Generator, exploration: str
     """One draw from :func:`exploration_policy` of one state's row, with NumPy (a few µs)."""
     if exploration == "epsilon":
         if epsilon > 0.0 and rng.random() < epsilon:
+            if q_row[0] == -math.inf or not np.isfinite(q_row).all():  # some actions unavailable here
+                return int(rng.choice(np.flatnonzero(q_row > -math.inf)))
             return int(rng.integers(num_actions))
         return int(q_row.argmax())
     row = q_row.tolist()  # A is small: plain floats beat NumPy's per-call overhead
