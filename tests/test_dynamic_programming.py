@@ -175,10 +175,25 @@ def test_result_shapes_are_documented_shapes():
     torch.testing.assert_close(evaluated.v, timed.v)
 
 
-def numpy_value_iteration(mdp, sweeps):
-    """Independent truth: plain value iteration in NumPy (dense), run far past convergence."""
-    P, r, gamma = mdp.to_dense().transitions.numpy(), mdp.rewards.numpy(), mdp.discount
-    v = np.zeros(mdp.num_states)
+# ------------------------------------------------------------------------------ mutation guards
+# Each test below pins a behaviour that a plausible one-line bug would break without failing any other
+# test (found by planting the bug). The truth is computed here in plain NumPy, never by the library.
+def numpy_tables(mdp):
+    """P [S, A, S'], r [S, A], γ as NumPy arrays (dense, whatever the storage)."""
+    return mdp.to_dense().transitions.numpy(), mdp.rewards.numpy(), mdp.discount
+
+
+def numpy_policy_values(mdp, policy):
+    """V_π = (I - γ P_π)^{-1} r_π by a NumPy linear solve (γ < 1, no terminal states)."""
+    P, r, gamma = numpy_tables(mdp)
+    p_pi = np.einsum("sa,sap->sp", policy, P)
+    return np.linalg.solve(np.eye(len(r)) - gamma * p_pi, (policy * r).sum(-1))
+
+
+def numpy_optimal_values(mdp, sweeps=5000):
+    """V* by NumPy value iteration run far past convergence (γ^5000 underflows for γ <= 0.99)."""
+    P, r, gamma = numpy_tables(mdp)
+    v = np.zeros(len(r))
     for _ in range(sweeps):
         v = (r + gamma * P @ v).max(-1)
     return v
@@ -191,7 +206,7 @@ def test_infinite_horizon_value_is_within_tol_of_the_true_fixed_point(gamma):
     mdp = random_mdp(12, 3, branching=3, seed=4, discount=gamma)
     tol = 1e-6
     result = value_iteration(mdp, tol=tol)
-    truth = numpy_value_iteration(mdp, 5000)  # 0.99^5000 ≈ 1e-22 of the initial error
+    truth = numpy_optimal_values(mdp, 5000)  # 0.99^5000 ≈ 1e-22 of the initial error
     assert np.abs(result.v.numpy() - truth).max() <= tol
     torch.testing.assert_close(result.v, result.q.max(-1).values, atol=0, rtol=0)
     backup = mdp.rewards + gamma * mdp.expected_next(result.v)
@@ -227,3 +242,60 @@ def test_discount_one_with_a_rewarding_cycle_says_there_may_be_no_fixed_point():
     mdp = TabularMDP(P, torch.tensor([[0.0, 1.0], [0.0, 0.0]]), discount=1.0, terminal=[1])
     with pytest.raises(RuntimeError, match=r"still changes by 1 per sweep.*no fixed point.*terminal state"):
         value_iteration(mdp, max_iter=200)
+
+
+def test_time_indexed_policy_evaluation_uses_each_steps_policy():
+    """V_t = Σ_a π_t(a|s)[r + γ P V_{t+1}] with a different random π_t at every t, by a NumPy loop."""
+    mdp = random_mdp(4, 3, seed=5, discount=0.8)
+    T = 4
+    policy = torch.softmax(torch.randn(T, 4, 3, generator=torch.Generator().manual_seed(3),
+                                       dtype=torch.float64), -1)
+    P, r, gamma = numpy_tables(mdp)
+    v_next, v, q = np.zeros(4), np.zeros((T, 4)), np.zeros((T, 4, 3))
+    for t in reversed(range(T)):
+        q[t] = r + gamma * P @ v_next
+        v[t] = v_next = (policy[t].numpy() * q[t]).sum(-1)
+    result = policy_evaluation(mdp, policy, horizon=T)
+    np.testing.assert_allclose(result.v.numpy(), v, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(result.q.numpy(), q, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("gamma", [0.9, 0.99])
+def test_value_iteration_returns_values_within_tol_of_the_fixed_point(gamma):
+    """The documented stopping rule bounds the error of V by tol: |V - V*|_∞ <= tol, against V* of a
+    NumPy value iteration. Without the γ/(1-γ) factor the error is ~γ/(1-γ) times larger (checked
+    on a planted bug: 9x and 99x tol here)."""
+    mdp = random_mdp(12, 3, branching=3, seed=4, discount=gamma)
+    truth = numpy_optimal_values(mdp)
+    P, r, _ = numpy_tables(mdp)
+    for tol in (1e-2, 1e-4):
+        result = value_iteration(mdp, tol=tol)
+        assert np.abs(result.v.numpy() - truth).max() <= tol
+        assert np.abs(result.q.numpy() - (r + gamma * P @ truth)).max() <= tol
+
+
+@pytest.mark.parametrize("gamma", [0.9, 0.99])
+def test_iterative_policy_evaluation_returns_values_within_tol(gamma, monkeypatch):
+    """Above DIRECT_SOLVE_MAX_STATES policy evaluation iterates: its V must still be within tol of
+    the exact V_π (a NumPy linear solve)."""
+    import pgm_control.inference.dynamic_programming as dp
+    monkeypatch.setattr(dp, "DIRECT_SOLVE_MAX_STATES", 0)
+    mdp = random_mdp(12, 3, branching=3, seed=6, discount=gamma)
+    policy = torch.softmax(torch.randn(12, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64), -1)
+    truth = numpy_policy_values(mdp, policy.numpy())
+    P, r, _ = numpy_tables(mdp)
+    for tol in (1e-2, 1e-4):
+        result = policy_evaluation(mdp, policy, tol=tol)
+        assert result.iterations > 1  # the iterative path ran
+        assert np.abs(result.v.numpy() - truth).max() <= tol
+        assert np.abs(result.q.numpy() - (r + gamma * P @ truth)).max() <= tol
+
+
+def test_undiscounted_fixed_point_with_slow_absorption_is_within_tol():
+    """γ = 1, one live state that stays with probability 0.999 (reward 1), else terminates: V = 1000.
+    The docstrings promise an error bound on V; the change per sweep (0.999^k) is 1000x smaller than the
+    error, so the rule must bound the error by the observed rate, not by the change itself. (tol=1e-4:
+    near tol=1e-6 the changes are ~1e-9, within 1e4 ulps of V, and the rate estimate is off by ~1%.)"""
+    P = torch.tensor([[[0.999, 0.001]], [[0.0, 1.0]]], dtype=torch.float64)
+    mdp = TabularMDP(P, torch.tensor([[1.0], [0.0]]), discount=1.0, terminal=[1])
+    assert abs(value_iteration(mdp, tol=1e-4).v[0].item() - 1000.0) <= 1e-4

@@ -147,3 +147,32 @@ def test_hierarchical_irl_recovers_the_rationality_ratio():
     assert 3.0 <= ratio <= 5.5
     assert result.policies.shape == (2, 12, 25, 4)
     assert centred_cosine(result.psi, TRUE_PSI) >= 0.98
+
+
+# ------------------------------------------------------------------------------ mutation guards
+# Each test below pins a behaviour that a plausible one-line bug would break without failing any other
+# test (found by planting the bug).
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_first_feature_mismatch_is_demonstrated_minus_uniform_policy_counts(temperature):
+    """At ψ = 0 the soft-optimal policy is uniform, so the first mismatch is, in NumPy: the demonstrated
+    counts (1/N) Σ_i Σ_t f(s_it, a_it) minus Σ_t Σ_{s,a} d_t(s) f(s, a)/A, d_1 = the demonstrated starts,
+    d_{t+1} = d_t P_uniform. Its sign says where ψ moves (the first step ascends the gradient), and the
+    gradient's ∞-norm is max |mismatch| / α (mismatch = α ∇L)."""
+    import numpy as np
+    mdp = terrain_gridworld(size=3, num_terrains=3, weights=torch.tensor([-1.0, 0.0, 1.0]), seed=2)
+    _expert, demos = expert_demonstrations(mdp, num=20, seed=3)
+    T, (S, A) = HORIZON, mdp.rewards.shape
+    f = mdp.features.numpy()
+    states, actions = demos.states.numpy(), demos.actions.numpy()
+    demonstrated = np.mean([sum(f[s[t], a[t]] for t in range(T)) for s, a in zip(states, actions)], axis=0)
+    d = np.bincount(states[:, 0], minlength=S) / len(states)
+    P = mdp.to_dense().transitions.numpy()
+    expected = np.zeros(f.shape[-1])
+    for _ in range(T):
+        expected += np.einsum("s,saf->f", d, f) / A
+        d = np.einsum("s,sap->p", d, P) / A
+    result = maxent_irl(mdp, demos, temperature=temperature, num_steps=2, progress=False)
+    mismatch = result.feature_mismatch[0].numpy()
+    np.testing.assert_allclose(mismatch, demonstrated - expected, atol=1e-10)
+    assert result.gradient_norm[0].item() == pytest.approx(np.abs(mismatch).max() / temperature, rel=1e-8)
+    assert (result.psi.numpy() @ mismatch) > 0  # L-BFGS's first step is along the gradient

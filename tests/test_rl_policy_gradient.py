@@ -185,3 +185,55 @@ def test_validation(arguments, error, message):
     call = dict(mdp=slippery_grid(), horizon=2, num_iterations=1) | arguments
     with pytest.raises(error, match=message):
         reinforce(call.pop("mdp"), call.pop("horizon"), call.pop("num_iterations"), **call)
+
+
+# ------------------------------------------------------------------------------ mutation guards
+# Each test below pins a behaviour that a plausible one-line bug would break without failing any other
+# test (found by planting the bug). The truth is enumerated here, never sampled.
+def discounted_objective(mdp, log_policy: torch.Tensor, entropy_bonus: float) -> torch.Tensor:
+    """J = Σ_t γ^t Σ_s d_t(s) Σ_a π_t(a|s) [r(s, a) - α log π_t(a|s)] by the plain loop, for any γ."""
+    transitions, rewards, gamma = mdp.to_dense().transitions, mdp.rewards, mdp.discount
+    d, total = mdp.initial, torch.zeros((), dtype=torch.float64)
+    for t in range(log_policy.shape[0]):
+        pi = log_policy[t].exp()
+        total = total + gamma ** t * (d[:, None] * pi * (rewards - entropy_bonus * log_policy[t])).sum()
+        d = torch.einsum("s,sa,sak->k", d, pi, transitions)
+    return total
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5])
+def test_discounted_surrogate_gradient_is_exact_in_expectation(gamma):
+    """Σ_τ p(τ) ∇ surrogate(τ) over every trajectory of a 2-state, 2-action MDP (T = 3) equals ∇J of the
+    discounted objective exactly: the γ^t weights and γ in the reward-to-go both matter when γ < 1."""
+    import itertools
+
+    from pgm_control.envs import random_mdp
+    mdp = random_mdp(2, 2, seed=3, discount=gamma)
+    horizon, alpha = 3, 0.5
+    P, rewards = mdp.to_dense().transitions, mdp.rewards
+    logits = torch.randn(horizon, 2, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    z = logits.clone().requires_grad_(True)
+    exact, = torch.autograd.grad(discounted_objective(mdp, torch.log_softmax(z, -1), alpha), z)
+    policy = torch.softmax(logits, -1)
+    expected = torch.zeros_like(logits)
+    for path in itertools.product(range(2), repeat=2 * horizon):
+        s, a = list(path[0::2]), list(path[1::2])
+        prob = mdp.initial[s[0]] * torch.prod(torch.stack([policy[t, s[t], a[t]] for t in range(horizon)]))
+        prob = prob * torch.prod(torch.stack([P[s[t], a[t], s[t + 1]] for t in range(horizon - 1)]))
+        states = torch.tensor([[*s, 0]])
+        actions = torch.tensor([a])
+        z = logits.clone().requires_grad_(True)
+        surrogate = reinforce_surrogate(torch.log_softmax(z, -1), states, actions, rewards[states[:, :-1], actions],
+                                        entropy_bonus=alpha, discount=gamma, baseline=False)
+        expected += prob * torch.autograd.grad(surrogate, z)[0]
+    torch.testing.assert_close(expected, exact, atol=1e-12, rtol=0)
+
+
+def test_reported_returns_and_objectives_are_discounted():
+    """One state, reward 1 for both actions, γ = 0.5, T = 3: every episode returns 1 + 0.5 + 0.25 = 1.75;
+    the first (uniform) policy's objective adds α log 2 per step with the same weights."""
+    from pgm_control import TabularMDP
+    mdp = TabularMDP(torch.ones(1, 2, 1, dtype=torch.float64), torch.ones(1, 2, dtype=torch.float64), discount=0.5)
+    fit = reinforce(mdp, 3, 2, num_episodes=4, entropy_bonus=0.3)
+    torch.testing.assert_close(fit.mean_returns, torch.full((2,), 1.75, dtype=torch.float64), atol=1e-12, rtol=0)
+    assert fit.objectives[0].item() == pytest.approx(1.75 * (1 + 0.3 * math.log(2)), abs=1e-12)

@@ -434,3 +434,31 @@ def test_bad_network_arguments_name_the_argument():
     agent = SAC(pendulum(), SACConfig(**TINY))
     with pytest.raises(ValueError, match=r"observation must have shape \[dim S\] = \[3\], got \[2\]"):
         agent.act([1.0, 2.0])
+
+
+# ------------------------------------------------------------------------------ mutation guards
+# Each test below pins a behaviour that a plausible one-line bug would break without failing any other
+# test (found by planting the bug).
+@pytest.mark.parametrize("variant", ["v1", "v2"])
+def test_the_agents_q_target_uses_the_configured_discount_and_target_networks(variant):
+    """Q̂ = r + γ(1 - d) V(s') with γ = 0.9 from the config (not the 0.99 default), V(s') from the target
+    networks: V_ψ̄ (v1), or min_i Q_θ̄i(s', a') - α log π(a'|s') with a' ~ π(·|s') (v2)."""
+    config = SACConfig(**{**TINY, "variant": variant, "discount": 0.9, "tau": 0.5})
+    agent = SAC(pendulum(), config, seed=0)
+    agent.train(120, progress=False)
+    batch = agent.buffer.sample(32)
+    batch = batch._replace(terminated=(torch.arange(32) % 2).to(batch.terminated.dtype))
+    state = agent.generator.get_state()
+    with torch.no_grad():
+        target = agent.compute_q_target(batch)
+        s_next = batch.next_observations
+        if variant == "v1":
+            next_value = agent.value_target(s_next)
+            assert not torch.allclose(next_value, agent.value(s_next))  # ψ̄ != ψ, so the choice matters
+        else:
+            agent.generator.set_state(state)
+            action, log_prob = agent.policy.sample(s_next, agent.generator)
+            next_value = torch.min(agent.q1_target(s_next, action), agent.q2_target(s_next, action)) \
+                - agent.temperature * log_prob
+        by_hand = batch.rewards + 0.9 * (1 - batch.terminated) * next_value
+    torch.testing.assert_close(target, by_hand, atol=1e-5, rtol=0)

@@ -135,3 +135,25 @@ def test_soft_q_config_errors_name_the_field_and_divergence_stops_training():
     with pytest.raises(FloatingPointError, match=r"Q\(s, ·\) = \[.*\] is not finite: the network has diverged"):
         agent.train(100, progress=False)
     assert agent.step == 20 and agent.updates == 1
+
+
+# ------------------------------------------------------------------------------ mutation guards
+# Each test below pins a behaviour that a plausible one-line bug would break without failing any other
+# test (found by planting the bug).
+def test_agent_update_regresses_on_the_target_networks_soft_value_with_its_own_discount():
+    """The loss an update returns is ½ mean (Q_θ(s, a) - y)², y = r + γ(1 - d) α log mean_a' exp(Q_θ̄(s', a')/α),
+    with the configured γ = 0.8 and α = 0.5 and the *target* network θ̄ (moved away from θ by τ = 0.5)."""
+    config = SoftQConfig(**{**TINY, "discount": 0.8, "temperature": 0.5, "tau": 0.5})
+    agent = SoftQ(cartpole(), config, seed=0)
+    agent.train(130, progress=False)
+    assert not all(torch.equal(a, b) for a, b in zip(agent.q.parameters(), agent.q_target.parameters()))
+    batch = agent.buffer.sample(32)
+    batch = batch._replace(terminated=torch.arange(32, dtype=batch.terminated.dtype) % 2)  # both branches
+    with torch.no_grad():
+        q_next = agent.q_target(batch.next_observations).double()
+        v_next = 0.5 * (torch.logsumexp(q_next / 0.5, -1) - math.log(2))
+        y = batch.rewards.double() + 0.8 * (1 - batch.terminated.double()) * v_next
+        q_taken = agent.q(batch.observations).double()[torch.arange(32), batch.actions]
+        expected = 0.5 * ((q_taken - y) ** 2).mean()
+    loss = agent.update(batch)["q"]
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)

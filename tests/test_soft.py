@@ -282,3 +282,31 @@ def test_expected_soft_fixed_point_is_within_tol_of_the_truth():
         v = np.log(np.exp(q - q.max(-1, keepdims=True)).mean(-1)) + q.max(-1)
     result = soft_value_iteration(mdp, tol=1e-6)
     assert np.abs(result.v.numpy() - v).max() <= 1e-6
+
+
+# ------------------------------------------------------------------------------ mutation guards
+# Each test below pins a behaviour that a plausible one-line bug would break without failing any other
+# test (found by planting the bug). The truth is a plain NumPy loop over the module docstring's equations.
+@pytest.mark.parametrize("backup", ["expected", "optimistic"])
+@pytest.mark.parametrize("gamma", [0.0, 0.7, 1.0])
+def test_soft_backups_at_any_temperature_discount_and_prior_by_numpy(backup, gamma):
+    """Q_t = r + γ E[V_{t+1}] (expected) or r + α log(γ E[exp(V_{t+1}/α)] + 1 - γ) (optimistic),
+    V_t = α log Σ_a p(a|s) exp(Q_t/α), at α = 0.5 with a non-uniform prior (γ = 0: Q = r in both)."""
+    mdp = random_mdp(4, 3, seed=9, discount=gamma)
+    alpha, horizon = 0.5, 3
+    prior = np.random.default_rng(1).dirichlet(np.ones(3), size=4)
+    P, r = mdp.transitions.numpy(), mdp.rewards.numpy()
+    v_next, q_all, v_all = np.zeros(4), [], []
+    for _ in range(horizon):
+        if backup == "expected":
+            q = r + gamma * P @ v_next
+        else:
+            q = r + alpha * np.log(gamma * P @ np.exp(v_next / alpha) + 1 - gamma)
+        v_next = alpha * np.log((prior * np.exp(q / alpha)).sum(-1))
+        q_all.append(q)
+        v_all.append(v_next)
+    soft = soft_value_iteration(mdp, horizon, temperature=alpha, backup=backup, action_prior=torch.tensor(prior))
+    np.testing.assert_allclose(soft.q.numpy(), np.array(q_all[::-1]), atol=1e-12, rtol=0)
+    np.testing.assert_allclose(soft.v.numpy(), np.array(v_all[::-1]), atol=1e-12, rtol=0)
+    if gamma == 0.0:
+        np.testing.assert_allclose(soft.q.numpy(), np.broadcast_to(r, (horizon, 4, 3)), atol=1e-12)

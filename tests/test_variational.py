@@ -174,3 +174,64 @@ def test_elbo_gradient_is_finite_with_zero_prior_actions():
     policy = torch.tensor([[1.0, 0.0], [0.2, 0.8], [0.6, 0.4]], dtype=torch.float64)
     elbo(mdp, 3, policy, action_prior=prior).backward()
     assert torch.isfinite(rewards.grad).all() and (rewards.grad[0, 1] == 0)
+
+
+# ------------------------------------------------------------------------------ mutation guards
+# Each test below pins a behaviour that a plausible one-line bug would break without failing any other
+# test (found by planting the bug).
+def guide_site_logits(guide, mdp, horizon, num_trajectories=64):
+    """Trace the guide once: [(t, s_t, normalized logits of q(a_t | s_t))] for every step."""
+    import pyro
+    pyro.set_rng_seed(0)
+    trace = pyro.poutine.trace(guide).get_trace(mdp, horizon, num_trajectories)
+    return [(t, trace.nodes[f"s_{t}"]["value"], trace.nodes[f"a_{t}"]["fn"].logits) for t in range(horizon)]
+
+
+def test_amortized_guide_lays_out_the_network_output_as_state_time_action():
+    """Documented: the MLP maps x(s) to the logits of all T steps, read as [S, T, A]. With a random last
+    layer, log q(a_t | s_t) must be log_softmax over a of out[s, t·A + a] (out = the network's output)."""
+    from pgm_control.models import AmortizedPolicyGuide
+    mdp, T = random_mdp(5, 3, seed=0), 4
+    torch.manual_seed(0)
+    guide = AmortizedPolicyGuide(mdp, T, hidden=8)
+    torch.nn.init.normal_(guide.net[-1].weight)
+    torch.nn.init.normal_(guide.net[-1].bias)
+    with torch.no_grad():
+        out = guide.net(guide.features).numpy()  # [S, T·A]
+        log_policy = guide.log_policy().numpy()
+    assert log_policy.shape == (T, 5, 3)
+    for t in range(T):
+        for s in range(5):
+            logits = out[s, 3 * t:3 * t + 3]
+            np.testing.assert_allclose(log_policy[t, s], logits - np.log(np.exp(logits).sum()), atol=1e-12)
+    # ... and the guide samples a_t from log q(· | s_t) at the sampled s_t
+    with torch.no_grad():
+        for t, states, logits in guide_site_logits(guide, mdp, T):
+            np.testing.assert_allclose(logits.numpy(), log_policy[t, states.numpy()], atol=1e-12)
+
+
+@pytest.mark.parametrize("stationary", [False, True])
+def test_tabular_guide_samples_each_step_from_its_own_table_row(stationary):
+    """q(a_t | s_t) = softmax(θ[t, s_t]) (θ[s_t] when stationary), with distinct random θ."""
+    import pyro
+
+    from pgm_control.models import TabularPolicyGuide
+    mdp, T = random_mdp(5, 3, seed=1), 4
+    pyro.clear_param_store()
+    guide = TabularPolicyGuide(mdp, T, stationary=stationary)
+    shape = (5, 3) if stationary else (T, 5, 3)
+    theta = torch.randn(shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    pyro.param(guide.name, theta)
+    with torch.no_grad():
+        for t, states, logits in guide_site_logits(guide, mdp, T):
+            row = theta[states] if stationary else theta[t, states]
+            torch.testing.assert_close(logits, torch.log_softmax(row, -1), atol=1e-12, rtol=0)
+    pyro.clear_param_store()
+
+
+def test_elbo_temperature_divides_the_reward_only():
+    """ELBO at temperature α is the α = 1 ELBO of the rewards r/α (both sides exact)."""
+    mdp = random_mdp(4, 3, seed=2)
+    policy = torch.softmax(torch.randn(3, 4, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64), -1)
+    scaled = elbo(mdp.replace(rewards=mdp.rewards / 2.5), 3, policy)
+    torch.testing.assert_close(elbo(mdp, 3, policy, temperature=2.5), scaled, atol=1e-12, rtol=0)

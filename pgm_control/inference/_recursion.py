@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import pairwise
 
 import torch
 
@@ -88,8 +89,11 @@ def fixed_point(
     V_{k+1} is below `tol`.
 
     With γ < 1 the bound is L/(1-L) ‖V_{k+1} - V_k‖_∞ with L the contraction modulus: γ, or
-    ``modulus(V_{k+1})`` for a backup that is not a γ-contraction; with γ = 1 (terminal states) it is
-    the change itself. Returns q ``[S, A]``, v ``[S]``
+    ``modulus(V_{k+1})`` for a backup that is not a γ-contraction. With γ = 1 (terminal states) no
+    modulus is known in advance, so L is estimated by the observed rate of the last three sweeps,
+    L̂ = max ‖V_{j+1} - V_j‖_∞ / ‖V_j - V_{j-1}‖_∞ (exact for a single slowly absorbing state, where the
+    change itself would understate the error by a factor 1/(1-L)); a sweep that changes nothing stops at
+    once. Returns q ``[S, A]``, v ``[S]``
     and the number of sweeps, as a consistent pair: v = v_from_q(q) exactly (so a policy read off q
     and v is normalized) and q = q_from_v(V_k) is the backup of v to within γ‖V_{k+1} - V_k‖_∞ <=
     (1-γ)·tol (tol when γ = 1).
@@ -104,6 +108,7 @@ def fixed_point(
     factor = _bound_factor(gamma) if gamma < 1.0 else 1.0
     v = torch.zeros(mdp.num_states, dtype=DTYPE)
     stalled, smallest, half_change = 0, math.inf, None
+    changes = []  # the last few ‖V_{k+1} - V_k‖_∞, for the observed rate when γ = 1
     with progress_bar(max_iter, progress, 0.0, desc) as bar:
         for sweep in range(1, max_iter + 1):
             q = q_from_v(v, None)
@@ -112,7 +117,10 @@ def fixed_point(
             bar.update()
             if modulus is not None and gamma < 1.0:
                 factor = _bound_factor(modulus(v_new))
-            if factor * change <= tol:
+            elif gamma == 1.0:
+                changes = [*changes[-3:], change]
+                factor = _bound_factor(_observed_rate(changes))
+            if change == 0.0 or factor * change <= tol:
                 return q, v_new, sweep
             if divergence is not None and (reason := divergence(v, v_new, sweep)) is not None:
                 raise ValueError(reason)
@@ -132,6 +140,13 @@ def fixed_point(
 def _bound_factor(lipschitz: float) -> float:
     """L/(1-L): ‖V_{k+1} - V*‖ <= L/(1-L) ‖V_{k+1} - V_k‖ for an L-contraction."""
     return lipschitz / (1.0 - lipschitz) if lipschitz < 1.0 else math.inf
+
+
+def _observed_rate(changes: list[float]) -> float:
+    """The largest ratio of successive changes among the last three (1 until three ratios exist)."""
+    if len(changes) < 4:
+        return 1.0
+    return max(later / earlier if earlier > 0 else 1.0 for earlier, later in pairwise(changes))
 
 
 def _stall_message(desc: str, tol: float, factor: float, change: float, scale: float) -> str:
