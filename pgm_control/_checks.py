@@ -127,3 +127,35 @@ def check_temperature(temperature) -> float:
     if not 0.0 <= temperature < math.inf:  # also rejects NaN
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
     return temperature
+
+
+def check_tolerance(tol, name: str = "tol") -> float:
+    """A stopping tolerance: a finite number >= 0 (NaN would never stop a loop, inf stops it at once)."""
+    tol = check_real(tol, name, "a finite number >= 0")
+    if not 0.0 <= tol < math.inf:  # also rejects NaN
+        raise ValueError(f"{name} must be a finite number >= 0, got {tol}")
+    return tol
+
+
+def check_learning_rate(lr, name: str = "lr") -> float:
+    """A step size: a finite number > 0."""
+    lr = check_real(lr, name, "a positive step size")
+    if not 0.0 < lr < math.inf:  # also rejects NaN
+        raise ValueError(f"{name} must be a finite step size > 0, got {lr}")
+    return lr
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """A random seed: an integer in [0, 2^32) (the range every generator here accepts)."""
+    seed = check_integer(seed, name)
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"{name} must be an integer in [0, 2**32), got {seed}")
+    return seed
+
+
+def check_layer_widths(widths, name: str = "hidden") -> tuple[int, ...]:
+    """Hidden-layer widths: a sequence of positive integers, e.g. ``(32, 32)``."""
+    if isinstance(widths, str) or not isinstance(widths, Sequence):
+        raise TypeError(f"{name} must be a sequence of positive integers (layer widths, e.g. (32, 32)), "
+                        f"got {widths!r}")
+    return tuple(check_positive_integer(width, f"{name}[{i}]") for i, width in enumerate(widths))

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import torch
 
-from pgm_control.inference.policies import greedy_policy
+from pgm_control.inference.policies import greedy_policy_unchecked
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,7 +42,7 @@ class SoftValueResult:
     def log_policy(self) -> torch.Tensor:
         """log π(a|s) = log p(a|s) + (Q(s,a) - V(s)) / α, shaped like ``q``."""
         if self.temperature == 0.0:
-            return torch.log(greedy_policy(self.q, self.log_prior))
+            return torch.log(greedy_policy_unchecked(self.q, self.log_prior))
         return self.log_prior + (self.q - self.v[..., None]) / self.temperature
 
     @property

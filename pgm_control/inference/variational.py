@@ -18,11 +18,18 @@ from pyro.infer import SVI, TraceGraph_ELBO
 from pyro.optim import ClippedAdam
 from tqdm import tqdm
 
-from pgm_control._checks import DTYPE, check_horizon, check_integer, check_temperature
+from pgm_control._checks import (
+    DTYPE,
+    check_horizon,
+    check_learning_rate,
+    check_positive_integer,
+    check_seed,
+    check_temperature,
+)
 from pgm_control._mdp_inputs import check_mdp, log_action_prior, read_policy
 from pgm_control.inference.estimators import CausalScoreELBO
 from pgm_control.mdp import TabularMDP
-from pgm_control.models.guides import TabularPolicyGuide
+from pgm_control.models.guides import TabularPolicyGuide, check_guide
 from pgm_control.models.optimality import log_evidence_shift, optimality_model
 
 
@@ -128,12 +135,13 @@ def fit_policy(
     """
     check_mdp(mdp)
     horizon = check_horizon(horizon, required=True)
-    num_steps = check_integer(num_steps, "num_steps")
-    num_trajectories = check_integer(num_trajectories, "num_trajectories")
     temperature = check_temperature(temperature)
-    if num_steps < 1 or num_trajectories < 1:
-        raise ValueError("num_steps and num_trajectories must be positive integers")
+    if temperature == 0.0:
+        raise ValueError("fit_policy needs temperature > 0 (p(O|s,a) ∝ exp(r/α))")
+    log_action_prior(mdp, action_prior)
+    seed = check_seed(seed)
     guide = TabularPolicyGuide(mdp, horizon) if guide is None else guide
+    check_guide(guide, mdp, horizon)
     pyro.clear_param_store()
     pyro.set_rng_seed(seed)
     svi = policy_svi(guide, num_trajectories, num_steps, lr=lr, final_lr=final_lr, estimator=estimator)
@@ -157,6 +165,11 @@ def policy_svi(guide, num_trajectories: int, num_steps: int, *, lr: float = 0.1,
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    if not callable(guide):
+        raise TypeError(f"guide must be a Pyro guide (a callable, e.g. a TabularPolicyGuide), got {guide!r:.60}")
+    num_trajectories = check_positive_integer(num_trajectories, "num_trajectories")
+    num_steps = check_positive_integer(num_steps, "num_steps")
+    lr, final_lr = check_learning_rate(lr), check_learning_rate(final_lr, "final_lr")
     if estimator == "causal":
         model, fitted_guide, loss = optimality_model, guide, CausalScoreELBO()
     else:  # the plate sums over trajectories: scale to a per-trajectory ELBO
