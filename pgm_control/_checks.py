@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -159,3 +160,16 @@ def check_layer_widths(widths, name: str = "hidden") -> tuple[int, ...]:
         raise TypeError(f"{name} must be a sequence of positive integers (layer widths, e.g. (32, 32)), "
                         f"got {widths!r}")
     return tuple(check_positive_integer(width, f"{name}[{i}]") for i, width in enumerate(widths))
+
+
+def check_writable_folder(path, name: str = "out") -> Path:
+    """Create the folder `path` if needed and check that a file can be written in it (before a long run)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".pgm_control_write_test"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(f"{name}: cannot write to {path} ({error.strerror or error})") from None
+    return path
