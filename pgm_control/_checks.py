@@ -142,7 +142,7 @@ def check_learning_rate(lr, name: str = "lr") -> float:
     """A step size: a finite number > 0."""
     lr = check_real(lr, name, "a positive step size")
     if not 0.0 < lr < math.inf:  # also rejects NaN
-        raise ValueError(f"{name} must be a finite step size > 0, got {lr}")
+        raise ValueError(f"{name} must be a positive, finite step size, got {lr}")
     return lr
 
 
