@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from pgm_control._checks import (
     DTYPE,
+    as_float_tensor,
     check_horizon,
     check_learning_rate,
     check_positive_integer,
@@ -40,7 +41,7 @@ def state_distributions(mdp: TabularMDP, policy: torch.Tensor) -> torch.Tensor:
     """
     check_mdp(mdp)
     policy = getattr(policy, "policy", policy)
-    policy = policy if isinstance(policy, torch.Tensor) else torch.as_tensor(policy, dtype=DTYPE)
+    policy = policy if isinstance(policy, torch.Tensor) else as_float_tensor(policy, "policy")
     if policy.dim() != 3:
         raise ValueError(f"policy must be time-indexed [T, S, A], got shape {list(policy.shape)}")
     policy = read_policy(mdp, policy, policy.shape[0])
