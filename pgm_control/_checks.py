@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -111,8 +112,14 @@ def check_integer(value, name: str, what: str = "a positive integer") -> int:
     if isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_floating_point():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be {what}, got {value!r}")
+        raise TypeError(f"{name} must be {what}, got {_short_repr(value)}")
     return int(value)
+
+
+def _short_repr(value, limit: int = 80) -> str:
+    """repr(value), cut to `limit` characters (a tensor passed by mistake prints no wall of numbers)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 MAX_SEED = 2**63 - 1  # torch.Generator takes seeds below 2**64; the headroom leaves room for seed + offset
@@ -140,3 +147,40 @@ def check_temperature(temperature) -> float:
     if not 0.0 <= temperature < math.inf:  # also rejects NaN
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
     return temperature
+
+
+def check_tolerance(tol, name: str = "tol") -> float:
+    """A stopping tolerance: a finite number >= 0 (NaN would never stop a loop, inf stops it at once)."""
+    tol = check_real(tol, name, "a finite number >= 0")
+    if not 0.0 <= tol < math.inf:  # also rejects NaN
+        raise ValueError(f"{name} must be a finite number >= 0, got {tol}")
+    return tol
+
+
+def check_learning_rate(lr, name: str = "lr") -> float:
+    """A step size: a finite number > 0."""
+    lr = check_real(lr, name, "a positive step size")
+    if not 0.0 < lr < math.inf:  # also rejects NaN
+        raise ValueError(f"{name} must be a positive, finite step size, got {lr}")
+    return lr
+
+
+def check_layer_widths(widths, name: str = "hidden") -> tuple[int, ...]:
+    """Hidden-layer widths: a sequence of positive integers, e.g. ``(32, 32)``."""
+    if isinstance(widths, str) or not isinstance(widths, Sequence):
+        raise TypeError(f"{name} must be a sequence of positive integers (layer widths, e.g. (32, 32)), "
+                        f"got {widths!r}")
+    return tuple(check_positive_integer(width, f"{name}[{i}]") for i, width in enumerate(widths))
+
+
+def check_writable_folder(path, name: str = "out") -> Path:
+    """Create the folder `path` if needed and check that a file can be written in it (before a long run)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".pgm_control_write_test"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(f"{name}: cannot write to {path} ({error.strerror or error})") from None
+    return path

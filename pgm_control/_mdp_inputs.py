@@ -69,7 +69,11 @@ def read_policy(mdp: TabularMDP, policy, horizon: int | None) -> torch.Tensor:
     S, A = mdp.num_states, mdp.num_actions
     if hasattr(policy, "policy") and not isinstance(policy, torch.Tensor):
         policy = policy.policy
-    tensor = policy if isinstance(policy, torch.Tensor) else torch.as_tensor(policy)
+    try:
+        tensor = policy if isinstance(policy, torch.Tensor) else torch.as_tensor(policy)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError("policy must be probabilities [S, A] or [T, S, A], deterministic actions [S], or a "
+                        f"result with .policy; got {type(policy).__name__}") from None
     if not tensor.is_floating_point():
         actions = as_index_tensor(tensor, "policy")
         check_shape(actions, [S], "policy", "deterministic actions [S]")

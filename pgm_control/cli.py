@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from pgm_control._checks import check_writable_folder
 from pgm_control.envs import GridWorld, lottery_mdp, sutton_barto_gridworld
 from pgm_control.inference import (
     elbo,
@@ -276,8 +277,10 @@ DEMO_SECTIONS = [
 
 def run_demo(args) -> int:
     """Run every section of :data:`DEMO_SECTIONS`, printing their lines, then the wall time."""
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir = check_writable_folder(args.out, "--out")
+    except ValueError as error:
+        args.error(str(error))
     start = time.perf_counter()
     for title, section in DEMO_SECTIONS:
         print(f"== {title} ==")
@@ -298,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="solve the book's and a goal grid world, draw figures")
     demo.add_argument("--out", default="./pgm_control_output",
                       help="folder for the figures (default: ./pgm_control_output)")
-    demo.set_defaults(handler=run_demo)
+    demo.set_defaults(handler=run_demo, error=demo.error)
     from pgm_control.rl.train import add_train_parser  # `pgm-control train ...` lives with the RL code
 
     add_train_parser(commands)

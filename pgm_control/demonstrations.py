@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pgm_control._checks import DTYPE, as_index_tensor, check_shape, shape_str
+from pgm_control._checks import DTYPE, as_index_tensor, check_horizon, check_positive_integer, check_shape, shape_str
 from pgm_control._files import check_format, invalid_part, read_npz_file
 from pgm_control.mdp import TabularMDP
 
@@ -89,6 +89,9 @@ class Demonstrations:
     @classmethod
     def from_trajectories(cls, trajectories, demonstrators=None) -> Demonstrations:
         """From :func:`pgm_control.sample_trajectories` output (anything with ``.states``, ``.actions``)."""
+        if not (hasattr(trajectories, "states") and hasattr(trajectories, "actions")):
+            raise TypeError("trajectories must have .states [N, T+1] and .actions [N, T] (e.g. the output of "
+                            f"sample_trajectories), got {type(trajectories).__name__}")
         return cls(trajectories.states, trajectories.actions, demonstrators=demonstrators)
 
     @classmethod
@@ -169,6 +172,10 @@ class Demonstrations:
         """M = 1 + the largest demonstrator index (1 without demonstrator labels)."""
         return 1 if self.demonstrators is None else int(self.demonstrators.max()) + 1
 
+    def _state_mask(self) -> torch.Tensor:
+        """``[N, T+1]`` bool: s_t of episode i is demonstrated (t <= lengths[i])."""
+        return torch.cat([torch.ones(self.num_demonstrations, 1, dtype=torch.bool), self.mask], 1)
+
     @property
     def mask(self) -> torch.Tensor:
         """``[N, T]`` bool: step t of episode i is demonstrated (t < lengths[i])."""
@@ -176,12 +183,19 @@ class Demonstrations:
 
     def start_distribution(self, num_states: int) -> torch.Tensor:
         """The empirical distribution of the start states s_1, ``[S]``."""
+        num_states = check_positive_integer(num_states, "num_states")
+        if int(self.states[:, 0].max()) >= num_states:
+            raise ValueError(f"a start state is {int(self.states[:, 0].max())}, outside 0..{num_states - 1}")
         counts = torch.bincount(self.states[:, 0], minlength=num_states).to(DTYPE)
         return counts / counts.sum()
 
     def feature_counts(self, features: torch.Tensor) -> torch.Tensor:
         r"""Average demonstrated feature counts (1/N) Σ_i Σ_{t < L_i} f(s_{i,t}, a_{i,t}); features
         ``[S, A, F]`` -> ``[F]``."""
+        if not isinstance(features, torch.Tensor) or features.dim() != 3:
+            raise ValueError(f"features must be a tensor f(s, a) [S, A, F], got {features!r:.60}")
+        _check_below(self.states, self._state_mask(), features.shape[0], "states", "state of the features")
+        _check_below(self.actions, self.mask, features.shape[1], "actions", "action of the features")
         visited = features[self.states[:, :-1], self.actions]  # [N, T, F]
         return (visited * self.mask[..., None]).sum((0, 1)) / self.num_demonstrations
 
@@ -192,12 +206,14 @@ class Demonstrations:
         Raises ``ValueError`` for a state or action out of range, a transition the dynamics give
         probability 0, or a horizon different from the demonstrations' T.
         """
+        if not isinstance(mdp, TabularMDP):
+            raise TypeError(f"mdp must be a pgm_control.TabularMDP, got {type(mdp).__name__}")
+        horizon = check_horizon(horizon)
         S, A = mdp.num_states, mdp.num_actions
         mask = self.mask
-        state_mask = torch.cat([torch.ones(self.num_demonstrations, 1, dtype=torch.bool), mask], 1)
-        _check_below(self.states, state_mask, S, "states", "state")
+        _check_below(self.states, self._state_mask(), S, "states", "state")
         _check_below(self.actions, mask, A, "actions", "action")
-        if horizon is not None and int(horizon) != self.horizon:
+        if horizon is not None and horizon != self.horizon:
             raise ValueError(
                 f"horizon={horizon} but the demonstrations have T={self.horizon} steps; pass "
                 "horizon=None to use theirs, or give shorter episodes as lengths= (padding to the horizon)"
@@ -228,7 +244,7 @@ def _index_matrix(value, name: str, meaning: str) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         try:
             value = torch.as_tensor(value)
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, RuntimeError) as error:
             raise ValueError(
                 f"{name} must be a rectangular [N, ...] array of integers ({error}); for episodes of "
                 "different lengths use Demonstrations.from_sequences(states, actions)"

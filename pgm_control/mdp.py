@@ -27,7 +27,7 @@ respect to them (inverse RL differentiates through soft value iteration).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 
 import torch
@@ -157,11 +157,18 @@ class TabularMDP:
         S = self._num_states
         if terminal is None:
             return torch.zeros(S, dtype=torch.bool)
-        tensor = terminal if isinstance(terminal, torch.Tensor) else torch.as_tensor(terminal)
+        try:
+            tensor = terminal if isinstance(terminal, torch.Tensor) else torch.as_tensor(terminal)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"terminal must be a bool mask [S] or a list of state indices, got {terminal!r}") from None
         if tensor.dtype == torch.bool:
             check_shape(tensor, [S], "terminal", "bool mask [S]")
             return tensor.clone()
-        index = as_index_tensor(tensor, "terminal").reshape(-1)
+        index = as_index_tensor(tensor, "terminal")
+        if index.dim() > 1:
+            raise ValueError(f"terminal must be a bool mask [S] or a list of state indices, got shape "
+                             f"{shape_str(index.shape)}")
+        index = index.reshape(-1)
         if index.numel() and (index.min() < 0 or index.max() >= S):
             raise ValueError(f"terminal state indices must lie in [0, {S}), got {index.tolist()}")
         return torch.zeros(S, dtype=torch.bool).index_fill_(0, index, True)
@@ -198,6 +205,8 @@ class TabularMDP:
             check_shape(features, [S, None], "features", "state features [S, F]")
             features = features[:, None, :].expand(S, A, features.shape[-1])
         check_shape(features, [S, A, None], "features", "f(s, a) [S, A, F]")
+        if features.shape[-1] == 0:
+            raise ValueError("features must hold at least one feature (F >= 1), got F = 0")
         check_finite(features, "features")
         return features
 
@@ -361,6 +370,21 @@ class TabularMDP:
         rewards = arguments.pop("rewards")
         return TabularMDP(transitions, rewards, **arguments)
 
+    def with_rewards(self, rewards: torch.Tensor) -> TabularMDP:
+        """This MDP with the reward table r(s, a) ``[S, A]`` replaced (zeroed on terminal states), the
+        dynamics shared and not validated again: inverse RL swaps rewards at every step. Only the new
+        table is checked (shape and finiteness; a diverging fit stops here with a clear error)."""
+        if not isinstance(rewards, torch.Tensor):
+            raise TypeError(f"rewards must be a tensor [S, A], got {type(rewards).__name__}")
+        rewards = rewards.to(DTYPE)
+        check_shape(rewards, [self._num_states, self._num_actions], "rewards", "r(s, a) [S, A]")
+        check_finite(rewards, "rewards")
+        _ = self._matrix, self._matrix_transposed  # build the dynamics' views once; every copy shares them
+        copy = object.__new__(TabularMDP)
+        copy.__dict__.update(self.__dict__)
+        copy._rewards = torch.where(self._terminal[:, None], 0.0, rewards).contiguous()
+        return copy
+
     def to_dense(self) -> TabularMDP:
         """The same MDP with dense ``[S, A, S']`` transitions."""
         if self.is_dense:
@@ -418,6 +442,8 @@ class TabularMDP:
         Propagates (unnormalized) state-action mass one step through the dynamics, in log space; no
         next state's mass underflows, however small (see :func:`pgm_control._logspace.log_matvec`).
         """
+        if not isinstance(log_weights, torch.Tensor):
+            raise TypeError(f"log_weights must be a tensor [S, A], got {type(log_weights).__name__}")
         check_shape(log_weights, [self._num_states, self._num_actions], "log_weights", "[S, A]")
         return log_matvec(self._matrix_transposed, log_weights.reshape(-1), self._log_push_forward_rows)
 
@@ -432,6 +458,8 @@ class TabularMDP:
         return scatter_logsumexp(incoming.reshape(-1), self._next_states.reshape(-1), self._num_states)
 
     def _check_state_vector(self, values: torch.Tensor, name: str) -> None:
+        if not isinstance(values, torch.Tensor):
+            raise TypeError(f"{name} must be a tensor [S'] = [{self._num_states}], got {type(values).__name__}")
         if values.shape != (self._num_states,):
             raise ValueError(f"{name} must have shape [S'] = [{self._num_states}], got {shape_str(values.shape)}")
 
@@ -458,6 +486,9 @@ def _read_transitions(transitions):
                 f"next_states must have shape [S, A, K], got {shape_str(next_states.shape)}"
             )
         check_shape(probs, list(next_states.shape), "probs", "[S, A, K] (the shape of next_states)")
+        if 0 in next_states.shape:
+            raise ValueError("successor lists need at least one state, one action and one successor, got "
+                             f"next_states of shape [S, A, K] = {shape_str(next_states.shape)}")
         S = next_states.shape[0]
         if next_states.numel() and (next_states.min() < 0 or next_states.max() >= S):
             bad = ((next_states < 0) | (next_states >= S)).nonzero()[0].tolist()
@@ -482,6 +513,8 @@ def _read_transitions(transitions):
 def _read_names(names, size: int, name: str, symbol: str) -> list[str] | None:
     if names is None:
         return None
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise TypeError(f"{name} must be a sequence of {symbol} labels, got {names!r}")
     names = [str(n) for n in names]
     if len(names) != size:
         raise ValueError(f"{name} must have length {symbol} = {size}, got {len(names)}")

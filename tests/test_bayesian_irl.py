@@ -271,7 +271,7 @@ def test_validation(one_feature_problem):
         bayesian_irl(mdp, demos, method="hmc")
     with pytest.raises(ValueError, match="num_samples must be a positive integer"):
         bayesian_irl(mdp, demos, num_samples=0)
-    with pytest.raises(ValueError, match="lr must be positive"):
+    with pytest.raises(ValueError, match="lr must be a positive, finite step size"):
         bayesian_irl(mdp, demos, method="svi", lr=0.0)
     with pytest.raises(ValueError, match="temperature > 0"):
         bayesian_irl(mdp, demos, temperature=0.0)

@@ -77,3 +77,12 @@ def test_demo_inverse_rl_section_recovers_the_reward(demo):
     kl = float(printed.split("mean KL(π_expert || π_learned) = ")[1].split()[0])
     cosine = float(printed.split("fix ψ only up to a shift): ")[1].split()[0])
     assert kl <= 0.05 and cosine >= 0.99
+
+
+def test_demo_unwritable_out_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(blocker / "figures")])
+    assert exit_info.value.code == 2
+    assert f"--out: cannot write to {blocker / 'figures'}" in capsys.readouterr().err

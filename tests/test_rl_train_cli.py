@@ -64,19 +64,6 @@ def test_train_q_learning_writes_the_files(tmp_path):
     assert history.episode_steps[-1] <= 3000 and np.all(np.diff(history.episode_steps) > 0)
 
 
-def test_bad_options_name_the_fix(tmp_path):
-    with pytest.raises(SystemExit, match="--variant applies to sac only"):
-        run("train", "soft-q", "--variant", "v1", "--out", str(tmp_path))
-    with pytest.raises(SystemExit, match=r"unknown SACConfig field\(s\) \['learning_rate'\]"):
-        run("train", "sac", "--steps", "1", "--set", "learning_rate=1", "--out", str(tmp_path))
-    with pytest.raises(SystemExit, match=r"SACConfig\.tau must be in"):
-        run("train", "sac", "--steps", "1", "--set", "tau=2", "--out", str(tmp_path))
-    with pytest.raises(SystemExit, match=r"--set: q_learning has no option \['tau'\]"):
-        run("train", "q-learning", "--steps", "1", "--set", "tau=2", "--out", str(tmp_path))
-    with pytest.raises(SystemExit, match=r"q-learning on Pendulum-v1: .*Discrete"):
-        run("train", "q-learning", "--env", "Pendulum-v1", "--steps", "1", "--out", str(tmp_path))
-
-
 def test_returns_log_round_trip_and_append(tmp_path):
     path = tmp_path / "returns.csv"
     with ReturnsLog(path) as log:
@@ -102,3 +89,36 @@ def test_learning_curve_plots_the_data():
     assert list(evaluations.get_xdata()) == [400, 600] and list(evaluations.get_ydata()) == [-300, -150]
     assert ax.get_title() == "t" and ax.get_xlabel() == "environment steps"
     assert moving_average([], 3).shape == (0,)
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["sac", "--env", "NoSuchEnv-v0"], "--env: cannot make 'NoSuchEnv-v0'"),
+    (["sac", "--env", "CartPole-v1"], "--env: sac needs a continuous (Box) action space"),
+    (["soft-q", "--env", "Pendulum-v1"], "--env: soft-q needs discrete actions"),
+    (["q-learning", "--env", "CartPole-v1"], "--env: q-learning needs discrete actions and discrete observations"),
+    (["sac", "--threads", "0"], "argument --threads: must be a positive integer, got 0"),
+    (["sac", "--steps", "-5"], "argument --steps: must be a positive integer, got -5"),
+    (["sac", "--eval-episodes", "0"], "argument --eval-episodes: must be a positive integer, got 0"),
+    (["sac", "--eval-episodes", "-1"], "argument --eval-episodes: must be a positive integer, got -1"),
+    (["sac", "--seed", "-1"], "argument --seed: must be an integer in [0, 2**63 - 1]"),
+    (["soft-q", "--variant", "v1"], "--variant applies to sac only"),
+    (["sac", "--set", "lr"], "--set takes KEY=VALUE, got 'lr'"),
+    (["q-learning", "--set", "tau=2"], "--set: q_learning has no option ['tau']"),
+    (["sac", "--steps", "1", "--set", "learning_rate=1"], "--set: unknown SACConfig field(s) ['learning_rate']"),
+    (["sac", "--steps", "1", "--set", "tau=2"], "--set: SACConfig.tau must be in"),
+])
+def test_bad_options_exit_2_with_one_line_naming_the_option(argv, option, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", *argv, "--out", str(tmp_path / "run"), "--no-progress"])
+    assert exit_info.value.code == 2
+    error_lines = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(error_lines) == 1 and option in error_lines[0], error_lines
+
+
+def test_unwritable_out_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "q-learning", "--out", str(blocker / "run"), "--no-progress"])
+    assert exit_info.value.code == 2
+    assert f"--out: cannot write to {blocker / 'run'}" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pgm_control._checks import DTYPE
+from pgm_control._checks import DTYPE, as_float_tensor, check_integer, check_real, shape_str
 from pgm_control.mdp import TabularMDP
 
 ACTION_NAMES = ("N", "S", "E", "W")
@@ -47,7 +47,10 @@ class GridLayout:
 
     def to_grid(self, values: torch.Tensor) -> torch.Tensor:
         """Scatter per-state ``values`` ``[..., S]`` onto the grid ``[..., H, W]`` (NaN on walls)."""
-        values = torch.as_tensor(values, dtype=DTYPE)
+        values = as_float_tensor(values, "values")
+        if values.dim() == 0 or values.shape[-1] != len(self.cells):
+            raise ValueError(f"values must have shape [..., S] = [..., {len(self.cells)}] (one per state), got "
+                             f"{shape_str(values.shape)}")
         H, W = self.shape
         grid = torch.full((*values.shape[:-1], H * W), torch.nan, dtype=DTYPE)
         grid[..., self.cells[:, 0] * W + self.cells[:, 1]] = values
@@ -96,8 +99,16 @@ class GridWorld(TabularMDP):
         discount: float = 1.0,
     ):
         kinds = _parse_map(ascii_map)
-        if not 0.0 <= float(slip) <= 1.0:
+        slip = check_real(slip, "slip", "a probability in [0, 1]")
+        if not 0.0 <= slip <= 1.0:
             raise ValueError(f"slip must be a probability in [0, 1], got {slip}")
+        step_reward, goal_reward, trap_reward, cliff_reward = (
+            check_real(value, name, "a number") for value, name in (
+                (step_reward, "step_reward"), (goal_reward, "goal_reward"), (trap_reward, "trap_reward"),
+                (cliff_reward, "cliff_reward")))
+        if bump_reward is not None:
+            bump_reward = check_real(bump_reward, "bump_reward", "a number or None")
+        teleports = _read_teleports(teleports)
         H, W = kinds.shape
         is_state = kinds != WALL
         cells = torch.from_numpy(np.argwhere(is_state)).long()  # row-major
@@ -135,7 +146,7 @@ class GridWorld(TabularMDP):
             next_states = torch.where(into_cliff, int(starts.nonzero()[0]), next_states)
 
         probs = weights.expand(next_states.shape).clone()
-        for (row, column), ((row2, column2), reward) in (teleports or {}).items():
+        for (row, column), ((row2, column2), reward) in teleports.items():
             source, destination = layout.state_at(row, column), layout.state_at(row2, column2)
             next_states[source] = destination
             outcome_reward[source] = float(reward)
@@ -154,7 +165,30 @@ class GridWorld(TabularMDP):
         )
 
 
+def _read_teleports(teleports) -> dict:
+    """``{(row, col): ((row2, col2), reward)}`` with integer cells and real rewards; {} for None."""
+    if teleports is None:
+        return {}
+    if not isinstance(teleports, dict):
+        raise TypeError(f"teleports must be a dict {{(row, col): ((row2, col2), reward)}}, got {teleports!r:.60}")
+    checked = {}
+    for source, target in teleports.items():
+        try:
+            (row2, column2), reward = target
+            cells = [check_integer(value, "teleports cell") for value in (*source, row2, column2)]
+            if len(cells) != 4:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise TypeError(f"teleports must map a cell (row, col) to ((row2, col2), reward), got "
+                            f"{source!r}: {target!r}") from None
+        checked[tuple(cells[:2])] = (tuple(cells[2:]), check_real(reward, f"teleports[{source!r}] reward", "a number"))
+    return checked
+
+
 def _parse_map(ascii_map) -> np.ndarray:
+    if not isinstance(ascii_map, str | list | tuple):
+        raise TypeError("ascii_map must be a multi-line string or a list of row strings, got "
+                        f"{type(ascii_map).__name__}")
     rows = ascii_map.strip("\n").split("\n") if isinstance(ascii_map, str) else list(ascii_map)
     if not rows or any(not isinstance(r, str) for r in rows):
         raise TypeError("ascii_map must be a multi-line string or a list of row strings")

@@ -8,7 +8,7 @@ import gymnasium
 import numpy as np
 import torch
 
-from pgm_control._checks import DTYPE
+from pgm_control._checks import DTYPE, check_horizon
 from pgm_control.mdp import TabularMDP
 
 
@@ -25,14 +25,16 @@ def from_gymnasium(env, discount: float = 1.0) -> TabularMDP:
     ``terminated=True`` (the terminal set would be ambiguous). Unreachable states are not checked
     (Taxi has some, with the passenger already at the destination).
     """
+    if not hasattr(env, "unwrapped"):
+        raise TypeError(f"env must be a gymnasium.Env (e.g. gymnasium.make('FrozenLake-v1')), got "
+                        f"{type(env).__name__}")
     model = getattr(env.unwrapped, "P", None)
     if not isinstance(model, dict):
         raise TypeError(
             f"from_gymnasium needs an environment exposing its model as env.unwrapped.P "
             f"(FrozenLake, CliffWalking, Taxi); {type(env.unwrapped).__name__} has none"
         )
-    S = len(model)
-    A = len(model[0])
+    S, A = _check_model_keys(model)
     K = max(len(model[s][a]) for s in range(S) for a in range(A))
     next_states = np.zeros((S, A, K), dtype=np.int64)
     probs = np.zeros((S, A, K))
@@ -41,7 +43,8 @@ def from_gymnasium(env, discount: float = 1.0) -> TabularMDP:
     for s in range(S):
         for a in range(A):
             outcomes = model[s][a]
-            for k, (p, s_next, r, done) in enumerate(outcomes):
+            for k, outcome in enumerate(outcomes):
+                p, s_next, r, done = _read_outcome(outcome, s, a, S)
                 next_states[s, a, k], probs[s, a, k], ends[s, a, k] = s_next, p, done
                 rewards[s, a] += p * r
             next_states[s, a, len(outcomes):] = s
@@ -63,6 +66,32 @@ def from_gymnasium(env, discount: float = 1.0) -> TabularMDP:
         discount=discount,
         terminal=torch.from_numpy(terminal),
     )
+
+
+def _check_model_keys(model: dict) -> tuple[int, int]:
+    """S and A of ``P``: states 0..S-1, each with actions 0..A-1 (A >= 1), each a list of outcomes."""
+    S = len(model)
+    if S == 0 or set(model) != set(range(S)):
+        raise ValueError(f"env.unwrapped.P must have the states 0..S-1 as keys, got {sorted(model)[:10]}")
+    A = len(model[0]) if isinstance(model[0], dict) else 0
+    for s in range(S):
+        if not isinstance(model[s], dict) or set(model[s]) != set(range(A)) or A == 0:
+            raise ValueError(f"env.unwrapped.P[{s}] must map the actions 0..A-1 (A = {A} >= 1, as in P[0]) to "
+                             "lists of outcomes")
+        if any(not isinstance(model[s][a], list | tuple) or not model[s][a] for a in range(A)):
+            raise ValueError(f"env.unwrapped.P[{s}][a] must be a non-empty list of outcomes for every action a")
+    return S, A
+
+
+def _read_outcome(outcome, s: int, a: int, num_states: int) -> tuple:
+    """One ``(probability, next_state, reward, terminated)`` of ``P[s][a]``, with next_state in 0..S-1."""
+    if not isinstance(outcome, list | tuple) or len(outcome) != 4:
+        raise ValueError(f"env.unwrapped.P[{s}][{a}] must hold (probability, next_state, reward, terminated) "
+                         f"tuples, got {outcome!r}")
+    p, s_next, r, done = outcome
+    if not 0 <= int(s_next) < num_states:
+        raise ValueError(f"env.unwrapped.P[{s}][{a}] leads to state {s_next}, outside 0..{num_states - 1}")
+    return p, s_next, r, done
 
 
 def _reachable(next_states, probs, terminal, initial) -> np.ndarray:
@@ -104,7 +133,7 @@ class TabularEnv(gymnasium.Env):
         if not isinstance(mdp, TabularMDP):
             raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
         self.mdp = mdp
-        self.horizon = horizon
+        self.horizon = check_horizon(horizon)
         self.observation_space = gymnasium.spaces.Discrete(mdp.num_states)
         self.action_space = gymnasium.spaces.Discrete(mdp.num_actions)
         # Renormalized: the constructor accepts sums off by 1e-6, NumPy's sampler only by ~1e-8.
@@ -127,7 +156,7 @@ class TabularEnv(gymnasium.Env):
     def step(self, action):
         if self._state is None:
             raise RuntimeError("call reset() before step()")
-        if not (isinstance(action, int | np.integer) and 0 <= action < self.action_space.n):
+        if isinstance(action, bool) or not (isinstance(action, int | np.integer) and 0 <= action < self.action_space.n):
             raise ValueError(f"action must be an integer in [0, {self.action_space.n}), got {action!r}")
         s, a = self._state, int(action)
         if not self._action_mask[s, a]:

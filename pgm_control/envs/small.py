@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from pgm_control._checks import DTYPE
+from pgm_control._checks import DTYPE, check_seed
 from pgm_control.mdp import TabularMDP
 
 
@@ -57,7 +57,7 @@ def random_mdp(num_states: int, num_actions: int, branching: int | None = None, 
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if branching is not None and (not isinstance(branching, int) or branching < 1):
         raise ValueError(f"branching must be a positive integer or None, got {branching!r}")
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(check_seed(seed))
     width = num_states if branching is None else branching
     weights = -torch.rand(num_states, num_actions, width, generator=generator, dtype=DTYPE).log()
     probs = weights / weights.sum(-1, keepdim=True)

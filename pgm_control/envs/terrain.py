@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from pgm_control._checks import DTYPE, as_float_tensor, check_integer, check_shape
+from pgm_control._checks import DTYPE, as_float_tensor, check_integer, check_seed, check_shape
 from pgm_control.envs.grid import GridWorld
 from pgm_control.mdp import TabularMDP
 
@@ -40,7 +40,7 @@ def terrain_gridworld(size: int = 8, num_terrains: int = 4, weights=None, slip: 
         weights = torch.linspace(-1.0, 0.0, num_terrains, dtype=DTYPE) if num_terrains > 1 else torch.zeros(1)
     weights = as_float_tensor(weights, "weights")
     check_shape(weights, [num_terrains], "weights", "ψ* [K]")
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(check_seed(seed))
     terrain = torch.randint(num_terrains, (size * size,), generator=generator)
     features = torch.nn.functional.one_hot(terrain, num_terrains).to(DTYPE)
     grid = GridWorld(["." * size] * size, slip=slip)

@@ -13,7 +13,7 @@ import pyro
 import torch
 from pyro.infer import Trace_ELBO
 
-from pgm_control._checks import check_positive_integer, check_real
+from pgm_control._checks import check_learning_rate, check_positive_integer, check_tolerance
 from pgm_control._progress import progress_bar
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -56,10 +56,9 @@ def check_optimizer(optimizer: str, num_steps, lr, tol) -> int:
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     num_steps = check_positive_integer(num_steps, "num_steps")
-    if lr is not None and not check_real(lr, "lr", "a positive step size") > 0:
-        raise ValueError(f"lr must be a positive step size, got {lr}")
-    if not check_real(tol, "tol", "a tolerance >= 0") >= 0:
-        raise ValueError(f"tol must be >= 0, got {tol}")
+    if lr is not None:
+        check_learning_rate(lr)
+    check_tolerance(tol)
     return num_steps
 
 

@@ -42,11 +42,18 @@ from pyro.infer.autoguide import AutoMultivariateNormal, init_to_mean
 from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 from pyro.optim import ClippedAdam
 
-from pgm_control._checks import DTYPE, check_positive_integer, check_real
+from pgm_control._checks import DTYPE, check_learning_rate, check_positive_integer, check_real, check_seed
 from pgm_control._progress import progress_bar
 from pgm_control.demonstrations import Demonstrations
 from pgm_control.mdp import TabularMDP
-from pgm_control.models.irl import check_irl_inputs, check_irl_temperature, check_reward, irl_model_body, soft_solution
+from pgm_control.models.irl import (
+    check_irl_inputs,
+    check_irl_temperature,
+    check_reward,
+    irl_model_body,
+    read_log_prior,
+    soft_solution,
+)
 from pgm_control.models.rewards import NeuralReward
 
 METHODS = ("nuts", "svi")
@@ -197,12 +204,11 @@ def bayesian_irl(
         check_positive_integer(value, name, allow_zero=name == "warmup_steps") for value, name in (
             (num_samples, "num_samples"), (warmup_steps, "warmup_steps"), (num_chains, "num_chains"),
             (num_steps, "num_steps"), (num_policy_samples, "num_policy_samples")))
-    lr = check_real(lr, "lr", "a positive number")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr}")
+    lr, seed = check_learning_rate(lr), check_seed(seed)
+    log_prior = read_log_prior(mdp, action_prior)
     show = progress if progress is not None else mdp.num_states >= _AUTO_PROGRESS_STATES
     model = partial(irl_model_body, mdp, demonstrations, horizon, reward, prior, variant=variant,
-                    temperature=temperature, action_prior=action_prior)
+                    temperature=temperature, log_prior=log_prior)
     pyro.set_rng_seed(seed)
     diagnostics = losses = None
     if method == "nuts":
@@ -214,7 +220,7 @@ def bayesian_irl(
     reward_std = torch.where(mdp.terminal[:, None], 0.0, reward_std)
     chosen = torch.linspace(0, len(samples) - 1, min(len(samples), num_policy_samples)).round().long()
     policy_mean, policy_std, uncertainty = policy_moments(
-        mdp, reward, samples[chosen], horizon, variant, temperature, action_prior, show)
+        mdp, reward, samples[chosen], horizon, variant, temperature, log_prior, show)
     return BayesianIRLResult(
         samples=samples,
         reward_mean=reward_mean,
@@ -300,7 +306,7 @@ def reward_moments(features: torch.Tensor, samples: torch.Tensor) -> tuple[torch
 
 
 def policy_moments(mdp: TabularMDP, reward, samples: torch.Tensor, horizon: int, variant: str,
-                   temperature: float, action_prior, show: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   temperature: float, log_prior, show: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""Stream the soft policies π_ψ of draws ψ ``[J, F]``: their mean and std ``[T, S, A]``, and the
     mutual information U(s) = H[π̄_1(·|s)] - mean_j H[π_j,1(·|s)] ``[S]`` (one soft solve and three
     running sums; no ``[J, T, S, A]`` tensor)."""
@@ -309,8 +315,8 @@ def policy_moments(mdp: TabularMDP, reward, samples: torch.Tensor, horizon: int,
     total_entropy = torch.zeros(mdp.num_states, dtype=DTYPE)
     with torch.no_grad(), progress_bar(len(samples), show, 0.0, "Bayesian IRL (policies)") as bar:
         for psi in samples:
-            policy = soft_solution(mdp.replace(rewards=reward(psi)), horizon, variant, temperature,
-                                   action_prior).policy
+            policy = soft_solution(mdp.with_rewards(reward(psi)), horizon, variant, temperature,
+                                   log_prior).policy
             total += policy
             total_squares += policy**2
             total_entropy += entropy(policy[0])

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import torch
 
-from pgm_control._checks import DTYPE, check_horizon
+from pgm_control._checks import DTYPE, check_horizon, check_positive_integer, check_tolerance
 from pgm_control._mdp_inputs import check_mdp, log_action_prior, read_policy
 from pgm_control.inference._recursion import backward_induction, fixed_point, require_infinite_horizon_ok
-from pgm_control.inference.policies import action_mask, greedy_policy, hard_maximum
+from pgm_control.inference.policies import action_mask, greedy_policy_unchecked, hard_maximum
 from pgm_control.inference.results import ValueResult
 from pgm_control.mdp import TabularMDP
 
@@ -51,6 +51,7 @@ def policy_evaluation(mdp: TabularMDP, policy, horizon: int | None = None, *, to
     """
     check_mdp(mdp)
     horizon = check_horizon(horizon)
+    tol, max_iter = check_tolerance(tol), check_positive_integer(max_iter, "max_iter")
     pi = read_policy(mdp, policy, horizon)
     if horizon is not None:
         if pi.dim() == 2:
@@ -116,6 +117,7 @@ def value_iteration(mdp: TabularMDP, horizon: int | None = None, *, tol: float =
     """
     check_mdp(mdp)
     horizon = check_horizon(horizon)
+    tol, max_iter = check_tolerance(tol), check_positive_integer(max_iter, "max_iter")
     available = action_mask(mdp)
 
     def q_from_v(v, out=None):
@@ -127,10 +129,10 @@ def value_iteration(mdp: TabularMDP, horizon: int | None = None, *, tol: float =
     if horizon is not None:
         q, v = backward_induction(mdp, horizon, q_from_v, v_from_q, progress=progress,
                                   desc="value iteration")
-        return ValueResult(q=q, v=v, policy=greedy_policy(q, available=available), iterations=horizon)
+        return ValueResult(q=q, v=v, policy=greedy_policy_unchecked(q, available=available), iterations=horizon)
     q, v, sweeps = fixed_point(mdp, q_from_v, v_from_q, tol=tol, max_iter=max_iter, progress=progress,
                                desc="value iteration")
-    return ValueResult(q=q, v=v, policy=greedy_policy(q, available=available), iterations=sweeps)
+    return ValueResult(q=q, v=v, policy=greedy_policy_unchecked(q, available=available), iterations=sweeps)
 
 
 def policy_iteration(mdp: TabularMDP, *, initial_policy=None, max_iter: int = 1000) -> ValueResult:
@@ -144,13 +146,14 @@ def policy_iteration(mdp: TabularMDP, *, initial_policy=None, max_iter: int = 10
     improvement steps).
     """
     check_mdp(mdp)
+    max_iter = check_positive_integer(max_iter, "max_iter")
     require_infinite_horizon_ok(mdp)
     available = action_mask(mdp)
     pi = log_action_prior(mdp, None).exp() if initial_policy is None else read_policy(
         mdp, initial_policy, None)
     for step in range(1, max_iter + 1):
         evaluation = policy_evaluation(mdp, pi)
-        improved = greedy_policy(evaluation.q, available=available)
+        improved = greedy_policy_unchecked(evaluation.q, available=available)
         if torch.equal(improved, pi):
             return ValueResult(q=evaluation.q, v=evaluation.v, policy=pi, iterations=step)
         pi = improved

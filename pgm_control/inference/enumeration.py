@@ -14,8 +14,9 @@ import pyro
 import torch
 from pyro.infer import TraceEnum_ELBO, config_enumerate, infer_discrete
 
-from pgm_control._checks import check_horizon, check_integer, check_temperature
-from pgm_control._mdp_inputs import check_mdp
+from pgm_control._checks import check_integer
+from pgm_control._mdp_inputs import log_action_prior
+from pgm_control.inference.messages import check_message_inputs
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.optimality import log_evidence_shift, optimality_model
 
@@ -31,12 +32,10 @@ def _no_guide(*args, **kwargs) -> None:
     """Every latent is enumerated in the model, so the guide is empty."""
 
 
-def _check(mdp, horizon, temperature):
-    check_mdp(mdp)
-    horizon = check_horizon(horizon, required=True)
-    temperature = check_temperature(temperature)
-    if temperature == 0.0:
-        raise ValueError("the optimality model needs temperature > 0")
+def _check(mdp, horizon, temperature, action_prior, what: str):
+    """The message-passing checks (undiscounted, α > 0) plus the action prior, once, before Pyro runs."""
+    horizon, temperature = check_message_inputs(mdp, horizon, temperature, what)
+    log_action_prior(mdp, action_prior)
     return horizon, temperature
 
 
@@ -55,7 +54,7 @@ def enumerate_log_evidence(mdp: TabularMDP, horizon: int, *, temperature: float 
         >>> bool(abs(enumerate_log_evidence(mdp, 6) - log_evidence(mdp, 6)) < 1e-10)
         True
     """
-    horizon, temperature = _check(mdp, horizon, temperature)
+    horizon, temperature = _check(mdp, horizon, temperature, action_prior, "enumerate_log_evidence")
     model = config_enumerate(optimality_model, default="parallel")
     loss = TraceEnum_ELBO(max_plate_nesting=1).loss(model, _no_guide, mdp, horizon, 1, temperature,
                                                     action_prior)
@@ -89,7 +88,7 @@ def posterior_trajectories(mdp: TabularMDP, horizon: int, num: int, *, temperatu
     holds a transition factor of N·S²·A entries per step, so the N samples are drawn in batches of
     about 2·10^7 / (S²A) trajectories.
     """
-    horizon, temperature = _check(mdp, horizon, temperature)
+    horizon, temperature = _check(mdp, horizon, temperature, action_prior, "posterior_trajectories")
     num = check_integer(num, "num")
     if num < 1:
         raise ValueError(f"num must be a positive integer, got {num}")
@@ -102,5 +101,5 @@ def map_trajectory(mdp: TabularMDP, horizon: int, *, temperature: float = 1.0,
 
     Returns states ``[1, T]`` and actions ``[1, T]``.
     """
-    horizon, temperature = _check(mdp, horizon, temperature)
+    horizon, temperature = _check(mdp, horizon, temperature, action_prior, "map_trajectory")
     return _discrete_posterior(mdp, horizon, 1, temperature, action_prior, sampling_temperature=0)

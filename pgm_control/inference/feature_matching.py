@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
-from pgm_control._checks import DTYPE, check_positive_integer, check_real
+from pgm_control._checks import DTYPE, check_positive_integer, check_tolerance
 from pgm_control._mdp_inputs import log_action_prior
 from pgm_control._progress import progress_bar
 from pgm_control.demonstrations import Demonstrations
@@ -286,9 +286,8 @@ def feature_matching_irl(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     max_iter = check_positive_integer(max_iter, "max_iter")
-    tol = check_real(tol, "tol", "a positive number")
-    if not tol > 0:
-        raise ValueError(f"tol must be positive, got {tol}")
+    if check_tolerance(tol) == 0.0:
+        raise ValueError("tol must be positive: the margin t reaches 0 only in the limit")
     features = reward_features(mdp, features)
     expert = demonstrated_feature_counts(mdp, demonstrations, features)
     start = demonstrations.start_distribution(mdp.num_states)

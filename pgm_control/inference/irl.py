@@ -23,19 +23,31 @@ import pyro
 import torch
 from pyro.infer.autoguide import AutoDelta, init_to_value
 
-from pgm_control._checks import DTYPE, as_float_tensor, check_horizon, check_shape, check_temperature
+from pgm_control._checks import (
+    DTYPE,
+    as_float_tensor,
+    check_distribution,
+    check_horizon,
+    check_seed,
+    check_shape,
+    check_temperature,
+)
 from pgm_control._mdp_inputs import check_mdp
 from pgm_control.demonstrations import Demonstrations
 from pgm_control.inference._point_estimate import check_optimizer, fit_point_estimate
 from pgm_control.inference.results import SoftValueResult
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.irl import (
+    check_demonstrations,
     check_irl_inputs,
     check_irl_temperature,
     check_reward,
+    check_temperature_prior,
+    check_variant,
     flat_prior,
     hierarchical_irl_model_body,
     irl_model_body,
+    read_log_prior,
     soft_solution,
 )
 from pgm_control.models.rewards import LinearReward, read_features
@@ -58,9 +70,25 @@ def state_action_visitation(mdp: TabularMDP, horizon: int, *, variant: str = "ca
     check_mdp(mdp)
     horizon = check_horizon(horizon, required=True)
     temperature = check_temperature(temperature)
-    start = mdp.initial if start is None else as_float_tensor(start, "start")
+    check_variant(variant)
+    return visitation(mdp, horizon, variant, temperature, read_log_prior(mdp, action_prior), read_start(mdp, start))
+
+
+def read_start(mdp: TabularMDP, start) -> torch.Tensor:
+    """The start distribution ρ ``[S]`` (``mdp.initial`` for None), checked to be a distribution."""
+    if start is None:
+        return mdp.initial
+    start = as_float_tensor(start, "start")
     check_shape(start, [mdp.num_states], "start", "ρ(s_1) [S]")
-    soft = soft_solution(mdp, horizon, variant, temperature, action_prior)
+    check_distribution(start, "start", "ρ(s_1) over S states")
+    return start
+
+
+def visitation(mdp: TabularMDP, horizon: int, variant: str, temperature: float, log_prior: torch.Tensor | None,
+               start: torch.Tensor) -> torch.Tensor:
+    """:func:`state_action_visitation` for inputs already validated (``log_prior`` from
+    :func:`~pgm_control.models.irl.read_log_prior`)."""
+    soft = soft_solution(mdp, horizon, variant, temperature, log_prior)
     q, v = soft.q / temperature, soft.v / temperature
     log_d = torch.log(start)
     log_mu = []
@@ -100,15 +128,26 @@ def expected_feature_counts(mdp: TabularMDP, horizon: int, *, features=None, var
         >>> round(float(counts.sum()), 10)  # one-hot features: one count per step
         4.0
     """
+    check_mdp(mdp)
     features = reward_features(mdp, features)
-    mu = state_action_visitation(mdp, horizon, variant=variant, temperature=temperature,
-                                 action_prior=action_prior, start=start)
-    return torch.einsum("tsa,saf->f", mu, features)
+    horizon = check_horizon(horizon, required=True)
+    temperature = check_temperature(temperature)
+    check_variant(variant)
+    return feature_counts(mdp, horizon, features, variant, temperature, read_log_prior(mdp, action_prior),
+                          read_start(mdp, start))
+
+
+def feature_counts(mdp: TabularMDP, horizon: int, features: torch.Tensor, variant: str, temperature: float,
+                   log_prior: torch.Tensor | None, start: torch.Tensor) -> torch.Tensor:
+    """:func:`expected_feature_counts` for inputs already validated (features from :func:`reward_features`)."""
+    return torch.einsum("tsa,saf->f", visitation(mdp, horizon, variant, temperature, log_prior, start), features)
 
 
 def demonstrated_feature_counts(mdp: TabularMDP, demonstrations: Demonstrations, features=None) -> torch.Tensor:
     r"""(1/N) Σ_i Σ_{t < L_i} f(s_{i,t}, a_{i,t}), ``[F]`` (terminal states count 0, as in
     :func:`expected_feature_counts`)."""
+    check_mdp(mdp)
+    check_demonstrations(demonstrations).validate(mdp)
     return demonstrations.feature_counts(reward_features(mdp, features))
 
 
@@ -198,11 +237,12 @@ def maxent_irl(
     temperature = check_irl_temperature(temperature)
     reward = check_reward(reward, mdp)
     num_steps = check_optimizer(optimizer, num_steps, lr, tol)
+    seed, log_prior = check_seed(seed), read_log_prior(mdp, action_prior)
     linear = isinstance(reward, LinearReward)
     if linear and prior is None:
         prior = flat_prior(reward)
     model = partial(irl_model_body, mdp, demonstrations, horizon, reward, prior, variant=variant,
-                    temperature=temperature, action_prior=action_prior)
+                    temperature=temperature, log_prior=log_prior)
     pyro.clear_param_store()
     pyro.set_rng_seed(seed)
     if linear:
@@ -218,25 +258,25 @@ def maxent_irl(
 
     N = demonstrations.num_demonstrations
     features = reward.features if linear else mdp.features
+    features = None if features is None else reward_features(mdp, features)
     start = demonstrations.start_distribution(mdp.num_states)
-    demonstrated = demonstrated_feature_counts(mdp, demonstrations, features) if features is not None else None
+    demonstrated = None if features is None else demonstrations.feature_counts(features)
     log_priors, mismatch = [], []
 
     def diagnose():
         log_priors.append(prior.log_prob(guide.median()["psi"]).item() / N if linear else 0.0)
         if not diagnostics or features is None:
             return None
-        expected = expected_feature_counts(mdp.replace(rewards=table()), horizon, features=features,
-                                           variant=variant, temperature=temperature,
-                                           action_prior=action_prior, start=start)
+        expected = feature_counts(mdp.with_rewards(table()), horizon, features, variant, temperature, log_prior,
+                                  start)
         mismatch.append(demonstrated - expected)
         return {"mismatch": f"{mismatch[-1].abs().max().item():.2e}"}
 
     fit = fit_point_estimate(model, guide, optimizer=optimizer, num_steps=num_steps, lr=lr, tol=tol, scale=N,
                              progress=progress, work=mdp.num_states * 2e4, desc="MaxEnt IRL", on_step=diagnose)
     with torch.no_grad():
-        learned = mdp.replace(rewards=table())
-        soft = soft_solution(learned, horizon, variant, temperature, action_prior)
+        learned = mdp.with_rewards(table())
+        soft = soft_solution(learned, horizon, variant, temperature, log_prior)
     return MaxEntIRLResult(
         reward=reward,
         psi=guide.median()["psi"].detach().clone() if linear else None,
@@ -297,8 +337,9 @@ def hierarchical_irl(
         raise ValueError("hierarchical_irl needs demonstrations with demonstrators= labels [N]")
     reward = check_reward(reward, mdp)
     num_steps = check_optimizer(optimizer, num_steps, lr, tol)
-    model = partial(hierarchical_irl_model_body, mdp, demonstrations, horizon, reward, prior, temperature_prior,
-                    variant=variant, action_prior=action_prior)
+    seed, log_prior = check_seed(seed), read_log_prior(mdp, action_prior)
+    model = partial(hierarchical_irl_model_body, mdp, demonstrations, horizon, reward, prior,
+                    check_temperature_prior(temperature_prior), variant=variant, log_prior=log_prior)
     pyro.clear_param_store()
     pyro.set_rng_seed(seed)
     linear = isinstance(reward, LinearReward)
@@ -313,8 +354,8 @@ def hierarchical_irl(
     with torch.no_grad():
         point = guide.median()
         table = reward(point["psi"]) if linear else reward()
-        learned = mdp.replace(rewards=table)
-        policies = torch.stack([soft_solution(learned, horizon, variant, alpha.item(), action_prior).policy
+        learned = mdp.with_rewards(table)
+        policies = torch.stack([soft_solution(learned, horizon, variant, alpha.item(), log_prior).policy
                                 for alpha in point["temperature"]])
     return HierarchicalIRLResult(
         psi=point["psi"].detach().clone() if linear else None,

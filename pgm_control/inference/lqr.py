@@ -80,6 +80,7 @@ from pgm_control._checks import (
     check_horizon,
     check_integer,
     check_real,
+    check_seed,
     check_shape,
     check_temperature,
 )
@@ -273,6 +274,7 @@ def optimistic_dynamics(system: LinearGaussianSystem, value_matrix: torch.Tensor
     value_matrix = as_float_tensor(value_matrix, "value_matrix")
     n = system.num_states
     check_shape(value_matrix, [n, n], "value_matrix", "[n, n]")
+    check_finite(value_matrix, "value_matrix")
     L = system.noise_scale
     eye = torch.eye(n, dtype=DTYPE)
     chol = torch.linalg.cholesky(temperature * eye + L.mT @ value_matrix @ L)
@@ -430,7 +432,7 @@ def fit_gaussian_policy(
         raise ValueError(f"lr and final_lr must be > 0, got lr={lr}, final_lr={final_lr}")
     guide = GaussianPolicyGuide(system, horizon, init_scale=init_scale)
     pyro.clear_param_store()
-    pyro.set_rng_seed(seed)
+    pyro.set_rng_seed(check_seed(seed))
     scale = 1.0 / num_trajectories
     model = pyro.poutine.scale(lqr_optimality_model, scale=scale)
     scaled_guide = pyro.poutine.scale(guide, scale=scale)

@@ -23,7 +23,8 @@ from pgm_control.inference.soft import soft_bellman_operators, soft_value_iterat
 from pgm_control.mdp import TabularMDP
 
 
-def _check_model(mdp, horizon, temperature, what: str) -> tuple[int, float]:
+def check_message_inputs(mdp, horizon, temperature, what: str) -> tuple[int, float]:
+    """The inputs of the undiscounted finite-horizon optimality model: returns (T, α) with α > 0."""
     check_mdp(mdp)
     horizon = check_horizon(horizon, required=True)
     temperature = check_temperature(temperature)
@@ -54,7 +55,7 @@ def backward_messages(mdp: TabularMDP, horizon: int, *, action_prior=None, tempe
         >>> tuple(log_beta_sa.shape), tuple(log_beta_s.shape)
         ((3, 4, 2), (3, 4))
     """
-    horizon, temperature = _check_model(mdp, horizon, temperature, "backward_messages")
+    horizon, temperature = check_message_inputs(mdp, horizon, temperature, "backward_messages")
     soft = soft_value_iteration(mdp, horizon, temperature, backup="optimistic",
                                 action_prior=action_prior, progress=progress)
     if temperature == 1.0:
@@ -73,7 +74,7 @@ def forward_messages(mdp: TabularMDP, horizon: int, *, action_prior=None, temper
     Returns :class:`ForwardMessages` ``(log_alpha [T, S], log_normalizers [T])``; the normalizers
     sum to log p(O_{1:T}).
     """
-    horizon, temperature = _check_model(mdp, horizon, temperature, "forward_messages")
+    horizon, temperature = check_message_inputs(mdp, horizon, temperature, "forward_messages")
     log_prior = log_action_prior(mdp, action_prior)
     log_potential = log_prior + mdp.rewards / temperature  # log p(a|s) + log p(O|s,a)
     log_alpha_t = torch.log(mdp.initial)
@@ -102,7 +103,7 @@ def log_evidence(mdp: TabularMDP, horizon: int, *, action_prior=None,
         >>> torch.allclose(log_evidence(mdp, 4), forward.log_normalizers.sum(), atol=1e-12)
         True
     """
-    horizon, temperature = _check_model(mdp, horizon, temperature, "log_evidence")
+    horizon, temperature = check_message_inputs(mdp, horizon, temperature, "log_evidence")
     log_beta_1 = _log_beta_s(mdp, horizon, action_prior, temperature, keep="first")
     return torch.logsumexp(torch.log(mdp.initial) + log_beta_1, dim=0)
 
@@ -119,7 +120,7 @@ def _log_beta_s(mdp, horizon, action_prior, temperature, keep: str) -> torch.Ten
 def state_marginals(mdp: TabularMDP, horizon: int, *, action_prior=None,
                     temperature: float = 1.0) -> torch.Tensor:
     r"""p(s_t | O_{1:T}) ∝ β_t(s) α_t(s), as probabilities ``[T, S]`` (each row sums to 1)."""
-    horizon, temperature = _check_model(mdp, horizon, temperature, "state_marginals")
+    horizon, temperature = check_message_inputs(mdp, horizon, temperature, "state_marginals")
     log_beta_s = _log_beta_s(mdp, horizon, action_prior, temperature, keep="all")
     forward = forward_messages(mdp, horizon, action_prior=action_prior, temperature=temperature)
     return torch.softmax(forward.log_alpha + log_beta_s, dim=-1)
@@ -134,7 +135,7 @@ def posterior_dynamics(mdp: TabularMDP, horizon: int, *, action_prior=None,
     Shaped like the MDP's storage: ``[T, S, A, S']`` for dense transitions, ``[T, S, A, K]`` aligned
     with ``mdp.next_states`` for successor lists. Entry t = T-1 equals the true dynamics.
     """
-    horizon, temperature = _check_model(mdp, horizon, temperature, "posterior_dynamics")
+    horizon, temperature = check_message_inputs(mdp, horizon, temperature, "posterior_dynamics")
     log_beta_s = _log_beta_s(mdp, horizon, action_prior, temperature, keep="all")
     log_beta_next = torch.cat([log_beta_s[1:], torch.zeros_like(log_beta_s[:1])])
     if mdp.is_dense:

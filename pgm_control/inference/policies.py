@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from pgm_control._checks import DTYPE
+from pgm_control._checks import DTYPE, as_float_tensor, check_tolerance, shape_str
 from pgm_control.mdp import TabularMDP
 
 # Entries per in-place pass of soft_log_policy (its temporaries stay this size, about 8 MB).
@@ -28,8 +28,29 @@ def greedy_policy(q: torch.Tensor, log_prior: torch.Tensor | None = None, rtol: 
     r"""π(a|s) uniform over argmax_{a ∈ A(s)} Q(s, a) (ties within ``rtol`` relative), shaped like ``q``.
 
     Only available actions compete: those of ``available`` (a bool mask ``[S, A]``, e.g.
-    ``mdp.available_actions``) and, with ``log_prior``, those of positive prior probability.
+    ``mdp.available_actions``) and, with ``log_prior`` (shaped like q's last axes), those of positive
+    prior probability.
     """
+    if not isinstance(q, torch.Tensor) or not q.is_floating_point() or q.dim() == 0:
+        raise TypeError(f"q must be a float tensor [..., S, A], got {q!r:.60}")
+    if bool(torch.isnan(q).any()):
+        raise ValueError("q must not hold NaN: the greedy action of a NaN row is undefined")
+    for name, table in (("log_prior", log_prior), ("available", available)):
+        if table is None:
+            continue
+        if not isinstance(table, torch.Tensor):
+            table = as_float_tensor(table, name)
+        if table.dim() > q.dim() or q.shape[q.dim() - table.dim():] != table.shape:
+            raise ValueError(f"{name} must have the shape of q's last axes, got {shape_str(table.shape)} "
+                             f"for q of shape {shape_str(q.shape)}")
+    if available is not None and available.dtype != torch.bool:
+        raise TypeError(f"available must be a bool mask [S, A], got dtype {available.dtype}")
+    return greedy_policy_unchecked(q, log_prior, check_tolerance(rtol, "rtol"), available=available)
+
+
+def greedy_policy_unchecked(q: torch.Tensor, log_prior: torch.Tensor | None = None, rtol: float = 1e-9, *,
+                            available: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`greedy_policy` for inputs already validated (the solvers' own tables)."""
     q = q.detach()
     if log_prior is not None:
         q = torch.where(torch.isfinite(log_prior), q, -torch.inf)

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import torch
 
-from pgm_control.inference.policies import greedy_policy, soft_log_policy
+from pgm_control.inference.policies import greedy_policy_unchecked, soft_log_policy
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,7 +44,7 @@ class SoftValueResult:
         log p(a|s) + Q(s,a)/α (:func:`~pgm_control.inference.policies.soft_log_policy`): each row sums
         to 1 within rounding at every α."""
         if self.temperature == 0.0:
-            return torch.log(greedy_policy(self.q, self.log_prior))
+            return torch.log(greedy_policy_unchecked(self.q, self.log_prior))
         return soft_log_policy(self.q, self.log_prior, self.temperature)
 
     @property

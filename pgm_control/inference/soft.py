@@ -26,10 +26,18 @@ same. As α -> 0 the soft maximum becomes max_a and soft value iteration becomes
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
-from pgm_control._checks import check_horizon, check_temperature
+from pgm_control._checks import (
+    as_float_tensor,
+    check_horizon,
+    check_positive_integer,
+    check_temperature,
+    check_tolerance,
+    shape_str,
+)
 from pgm_control._mdp_inputs import check_mdp, log_action_prior
 from pgm_control.inference._recursion import backward_induction, fixed_point
 from pgm_control.inference.dynamic_programming import expected_backup
@@ -42,9 +50,24 @@ BACKUPS = ("expected", "optimistic")
 def soft_maximum(q: torch.Tensor, log_prior: torch.Tensor | float, temperature: float) -> torch.Tensor:
     r"""V(s) = α log Σ_a p(a|s) exp(Q(s, a)/α); at α = 0, max over actions with p(a|s) > 0.
 
-    q ``[..., S, A]``; log_prior ``[S, A]``, or a float for a uniform prior (log 1/A, the fast path);
-    returns ``[..., S]``.
+    q ``[..., S, A]``; log_prior ``[S, A]`` (broadcast against q), or a float for a uniform prior
+    (log 1/A, the fast path); returns ``[..., S]``.
     """
+    if not isinstance(q, torch.Tensor) or not q.is_floating_point() or q.dim() == 0:
+        raise TypeError(f"q must be a float tensor [..., S, A], got {q!r:.60}")
+    temperature = check_temperature(temperature)
+    if isinstance(log_prior, numbers.Real) and not isinstance(log_prior, bool):
+        log_prior = float(log_prior)
+    else:
+        log_prior = as_float_tensor(log_prior, "log_prior")
+        if log_prior.dim() > q.dim() or q.shape[q.dim() - log_prior.dim():] != log_prior.shape:
+            raise ValueError(f"log_prior must have the shape of q's last axes, log p(a|s) [S, A] = "
+                             f"{shape_str(q.shape[-2:])}, got {shape_str(log_prior.shape)}")
+    return _soft_maximum(q, log_prior, temperature)
+
+
+def _soft_maximum(q: torch.Tensor, log_prior: torch.Tensor | float, temperature: float) -> torch.Tensor:
+    """:func:`soft_maximum` for inputs already validated (the solvers' inner loop)."""
     if temperature == 0.0:
         if not isinstance(log_prior, float):
             q = torch.where(torch.isfinite(log_prior), q, -torch.inf)
@@ -110,8 +133,18 @@ def soft_value_iteration(
     check_mdp(mdp)
     horizon = check_horizon(horizon)
     temperature = check_temperature(temperature)
+    tol, max_iter = check_tolerance(tol), check_positive_integer(max_iter, "max_iter")
     log_prior = log_action_prior(mdp, action_prior)
-    q_from_v, v_from_q = soft_bellman_operators(mdp, temperature, backup, log_prior, action_prior is None)
+    return solve_soft(mdp, horizon, temperature, backup, log_prior, uniform_prior=action_prior is None, tol=tol,
+                      max_iter=max_iter, progress=progress)
+
+
+def solve_soft(mdp: TabularMDP, horizon: int | None, temperature: float, backup: str, log_prior: torch.Tensor, *,
+               uniform_prior: bool, tol: float = 1e-10, max_iter: int = 100_000,
+               progress: bool | None = None) -> SoftValueResult:
+    """:func:`soft_value_iteration` for inputs already validated (inverse RL solves at every step):
+    ``log_prior`` log p(a|s) ``[S, A]``, ``uniform_prior`` True when it is log 1/A (the fast path)."""
+    q_from_v, v_from_q = soft_bellman_operators(mdp, temperature, backup, log_prior, uniform_prior)
     if horizon is not None:
         q, v = backward_induction(mdp, horizon, q_from_v, v_from_q, progress=progress,
                                   desc="soft value iteration")
@@ -217,6 +250,6 @@ def soft_bellman_operators(mdp: TabularMDP, temperature: float, backup: str, log
         return optimistic_backup(mdp, v_next, temperature, out)
 
     def v_from_q(q, t=None):
-        return soft_maximum(q, hot_prior, temperature)
+        return _soft_maximum(q, hot_prior, temperature)
 
     return q_from_v, v_from_q

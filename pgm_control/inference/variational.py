@@ -18,12 +18,20 @@ from pyro.infer import SVI, TraceGraph_ELBO
 from pyro.optim import ClippedAdam
 from tqdm import tqdm
 
-from pgm_control._checks import DTYPE, check_horizon, check_integer, check_temperature
+from pgm_control._checks import (
+    DTYPE,
+    as_float_tensor,
+    check_horizon,
+    check_learning_rate,
+    check_positive_integer,
+    check_seed,
+    check_temperature,
+)
 from pgm_control._logspace import safe_log
 from pgm_control._mdp_inputs import check_mdp, log_action_prior, read_policy
 from pgm_control.inference.estimators import CausalScoreELBO
 from pgm_control.mdp import TabularMDP
-from pgm_control.models.guides import TabularPolicyGuide
+from pgm_control.models.guides import TabularPolicyGuide, check_guide
 from pgm_control.models.optimality import log_evidence_shift, optimality_model
 
 
@@ -34,7 +42,7 @@ def state_distributions(mdp: TabularMDP, policy: torch.Tensor) -> torch.Tensor:
     """
     check_mdp(mdp)
     policy = getattr(policy, "policy", policy)
-    policy = policy if isinstance(policy, torch.Tensor) else torch.as_tensor(policy, dtype=DTYPE)
+    policy = policy if isinstance(policy, torch.Tensor) else as_float_tensor(policy, "policy")
     if policy.dim() != 3:
         raise ValueError(f"policy must be time-indexed [T, S, A], got shape {list(policy.shape)}")
     policy = read_policy(mdp, policy, policy.shape[0])
@@ -132,12 +140,13 @@ def fit_policy(
     """
     check_mdp(mdp)
     horizon = check_horizon(horizon, required=True)
-    num_steps = check_integer(num_steps, "num_steps")
-    num_trajectories = check_integer(num_trajectories, "num_trajectories")
     temperature = check_temperature(temperature)
-    if num_steps < 1 or num_trajectories < 1:
-        raise ValueError("num_steps and num_trajectories must be positive integers")
+    if temperature == 0.0:
+        raise ValueError("fit_policy needs temperature > 0 (p(O|s,a) ∝ exp(r/α))")
+    log_action_prior(mdp, action_prior)
+    seed = check_seed(seed)
     guide = TabularPolicyGuide(mdp, horizon) if guide is None else guide
+    check_guide(guide, mdp, horizon)
     pyro.clear_param_store()
     pyro.set_rng_seed(seed)
     svi = policy_svi(guide, num_trajectories, num_steps, lr=lr, final_lr=final_lr, estimator=estimator)
@@ -161,6 +170,11 @@ def policy_svi(guide, num_trajectories: int, num_steps: int, *, lr: float = 0.1,
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    if not callable(guide):
+        raise TypeError(f"guide must be a Pyro guide (a callable, e.g. a TabularPolicyGuide), got {guide!r:.60}")
+    num_trajectories = check_positive_integer(num_trajectories, "num_trajectories")
+    num_steps = check_positive_integer(num_steps, "num_steps")
+    lr, final_lr = check_learning_rate(lr), check_learning_rate(final_lr, "final_lr")
     if estimator == "causal":
         model, fitted_guide, loss = optimality_model, guide, CausalScoreELBO()
     else:  # the plate sums over trajectories: scale to a per-trajectory ELBO

@@ -23,7 +23,14 @@ import torch
 from pyro.ops.indexing import Vindex
 from torch import nn
 
-from pgm_control._checks import DTYPE, as_float_tensor, check_horizon, check_shape
+from pgm_control._checks import (
+    DTYPE,
+    as_float_tensor,
+    check_finite,
+    check_horizon,
+    check_positive_integer,
+    check_shape,
+)
 from pgm_control._mdp_inputs import check_mdp
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.optimality import trajectories
@@ -41,10 +48,33 @@ def policy_guide(mdp: TabularMDP, horizon: int, num_trajectories: int, log_polic
 
     log_policy ``[T, S, A]`` (unnormalized logits are fine). Site names match the model's.
     """
+    check_mdp(mdp)
+    horizon = check_horizon(horizon, required=True)
+    num_trajectories = check_positive_integer(num_trajectories, "num_trajectories")
+    if not isinstance(log_policy, torch.Tensor):
+        raise TypeError(f"log_policy must be a tensor [T, S, A], got {type(log_policy).__name__}")
+    check_shape(log_policy, [horizon, mdp.num_states, mdp.num_actions], "log_policy", "log q(a_t|s_t) [T, S, A]")
+    _policy_guide(mdp, horizon, num_trajectories, log_policy)
+
+
+def _policy_guide(mdp: TabularMDP, horizon: int, num_trajectories: int, log_policy: torch.Tensor) -> None:
+    """:func:`policy_guide` for inputs the guide classes already checked."""
     def act(t, state):
         return pyro.sample(f"a_{t}", dist.Categorical(logits=Vindex(log_policy[t])[state]))
 
     trajectories(mdp, horizon, num_trajectories, act)
+
+
+def check_guide(guide, mdp: TabularMDP, horizon: int) -> None:
+    """A guide of this module built for `mdp`'s S and A and for `horizon` (fit_policy checks it once)."""
+    if not isinstance(guide, TabularPolicyGuide | AmortizedPolicyGuide):
+        raise TypeError(f"guide must be a TabularPolicyGuide or an AmortizedPolicyGuide (or None for a tabular "
+                        f"one), got {guide!r:.60}")
+    if guide.horizon != horizon:
+        raise ValueError(f"this guide was built for horizon={guide.horizon}, called with horizon={horizon}")
+    if (guide.num_states, guide.num_actions) != (mdp.num_states, mdp.num_actions):
+        raise ValueError(f"this guide was built for S={guide.num_states}, A={guide.num_actions}, but the MDP "
+                         f"has S={mdp.num_states}, A={mdp.num_actions}")
 
 
 class TabularPolicyGuide:
@@ -66,7 +96,9 @@ class TabularPolicyGuide:
         self.stationary = bool(stationary)
         self.name = name
         self._available = None if mdp.all_actions_available else mdp.available_actions
-        S, A = mdp.num_states, mdp.num_actions
+        S, A = self.num_states, self.num_actions = mdp.num_states, mdp.num_actions
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string (the Pyro parameter's name), got {name!r}")
         self._shape = (S, A) if self.stationary else (self.horizon, S, A)
 
     def logits(self) -> torch.Tensor:
@@ -84,7 +116,7 @@ class TabularPolicyGuide:
                  action_prior=None) -> None:
         if horizon != self.horizon:
             raise ValueError(f"this guide was built for horizon={self.horizon}, called with horizon={horizon}")
-        policy_guide(mdp, horizon, num_trajectories, self.log_policy())
+        _policy_guide(mdp, horizon, num_trajectories, self.log_policy())
 
 
 class AmortizedPolicyGuide(nn.Module):
@@ -101,12 +133,18 @@ class AmortizedPolicyGuide(nn.Module):
         super().__init__()
         check_mdp(mdp)
         self.horizon = check_horizon(horizon, required=True)
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string (the Pyro module's name), got {name!r}")
         self.name = name
+        hidden = check_positive_integer(hidden, "hidden")
         features = default_state_features(mdp) if features is None else as_float_tensor(features, "features")
         check_shape(features, [mdp.num_states, None], "features", "state features [S, F]")
+        if features.shape[-1] == 0:
+            raise ValueError("features must hold at least one feature per state (F >= 1), got F = 0")
+        check_finite(features, "features")
         self.register_buffer("features", features)
         self.register_buffer("available", None if mdp.all_actions_available else mdp.available_actions.clone())
-        self.num_actions = mdp.num_actions
+        self.num_states, self.num_actions = mdp.num_states, mdp.num_actions
         self.net = nn.Sequential(
             nn.Linear(features.shape[-1], hidden), nn.Tanh(),
             nn.Linear(hidden, hidden), nn.Tanh(),
@@ -125,7 +163,7 @@ class AmortizedPolicyGuide(nn.Module):
         if horizon != self.horizon:
             raise ValueError(f"this guide was built for horizon={self.horizon}, called with horizon={horizon}")
         pyro.module(self.name, self)
-        policy_guide(mdp, horizon, num_trajectories, self.log_policy())
+        _policy_guide(mdp, horizon, num_trajectories, self.log_policy())
 
 
 def default_state_features(mdp: TabularMDP) -> torch.Tensor:

@@ -29,10 +29,10 @@ import pyro.distributions as dist
 import torch
 
 from pgm_control._checks import DTYPE, check_temperature
-from pgm_control._mdp_inputs import check_mdp
+from pgm_control._mdp_inputs import check_mdp, log_action_prior
 from pgm_control.demonstrations import Demonstrations, transition_log_probs
 from pgm_control.inference.results import SoftValueResult
-from pgm_control.inference.soft import soft_value_iteration
+from pgm_control.inference.soft import solve_soft
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.rewards import LinearReward, NeuralReward
 
@@ -42,16 +42,26 @@ VARIANTS = ("causal", "trajectory")
 def check_irl_inputs(mdp, demonstrations, horizon, variant: str) -> int:
     """Validate the shared inputs of the IRL models and algorithms; return the horizon T."""
     check_mdp(mdp)
-    if not isinstance(demonstrations, Demonstrations):
-        raise TypeError("demonstrations must be a pgm_control.Demonstrations (build one with "
-                        "Demonstrations.from_trajectories or .from_sequences), got "
-                        f"{type(demonstrations).__name__}")
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    check_demonstrations(demonstrations)
+    check_variant(variant)
     if mdp.discount != 1.0:
         raise ValueError(f"inverse RL here is finite-horizon and undiscounted, but mdp.discount={mdp.discount}; "
                          "use mdp.replace(discount=1.0) (the horizon bounds the return)")
     return demonstrations.validate(mdp, horizon)
+
+
+def check_demonstrations(demonstrations) -> Demonstrations:
+    if not isinstance(demonstrations, Demonstrations):
+        raise TypeError("demonstrations must be a pgm_control.Demonstrations (build one with "
+                        "Demonstrations.from_trajectories or .from_sequences), got "
+                        f"{type(demonstrations).__name__}")
+    return demonstrations
+
+
+def check_variant(variant) -> str:
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    return variant
 
 
 def check_irl_temperature(temperature) -> float:
@@ -89,28 +99,37 @@ def default_prior(reward: LinearReward) -> dist.Distribution:
 
 def flat_prior(reward: LinearReward) -> dist.Distribution:
     """An improper flat prior on ψ: MAP under it is maximum likelihood."""
+    if not isinstance(reward, LinearReward):
+        raise TypeError(f"flat_prior needs a LinearReward (a prior over its ψ [F]), got {type(reward).__name__}")
     return dist.ImproperUniform(dist.constraints.real, (), (reward.num_parameters,))
 
 
+def read_log_prior(mdp: TabularMDP, action_prior) -> torch.Tensor | None:
+    """log p(a|s) ``[S, A]``, validated once at a public entry point; None for the uniform prior (the
+    solvers' fast path). The result is what :func:`soft_solution` and the model bodies take."""
+    return None if action_prior is None else log_action_prior(mdp, action_prior)
+
+
 def soft_solution(mdp: TabularMDP, horizon: int, variant: str, temperature: float = 1.0,
-                  action_prior=None) -> SoftValueResult:
+                  log_prior: torch.Tensor | None = None) -> SoftValueResult:
     """The soft-optimal solution that defines π_ψ in the IRL model of `variant` (expected backup for
-    ``"causal"``, optimistic for ``"trajectory"``)."""
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    ``"causal"``, optimistic for ``"trajectory"``), for inputs already validated (``log_prior`` from
+    :func:`read_log_prior`)."""
     backup = "expected" if variant == "causal" else "optimistic"
-    return soft_value_iteration(mdp, horizon, temperature, backup, action_prior=action_prior, progress=False)
+    uniform = log_prior is None
+    return solve_soft(mdp, horizon, temperature, backup, log_action_prior(mdp, None) if uniform else log_prior,
+                      uniform_prior=uniform, progress=False)
 
 
 def likelihood_terms(mdp: TabularMDP, rewards: torch.Tensor, demonstrations: Demonstrations, horizon: int,
-                     variant: str, action_prior=None) -> tuple[torch.Tensor, torch.Tensor]:
+                     variant: str, log_prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The per-step factors of log p(τ_i | s_{i,1}, ψ) at temperature 1 for the reward table ``rewards``.
 
     Returns ``action_logits`` ``[N, T, A]`` (log π_t(· | s_t)) and ``transition_log_probs`` ``[N, T]``
     (log p_ψ(s_{t+1} | s_t, a_t)); padding steps hold finite junk, to be masked.
     """
-    model = mdp.replace(rewards=rewards)
-    soft = soft_solution(model, horizon, variant, action_prior=action_prior)
+    model = mdp.with_rewards(rewards)
+    soft = soft_solution(model, horizon, variant, log_prior=log_prior)
     states, actions = demonstrations.states, demonstrations.actions
     steps, s = torch.arange(horizon), states[:, :-1]
     # log π_t(·|s_t) = log p(·|s_t) + Q_t(s_t, ·) - V_t(s_t) at the demonstrated (t, s_t) only: [N, T, A]
@@ -185,16 +204,16 @@ def irl_model(mdp: TabularMDP, demonstrations: Demonstrations, horizon: int | No
     horizon = check_irl_inputs(mdp, demonstrations, horizon, variant)
     temperature = check_irl_temperature(temperature)
     return irl_model_body(mdp, demonstrations, horizon, check_reward(reward, mdp), prior, variant=variant,
-                          temperature=temperature, action_prior=action_prior)
+                          temperature=temperature, log_prior=read_log_prior(mdp, action_prior))
 
 
 def irl_model_body(mdp: TabularMDP, demonstrations: Demonstrations, horizon: int, reward, prior, *,
-                   variant: str, temperature: float, action_prior) -> torch.Tensor:
+                   variant: str, temperature: float, log_prior: torch.Tensor | None) -> torch.Tensor:
     """:func:`irl_model` for inputs already validated: the fitting functions validate once, then hand
     this to Pyro, which runs it at every step."""
     rewards = sample_reward_table(mdp, reward, prior)
     logits, log_transitions = likelihood_terms(mdp, rewards / temperature, demonstrations, horizon, variant,
-                                               action_prior)
+                                               log_prior)
     observe_demonstrations(demonstrations, logits, log_transitions)
     return rewards
 
@@ -216,11 +235,25 @@ def hierarchical_irl_model(mdp: TabularMDP, demonstrations: Demonstrations, hori
     if demonstrations.demonstrators is None:
         raise ValueError("hierarchical_irl_model needs demonstrations with demonstrators= labels [N]")
     return hierarchical_irl_model_body(mdp, demonstrations, horizon, check_reward(reward, mdp), prior,
-                                       temperature_prior, variant=variant, action_prior=action_prior)
+                                       check_temperature_prior(temperature_prior), variant=variant,
+                                       log_prior=read_log_prior(mdp, action_prior))
+
+
+def check_temperature_prior(temperature_prior) -> dist.Distribution | None:
+    """None (the default LogNormal(0, 0.5)) or a Pyro distribution over a scalar α > 0."""
+    if temperature_prior is None:
+        return None
+    if not isinstance(temperature_prior, dist.Distribution) or temperature_prior.event_shape != ():
+        raise TypeError(f"temperature_prior must be a Pyro distribution over a scalar α > 0 (e.g. "
+                        f"dist.LogNormal(0., 0.5)), got {temperature_prior!r:.60}")
+    if bool(temperature_prior.support.check(torch.tensor(-1.0, dtype=DTYPE))):
+        raise ValueError(f"temperature_prior must have positive support (α > 0, e.g. LogNormal or Gamma), got "
+                         f"support {temperature_prior.support}")
+    return temperature_prior
 
 
 def hierarchical_irl_model_body(mdp: TabularMDP, demonstrations: Demonstrations, horizon: int, reward, prior,
-                                temperature_prior, *, variant: str, action_prior) -> torch.Tensor:
+                                temperature_prior, *, variant: str, log_prior: torch.Tensor | None) -> torch.Tensor:
     """:func:`hierarchical_irl_model` for inputs already validated (see :func:`irl_model_body`)."""
     rewards = sample_reward_table(mdp, reward, prior)
     M = demonstrations.num_demonstrators
@@ -237,7 +270,7 @@ def hierarchical_irl_model_body(mdp: TabularMDP, demonstrations: Demonstrations,
             continue
         subset = demonstrations[mine]
         logits_m, log_transitions_m = likelihood_terms(mdp, rewards / temperature[m], subset, horizon, variant,
-                                                       action_prior)
+                                                       log_prior)
         logits = logits.index_put((mine.nonzero().squeeze(-1),), logits_m)
         log_transitions = log_transitions.index_put((mine.nonzero().squeeze(-1),), log_transitions_m)
     observe_demonstrations(demonstrations, logits, log_transitions)

@@ -36,7 +36,7 @@ import pyro.distributions as dist
 import torch
 from pyro.distributions import constraints
 
-from pgm_control._checks import DTYPE, check_horizon, check_integer, check_real, check_temperature
+from pgm_control._checks import DTYPE, check_horizon, check_positive_integer, check_real, check_temperature
 from pgm_control.envs.lqr import LinearGaussianSystem
 
 
@@ -85,7 +85,7 @@ def lqr_optimality_model(system: LinearGaussianSystem, horizon: int, num_traject
     """
     system = check_system(system)
     horizon = check_horizon(horizon, required=True)
-    num_trajectories = check_integer(num_trajectories, "num_trajectories")
+    num_trajectories = check_positive_integer(num_trajectories, "num_trajectories")
     temperature = check_temperature(temperature)
     if temperature == 0.0:
         raise ValueError("lqr_optimality_model needs temperature > 0 (p(O|x,u) = exp(r/α))")

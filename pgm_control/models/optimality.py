@@ -25,13 +25,17 @@ import torch
 from pyro.ops.indexing import Vindex
 from torch.distributions import constraints
 
-from pgm_control._checks import check_horizon, check_integer, check_temperature
+from pgm_control._checks import check_horizon, check_positive_integer, check_temperature
 from pgm_control._mdp_inputs import check_mdp, log_action_prior
 from pgm_control.mdp import TabularMDP
 
 
 def log_evidence_shift(mdp: TabularMDP, horizon: int, temperature: float = 1.0) -> torch.Tensor:
     """T c / α with c = max r + α log 2: add it to the model's log p(O_{1:T}) to get the MDP's."""
+    check_mdp(mdp)
+    horizon, temperature = check_horizon(horizon, required=True), check_temperature(temperature)
+    if temperature == 0.0:
+        raise ValueError("log_evidence_shift needs temperature > 0 (c / α)")
     return horizon * (mdp.rewards.max() / temperature + math.log(2.0))
 
 
@@ -114,7 +118,7 @@ def optimality_model(mdp: TabularMDP, horizon: int, num_trajectories: int = 1, t
     """
     check_mdp(mdp)
     horizon = check_horizon(horizon, required=True)
-    num_trajectories = check_integer(num_trajectories, "num_trajectories")
+    num_trajectories = check_positive_integer(num_trajectories, "num_trajectories")
     temperature = check_temperature(temperature)
     if temperature == 0.0:
         raise ValueError("optimality_model needs temperature > 0 (p(O|s,a) ∝ exp(r/α))")

@@ -19,7 +19,16 @@ from pathlib import Path
 
 import torch
 
-from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_positive_integer, check_shape, shape_str
+from pgm_control._checks import (
+    DTYPE,
+    as_float_tensor,
+    check_finite,
+    check_layer_widths,
+    check_positive_integer,
+    check_seed,
+    check_shape,
+    shape_str,
+)
 from pgm_control._files import check_format, invalid_part, read_torch_file
 from pgm_control.mdp import TabularMDP
 
@@ -42,6 +51,9 @@ def read_features(features, mdp: TabularMDP | None = None) -> torch.Tensor:
         raise ValueError(f"features must have shape f(s, a) [S, A, F] or [S, F], got {shape_str(features.shape)}")
     if mdp is not None:
         check_shape(features, [mdp.num_states, mdp.num_actions, None], "features", "f(s, a) [S, A, F]")
+    if 0 in features.shape:
+        raise ValueError(f"features must have at least one state, action and feature, got shape "
+                         f"{shape_str(features.shape)}")
     check_finite(features, "features")
     return features
 
@@ -96,6 +108,7 @@ class LinearReward:
 
     def expand_actions(self, num_actions: int) -> LinearReward:
         """The same reward with state features broadcast to ``num_actions`` actions."""
+        num_actions = _check_expansion(self.features, num_actions)
         if self.features.shape[1] == num_actions:
             return self
         return LinearReward(self.features.expand(self.features.shape[0], num_actions, self.num_parameters))
@@ -116,8 +129,9 @@ class NeuralReward(torch.nn.Module):
     def __init__(self, features, hidden: Sequence[int] = (32, 32), seed: int = 0):
         super().__init__()
         self.register_buffer("features", read_features(features).contiguous())
-        self.hidden = tuple(hidden)
-        widths = [self.features.shape[-1], *hidden, 1]
+        self.hidden = check_layer_widths(hidden)
+        widths = [self.features.shape[-1], *self.hidden, 1]
+        seed = check_seed(seed)
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         layers: list[torch.nn.Module] = []
@@ -133,6 +147,7 @@ class NeuralReward(torch.nn.Module):
 
     def expand_actions(self, num_actions: int) -> NeuralReward:
         """Broadcast state features to ``num_actions`` actions (in place; returns self)."""
+        num_actions = _check_expansion(self.features, num_actions)
         S, A, F = self.features.shape
         if A != num_actions:
             self.features = self.features.expand(S, num_actions, F).contiguous()
@@ -177,3 +192,11 @@ def _read_reward(path, kind: str, keys: set[str]) -> dict:
         raise ValueError(f"{path} must hold {sorted(expected)}, got {sorted(contents)}")
     return contents
 
+
+def _check_expansion(features: torch.Tensor, num_actions) -> int:
+    """``num_actions`` >= 1, reachable from features ``[S, A, F]`` (A = 1 for state features, else equal)."""
+    num_actions = check_positive_integer(num_actions, "num_actions")
+    if features.shape[1] not in (1, num_actions):
+        raise ValueError(f"the reward's features cover {features.shape[1]} actions; they cannot be "
+                         f"broadcast to num_actions = {num_actions}")
+    return num_actions

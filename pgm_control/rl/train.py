@@ -18,6 +18,7 @@ short summary: the final evaluation return and the wall time.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import inspect
 import time
@@ -27,6 +28,7 @@ import gymnasium
 import numpy as np
 import torch
 
+from pgm_control._checks import MAX_SEED, check_writable_folder
 from pgm_control.rl.sac import SAC, SACConfig
 from pgm_control.rl.soft_q import SoftQ, SoftQConfig
 from pgm_control.rl.tabular import q_learning
@@ -62,32 +64,72 @@ def add_train_parser(commands) -> None:
         description=__doc__.split("\n\n")[0].split(": ", 1)[1])
     train.add_argument("algorithm", choices=sorted(DEFAULT_ENVS), help="the algorithm")
     train.add_argument("--env", help="a Gymnasium id (default: Pendulum-v1, CartPole-v1, CliffWalking-v1)")
-    train.add_argument("--steps", type=int, help="environment steps (default: 20000, 30000, 50000)")
+    train.add_argument("--steps", type=positive_int, help="environment steps (default: 20000, 30000, 50000)")
     train.add_argument("--out", default=None, help="output folder (default: pgm_control_output/train_ALGORITHM)")
-    train.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    train.add_argument("--seed", type=seed_int, default=0, help="seed of the run (default 0)")
     train.add_argument("--variant", choices=["v1", "v2"], default=None,
                        help="SAC only: v1 (value network, fixed α) or v2 (automatic α; default)")
-    train.add_argument("--eval-episodes", type=int, default=10, help="episodes of the final evaluation")
+    train.add_argument("--eval-episodes", type=positive_int, default=10, help="episodes of the final evaluation")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                        help="override a config field (repeatable), e.g. --set lr=3e-4 --set hidden=64,64")
-    train.add_argument("--threads", type=int, default=1,
+    train.add_argument("--threads", type=positive_int, default=1,
                        help="torch CPU threads (default 1: faster for these small networks)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    train.set_defaults(handler=run_train)
+    train.set_defaults(handler=run_train, error=train.error)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a seed in [0, 2**63 - 1] (the library's range, ``_checks.check_seed``)."""
+    value = int(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63 - 1], got {value}")
+    return value
+
+
+def check_environment(env_id: str, algorithm: str) -> str | None:
+    """Why `env_id` cannot be trained by `algorithm` (unknown id, wrong action or observation space), or None."""
+    try:
+        env = gymnasium.make(env_id)
+    except gymnasium.error.Error as error:
+        return f"--env: cannot make {env_id!r} ({error})"
+    action, observation = env.action_space, env.observation_space
+    env.close()
+    discrete = gymnasium.spaces.Discrete
+    needs = {"sac": (gymnasium.spaces.Box, None, "a continuous (Box) action space"),
+             "soft-q": (discrete, gymnasium.spaces.Box, "discrete actions and a vector (Box) observation"),
+             "q-learning": (discrete, discrete, "discrete actions and discrete observations")}[algorithm]
+    if not isinstance(action, needs[0]) or (needs[1] is not None and not isinstance(observation, needs[1])):
+        return (f"--env: {algorithm} needs {needs[2]}; {env_id} has {type(action).__name__} actions and "
+                f"{type(observation).__name__} observations")
+    return None
 
 
 def run_train(args) -> int:
     """The ``train`` handler: train, evaluate, write the files, print the summary."""
     algorithm = args.algorithm
-    torch.set_num_threads(args.threads)
     env_id = args.env or DEFAULT_ENVS[algorithm]
     steps = DEFAULT_STEPS[algorithm] if args.steps is None else args.steps
     out = Path(args.out or f"pgm_control_output/train_{algorithm}")
-    out.mkdir(parents=True, exist_ok=True)
-    overrides = parse_overrides(args.set)
+    if args.variant is not None and algorithm != "sac":
+        args.error("--variant applies to sac only")
+    try:
+        check_writable_folder(out, "--out")
+        overrides = parse_overrides(args.set)
+    except ValueError as error:
+        args.error(str(error))
+    problem = check_environment(env_id, algorithm)
+    if problem:
+        args.error(problem)
+    torch.set_num_threads(args.threads)
     if args.variant is not None:
-        if algorithm != "sac":
-            raise SystemExit("--variant applies to sac only")
         overrides["variant"] = args.variant
     for name in ("returns.csv",):
         (out / name).unlink(missing_ok=True)  # a fresh log per run
@@ -120,7 +162,7 @@ def _train_deep(algorithm, env_id, steps, args, overrides, out):
     try:
         config = config_from_dict(config_class, overrides)
     except (TypeError, ValueError) as error:
-        raise SystemExit(f"--set: {error}") from None
+        args.error(f"--set: {error}")
     agent = agent_class(gymnasium.make(env_id), config, seed=args.seed)
     agent.train(steps, progress=not args.no_progress, log=out / "returns.csv")
     final = agent.evaluate(args.eval_episodes)
@@ -175,12 +217,12 @@ def _train_tabular(env_id, steps, args, overrides, out):
     allowed = set(inspect.signature(q_learning).parameters) - {"env", "num_steps", "seed", "progress"}
     unknown = set(overrides) - allowed
     if unknown:
-        raise SystemExit(f"--set: q_learning has no option {sorted(unknown)}; choose from {sorted(allowed)}")
+        args.error(f"--set: q_learning has no option {sorted(unknown)}; choose from {sorted(allowed)}")
     env = EpisodeRecorder(gymnasium.make(env_id))
     try:
         result = q_learning(env, steps, seed=args.seed, progress=not args.no_progress, **overrides)
     except (TypeError, ValueError) as error:
-        raise SystemExit(f"q-learning on {env_id}: {error}") from None
+        args.error(f"q-learning on {env_id}: {error}")
     history = env.history
     with ReturnsLog(out / "returns.csv") as log:
         for step, episode_return, length in zip(history.episode_steps, history.episode_returns,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.colors import Normalize, PowerNorm
 from matplotlib.patches import Rectangle
 
@@ -57,12 +58,17 @@ def policy_arrows(layout: GridLayout, policy, terminal=None) -> np.ndarray:
 
     Returns an ``[N, 4]`` array of (x, y, dx, dy) in drawing coordinates (x = column, y = row).
     """
+    if not isinstance(layout, GridLayout):
+        raise TypeError(f"layout must be a GridLayout (e.g. world.layout of a GridWorld), got {type(layout).__name__}")
     num_states = len(layout.cells)
     policy = _as_array(policy, (num_states, 4), "policy",
                        "π(a|s) over N, S, E, W; pass policy[t] of a time-indexed policy")
     shown = policy >= MIN_ARROW_PROB
     if terminal is not None:
-        shown &= ~np.asarray(terminal, dtype=bool)[:, None]
+        terminal = np.asarray(terminal, dtype=bool)
+        if terminal.shape != (num_states,):
+            raise ValueError(f"terminal must be a bool mask [S] = [{num_states}], got shape {list(terminal.shape)}")
+        shown &= ~terminal[:, None]
     state, action = np.nonzero(shown)
     centres = layout.cells.numpy()[state][:, ::-1].astype(float)  # (row, column) -> (x, y)
     vectors = ARROW_REACH * policy[state, action, None] * ARROW_DIRECTIONS[action]
@@ -128,6 +134,8 @@ def plot_grid_values(mdp, values, policy=None, ax=None, title=None, annotate=Tru
 
     if ax is None:
         _, ax = plt.subplots(figsize=(0.8 * layout.shape[1] + 1.5, 0.8 * layout.shape[0]))
+    elif not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     image = _draw_cells(ax, layout, grid, norm, "viridis")
     ax.figure.colorbar(image, ax=ax, shrink=0.8)
     if annotate:
