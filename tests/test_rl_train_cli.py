@@ -122,3 +122,13 @@ def test_unwritable_out_exits_2(tmp_path, capsys):
         main(["train", "q-learning", "--out", str(blocker / "run"), "--no-progress"])
     assert exit_info.value.code == 2
     assert f"--out: cannot write to {blocker / 'run'}" in capsys.readouterr().err
+
+
+def test_a_diverging_run_stops_with_one_line_and_exit_status_1(tmp_path, capsys):
+    """lr = 1e30 makes the networks non-finite within a few updates: the agent's guard raises
+    FloatingPointError and the CLI reports it in one line (no traceback), exit status 1."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "soft-q", "--env", "CartPole-v1", "--steps", "300", "--eval-episodes", "1",
+              "--no-progress", "--out", str(tmp_path), "--set", "lr=1e30", "--set", "learning_starts=50",
+              "--set", "batch_size=16"])
+    assert "training stopped" in str(exit_info.value.code) and "step" in str(exit_info.value.code)

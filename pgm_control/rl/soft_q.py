@@ -191,8 +191,9 @@ class SoftQ(OffPolicyAgent):
         with torch.no_grad():
             q = self.q(self._as_observations(observation)[None])[0]
             if not torch.isfinite(q).all():
-                raise FloatingPointError(f"Q(s, ·) = {q.tolist()} is not finite: the network has diverged; lower lr "
-                                         f"(now {self.config.lr}) or check the scale of the environment's rewards")
+                raise FloatingPointError(f"Q(s, ·) = {q.tolist()} is not finite at environment step {self.step + 1}: "
+                                         f"the network has diverged; lower lr (now {self.config.lr}) or check the "
+                                         "scale of the environment's rewards")
             if deterministic or self.config.temperature == 0.0:
                 return int(q.argmax())
             probs = boltzmann_log_policy(q, self.config.temperature).exp()

@@ -164,7 +164,10 @@ def _train_deep(algorithm, env_id, steps, args, overrides, out):
     except (TypeError, ValueError) as error:
         args.error(f"--set: {error}")
     agent = agent_class(gymnasium.make(env_id), config, seed=args.seed)
-    agent.train(steps, progress=not args.no_progress, log=out / "returns.csv")
+    try:
+        agent.train(steps, progress=not args.no_progress, log=out / "returns.csv")
+    except FloatingPointError as error:  # a diverged run is not a usage error: exit 1, no traceback
+        raise SystemExit(f"pgm-control train {algorithm}: training stopped: {error}") from None
     final = agent.evaluate(args.eval_episodes)
     agent.save(out / "checkpoint.pt")
     variant = f" {config.variant}" if algorithm == "sac" else ""
