@@ -3,6 +3,8 @@ and a policy. Core layer: models, inference and rl all read their inputs through
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from pgm_control._checks import (
@@ -27,8 +29,8 @@ def log_action_prior(mdp: TabularMDP, action_prior) -> torch.Tensor:
     """log p(a|s) ``[S, A]``; uniform when `action_prior` is None. Accepts ``[A]`` or ``[S, A]``."""
     S, A = mdp.num_states, mdp.num_actions
     if action_prior is None:
-        return torch.full((S, A), -torch.log(torch.tensor(float(A), dtype=DTYPE)).item(), dtype=DTYPE)
-    prior = as_float_tensor(action_prior, "action_prior")
+        return torch.full((S, A), -math.log(A), dtype=DTYPE, device=mdp.device)
+    prior = as_float_tensor(action_prior, "action_prior").to(mdp.device)
     if prior.dim() == 1:
         check_shape(prior, [A], "action_prior", "p(a) [A]")
         prior = prior.expand(S, A)
@@ -49,8 +51,8 @@ def read_policy(mdp: TabularMDP, policy, horizon: int | None) -> torch.Tensor:
         check_shape(actions, [S], "policy", "deterministic actions [S]")
         if actions.min() < 0 or actions.max() >= A:
             raise ValueError(f"policy actions must lie in [0, {A}), got {actions.tolist()}")
-        return torch.nn.functional.one_hot(actions, A).to(DTYPE)
-    tensor = tensor.to(DTYPE)
+        return torch.nn.functional.one_hot(actions, A).to(mdp.device, DTYPE)
+    tensor = tensor.to(mdp.device, DTYPE)
     if tensor.dim() == 3:
         if horizon is None or tensor.shape[0] != horizon:
             raise ValueError(
