@@ -97,16 +97,16 @@ def soft_value_iteration(
         tol, max_iter: stopping rule of the infinite-horizon iteration (error bound on V).
         progress: show a tqdm bar (None: only for large problems).
 
-    What ``keep`` stores, and the memory of a finite-horizon solve (8 bytes per float64 entry; for
-    the 10^6-state, 4-action grid with T = 100 a ``[T, S, A]`` table is 3.2 GB, ``v`` 0.8 GB):
+    What ``keep`` stores, and the peak memory (RSS, GiB) of the 10^6-state, 4-action grid at T = 100
+    (where a ``[T, S, A]`` table is 3.0 GiB and ``v`` 0.75 GiB; the MDP itself peaks at 1.3 GiB):
 
-    ============  ========================  =============================  ======================
-    ``keep``      stored                    reading ``.log_policy``        solve + policy (grid)
-    ============  ========================  =============================  ======================
-    ``"all"``     ``q``, ``v``              builds a second [T, S, A]      ~4.3 GB, 7.5 GB read
-    ``"policy"``  ``log_policy``, ``v``     free (``.q`` is rebuilt)       ~4.3 GB
-    ``"v"``       ``v``                     builds it (``q`` as well)      ~1.3 GB, per step
-    ============  ========================  =============================  ======================
+    ============  ========================  =============================  =============  ============
+    ``keep``      stored                    the policy                     after solve    + policy
+    ============  ========================  =============================  =============  ============
+    ``"all"``     ``q``, ``v``              ``.log_policy`` builds it       4.7            7.7
+    ``"policy"``  ``log_policy``, ``v``     stored (``.q`` is rebuilt)     4.7            4.7
+    ``"v"``       ``v``                     ``log_policy_at(t)`` per step  1.7            1.7
+    ============  ========================  =============================  =============  ============
 
     Whatever was not stored is computed on first access from ``v`` (one backup per step);
     ``result.q_at(t)``, ``log_policy_at(t)`` and ``policy_at(t)`` give one ``[S, A]`` step without
