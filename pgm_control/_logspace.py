@@ -14,7 +14,7 @@ import warnings
 import torch
 
 # Below this a float64 sum may have lost relative precision (normal numbers end near 2.2e-308).
-_SAFE_MIN = 1e-280
+SAFE_MIN = 1e-280
 
 
 def safe_log(x: torch.Tensor) -> torch.Tensor:
@@ -52,7 +52,7 @@ def csr_matrix(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, sha
         order = torch.argsort(rows, stable=True)
         rows, cols, values = rows[order], cols[order], values[order]
     counts = torch.bincount(rows, minlength=shape[0])
-    crow = torch.zeros(shape[0] + 1, dtype=torch.long)
+    crow = torch.zeros(shape[0] + 1, dtype=torch.long, device=values.device)
     crow[1:] = counts.cumsum(0)
     index_dtype = torch.int32 if max(values.numel(), *shape) < 2**31 - 1 else torch.long
     with warnings.catch_warnings():  # "sparse CSR support is in beta": matrix-vector products are stable
@@ -76,13 +76,13 @@ def log_matvec(matrix: torch.Tensor, log_x: torch.Tensor, exact_rows=None) -> to
     exact_rows = exact_rows or (lambda values, rows: exact_log_matvec_rows(matrix, values, rows))
     stored = matrix.values().numel() if matrix.layout == torch.sparse_csr else matrix.numel()
     if stored <= SMALL:
-        return exact_rows(log_x, torch.arange(matrix.shape[0]))
+        return exact_rows(log_x, torch.arange(matrix.shape[0], device=log_x.device))
     shift = log_x.detach().max()
     shift = shift if torch.isfinite(shift) else torch.zeros_like(shift)
     total = matrix @ torch.exp(log_x - shift)
-    if bool(total.min() >= _SAFE_MIN):  # the common case: a plain log, no masks
+    if bool(total.min() >= SAFE_MIN):  # the common case: a plain log, no masks
         return total.log() + shift if total.requires_grad else total.log_().add_(shift)
-    low = total < _SAFE_MIN
+    low = total < SAFE_MIN
     result = safe_log(total) + shift
     if not bool(torch.isfinite(log_x).all()):  # rows reached only by -inf entries have no mass
         support = _pattern(matrix) @ torch.isfinite(log_x).to(total.dtype)
@@ -107,7 +107,8 @@ def exact_log_matvec_rows(matrix: torch.Tensor, log_x: torch.Tensor, rows: torch
         return logsumexp(safe_log(matrix[rows]) + log_x, dim=-1)
     crow, cols, values = matrix.crow_indices().long(), matrix.col_indices().long(), matrix.values()
     starts, counts = crow[rows], crow[rows + 1] - crow[rows]
-    segment = torch.repeat_interleave(torch.arange(len(rows)), counts)
-    offsets = torch.arange(int(counts.sum())) - torch.repeat_interleave(counts.cumsum(0) - counts, counts)
+    segment = torch.repeat_interleave(torch.arange(len(rows), device=rows.device), counts)
+    offsets = (torch.arange(int(counts.sum()), device=rows.device)
+               - torch.repeat_interleave(counts.cumsum(0) - counts, counts))
     entries = starts[segment] + offsets
     return scatter_logsumexp(torch.log(values[entries]) + log_x[cols[entries]], segment, len(rows))

@@ -3,6 +3,8 @@ and a policy. Core layer: models, inference and rl all read their inputs through
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from pgm_control._checks import (
@@ -37,10 +39,10 @@ def log_action_prior(mdp: TabularMDP, action_prior) -> torch.Tensor:
     S, A = mdp.num_states, mdp.num_actions
     if action_prior is None:
         if mdp.all_actions_available:
-            return torch.full((S, A), -torch.log(torch.tensor(float(A), dtype=DTYPE)).item(), dtype=DTYPE)
+            return torch.full((S, A), -math.log(A), dtype=DTYPE, device=mdp.device)
         prior = mdp.available_actions.to(DTYPE)
     else:
-        prior = as_float_tensor(action_prior, "action_prior")
+        prior = as_float_tensor(action_prior, "action_prior").to(mdp.device)
         if prior.dim() == 1:
             check_shape(prior, [A], "action_prior", "p(a) [A]")
             prior = prior.expand(S, A)
@@ -48,7 +50,7 @@ def log_action_prior(mdp: TabularMDP, action_prior) -> torch.Tensor:
         check_distribution(prior, "action_prior", "p(a|s) over A actions")
         if mdp.all_actions_available:
             return safe_log(prior)
-        prior = torch.where(mdp.available_actions, prior, torch.zeros((), dtype=DTYPE))
+        prior = torch.where(mdp.available_actions, prior, torch.zeros((), dtype=DTYPE, device=mdp.device))
     mass = prior.sum(-1, keepdim=True)
     _require_available_mass(mass.squeeze(-1), "action_prior")
     return safe_log(prior / mass)
@@ -79,10 +81,10 @@ def read_policy(mdp: TabularMDP, policy, horizon: int | None) -> torch.Tensor:
         check_shape(actions, [S], "policy", "deterministic actions [S]")
         if actions.min() < 0 or actions.max() >= A:
             raise ValueError(f"policy actions must lie in [0, {A}), got {actions.tolist()}")
-        policy = torch.nn.functional.one_hot(actions, A).to(DTYPE)
+        policy = torch.nn.functional.one_hot(actions, A).to(mdp.device, DTYPE)
         _require_available(mdp, policy)
         return policy
-    tensor = tensor.to(DTYPE)
+    tensor = tensor.to(mdp.device, DTYPE)
     if tensor.dim() == 3:
         if horizon is None or tensor.shape[0] != horizon:
             raise ValueError(

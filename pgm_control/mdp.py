@@ -21,8 +21,10 @@ Conventions (stated once, here and in the README):
   self-loop and their rewards with 0 (rewards for *entering* them are kept, on the source state).
   Under the lecture's convention V = log Σ_a p(a|s) exp Q their soft value is exactly 0.
 
-Everything is float64. Rewards keep their autograd history, so solvers are differentiable with
-respect to them (inverse RL differentiates through soft value iteration).
+Everything is float64 and lives on one device (:attr:`TabularMDP.device`, the device of the
+transitions; :meth:`TabularMDP.to` moves an MDP); the exact solvers create their tables there. Rewards keep
+their autograd history, so solvers are differentiable with respect to them (inverse RL differentiates
+through soft value iteration).
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ class TabularMDP:
         layout: optional geometry for drawing (a :class:`pgm_control.envs.GridLayout` for grids);
             carried along by :meth:`replace`.
 
+    Every tensor is stored on the device of the transitions (CPU for nested lists); rewards, initial
+    and features given on another device are moved there. :meth:`to` copies the MDP to a device.
+
     Example:
         >>> import torch
         >>> P = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
@@ -113,6 +118,7 @@ class TabularMDP:
             num_states, num_actions = next_states.shape[0], next_states.shape[1]
         self._num_states, self._num_actions = int(num_states), int(num_actions)
         self._dense, self._next_states, self._probs = dense, next_states, probs
+        self._device = (dense if dense is not None else probs).device
 
         rewards = self._read_rewards(rewards)
         terminal_mask = self._read_terminal(terminal)
@@ -131,7 +137,7 @@ class TabularMDP:
 
     # ------------------------------------------------------------------ construction helpers
     def _read_rewards(self, rewards) -> torch.Tensor:
-        rewards = as_float_tensor(rewards, "rewards")
+        rewards = as_float_tensor(rewards, "rewards").to(self._device)
         S, A = self._num_states, self._num_actions
         if rewards.dim() == 1:
             check_shape(rewards, [S], "rewards", "r(s) [S]")
@@ -156,22 +162,22 @@ class TabularMDP:
     def _read_terminal(self, terminal) -> torch.Tensor:
         S = self._num_states
         if terminal is None:
-            return torch.zeros(S, dtype=torch.bool)
+            return torch.zeros(S, dtype=torch.bool, device=self._device)
         try:
             tensor = terminal if isinstance(terminal, torch.Tensor) else torch.as_tensor(terminal)
         except (TypeError, ValueError, RuntimeError):
             raise TypeError(f"terminal must be a bool mask [S] or a list of state indices, got {terminal!r}") from None
         if tensor.dtype == torch.bool:
             check_shape(tensor, [S], "terminal", "bool mask [S]")
-            return tensor.clone()
+            return tensor.to(self._device, copy=True)
         index = as_index_tensor(tensor, "terminal")
         if index.dim() > 1:
             raise ValueError(f"terminal must be a bool mask [S] or a list of state indices, got shape "
                              f"{shape_str(index.shape)}")
-        index = index.reshape(-1)
+        index = index.reshape(-1).to(self._device)
         if index.numel() and (index.min() < 0 or index.max() >= S):
             raise ValueError(f"terminal state indices must lie in [0, {S}), got {index.tolist()}")
-        return torch.zeros(S, dtype=torch.bool).index_fill_(0, index, True)
+        return torch.zeros(S, dtype=torch.bool, device=self._device).index_fill_(0, index, True)
 
     def _make_absorbing(self, terminal: torch.Tensor) -> None:
         states = terminal.nonzero().squeeze(-1)
@@ -190,8 +196,8 @@ class TabularMDP:
     def _read_initial(self, initial) -> torch.Tensor:
         S = self._num_states
         if initial is None:
-            return torch.full((S,), 1.0 / S, dtype=DTYPE)
-        initial = as_float_tensor(initial, "initial")
+            return torch.full((S,), 1.0 / S, dtype=DTYPE, device=self._device)
+        initial = as_float_tensor(initial, "initial").to(self._device)
         check_shape(initial, [S], "initial", "p(s_1) [S]")
         check_distribution(initial, "initial", "p(s_1) over S states")
         return initial
@@ -199,7 +205,7 @@ class TabularMDP:
     def _read_features(self, features):
         if features is None:
             return None
-        features = as_float_tensor(features, "features")
+        features = as_float_tensor(features, "features").to(self._device)
         S, A = self._num_states, self._num_actions
         if features.dim() == 2:
             check_shape(features, [S, None], "features", "state features [S, F]")
@@ -228,7 +234,7 @@ class TabularMDP:
                 f"available_actions must allow at least one action in every state (terminal ones "
                 f"included), but states {empty[:10]}{'...' if len(empty) > 10 else ''} have none"
             )
-        return None if bool(mask.all()) else mask.clone()
+        return None if bool(mask.all()) else mask.to(self._device, copy=True)
 
     # ------------------------------------------------------------------ read-only views
     @property
@@ -265,7 +271,7 @@ class TabularMDP:
     def available_actions(self) -> torch.Tensor:
         """A(s) as a bool mask ``[S, A]`` (all True unless given; read-only)."""
         if self._available is None:
-            return torch.ones((), dtype=torch.bool).expand(self._num_states, self._num_actions)
+            return torch.ones((), dtype=torch.bool, device=self._device).expand(self._num_states, self._num_actions)
         return self._available
 
     @property
@@ -294,6 +300,11 @@ class TabularMDP:
         return self._layout
 
     @property
+    def device(self) -> torch.device:
+        """The device of every stored tensor; the exact solvers compute there."""
+        return self._device
+
+    @property
     def is_dense(self) -> bool:
         """True when transitions are stored as a dense ``[S, A, S']`` tensor."""
         return self._dense is not None
@@ -304,7 +315,7 @@ class TabularMDP:
         if self._dense is not None:
             return self._dense
         S, A = self._num_states, self._num_actions
-        return torch.zeros(S, A, S, dtype=DTYPE).scatter_add_(-1, self._next_states, self._probs)
+        return torch.zeros(S, A, S, dtype=DTYPE, device=self._device).scatter_add_(-1, self._next_states, self._probs)
 
     @cached_property
     def _successors(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -331,7 +342,7 @@ class TabularMDP:
         if self._dense is not None:
             return self._dense.reshape(S * A, S)
         K = self._next_states.shape[-1]
-        rows = torch.arange(S * A).repeat_interleave(K)
+        rows = torch.arange(S * A, device=self._device).repeat_interleave(K)
         return csr_matrix(rows, self._next_states.reshape(-1), self._probs.reshape(-1), (S * A, S))
 
     @cached_property
@@ -341,7 +352,7 @@ class TabularMDP:
         if self._dense is not None:
             return self._dense.reshape(S * A, S).T
         K = self._next_states.shape[-1]
-        cols = torch.arange(S * A).repeat_interleave(K)
+        cols = torch.arange(S * A, device=self._device).repeat_interleave(K)
         return csr_matrix(self._next_states.reshape(-1), cols, self._probs.reshape(-1), (S, S * A))
 
     # ------------------------------------------------------------------ conversions
@@ -385,6 +396,23 @@ class TabularMDP:
         copy._rewards = torch.where(self._terminal[:, None], 0.0, rewards).contiguous()
         return copy
 
+    def to(self, device) -> TabularMDP:
+        """The same MDP with every tensor on `device` (e.g. ``"cuda"``); ``self`` if already there.
+
+        Rewards keep their autograd history; cached operators are rebuilt on the new device.
+        """
+        device = torch.device(device)
+        if device == self._device or (device.index is None and device.type == self._device.type):
+            return self
+        storage = self._dense if self._dense is not None else (self._next_states, self._probs)
+        transitions = (storage.to(device) if isinstance(storage, torch.Tensor)
+                       else tuple(t.to(device) for t in storage))
+        features = None if self._features is None else self._features.to(device)
+        return self.replace(transitions=transitions, rewards=self._rewards.to(device),
+                            initial=self._initial.to(device), terminal=self._terminal.to(device),
+                            features=features,
+                            available_actions=None if self._available is None else self._available.to(device))
+
     def to_dense(self) -> TabularMDP:
         """The same MDP with dense ``[S, A, S']`` transitions."""
         if self.is_dense:
@@ -398,25 +426,29 @@ class TabularMDP:
         return self.replace(transitions=self._successors)
 
     # ------------------------------------------------------------------ the three operators
-    def expected_next(self, values: torch.Tensor) -> torch.Tensor:
-        r"""E_{s' ~ p(s'|s,a)}[values(s')] for values ``[S']``; returns ``[S, A]``."""
+    def expected_next(self, values: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        r"""E_{s' ~ p(s'|s,a)}[values(s')] for values ``[S']``; returns ``[S, A]`` (into ``out``)."""
         self._check_state_vector(values, "values")
         if self._dense is None and self._next_states.numel() <= SMALL:  # sparse products cost ~1 ms
-            return (self._probs * values[self._next_states]).sum(-1)
-        return (self._matrix @ values).view(self._num_states, self._num_actions)
+            result = (self._probs * values[self._next_states]).sum(-1)
+            return result if out is None else out.copy_(result)
+        flat = None if out is None else out.view(-1)
+        return torch.mv(self._matrix, values, out=flat).view(self._num_states, self._num_actions)
 
-    def backup(self, values: torch.Tensor, scale: float = 1.0, out: torch.Tensor | None = None) -> torch.Tensor:
+    def backup(self, values: torch.Tensor, scale: float = 1.0, out: torch.Tensor | None = None, *,
+               base: torch.Tensor | None = None) -> torch.Tensor:
         r"""r(s, a) + scale · E_{s' ~ p(s'|s,a)}[values(s')] for values ``[S']``; returns ``[S, A]``.
 
         One fused sparse or dense product (``torch.addmv``); ``out`` (a contiguous ``[S, A]`` tensor)
-        receives the result without an extra copy.
+        receives the result without an extra copy. ``base`` (``[S, A]``) replaces r(s, a).
         """
         self._check_state_vector(values, "values")
+        base = self._rewards if base is None else base
         if self._dense is None and self._next_states.numel() <= SMALL:
-            result = torch.add(self._rewards, self.expected_next(values), alpha=scale)
+            result = torch.add(base, self.expected_next(values), alpha=scale)
             return result if out is None else out.copy_(result)
         flat = None if out is None else out.view(-1)
-        result = torch.addmv(self._rewards.view(-1), self._matrix, values, alpha=scale, out=flat)
+        result = torch.addmv(base.reshape(-1), self._matrix, values, alpha=scale, out=flat)
         return result.view(self._num_states, self._num_actions)
 
     def log_expected_exp_next(self, values: torch.Tensor) -> torch.Tensor:

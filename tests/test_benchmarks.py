@@ -26,20 +26,20 @@ def test_quick_run_exits_0(quick_run):
 
 def test_quick_run_prints_the_markdown_table(quick_run):
     _, output = quick_run
-    assert "| MDP | storage | solver | pgm_control (s) |" in output
+    assert "| MDP | storage | solver | pgm_control (s) | CPU (s) |" in output
     for storage in ["successor lists", "dense"]:
         for solver in SOLVERS:
             assert re.search(rf"\| random S=\d+ K=10 \| {storage} \| {re.escape(solver)} \|", output), solver
-    for solver in SOLVERS:
+    for solver in [*SOLVERS, "soft VI (expected, keep='v')", "soft VI (optimistic, keep='v')"]:
         assert re.search(rf"\| grid \d+×\d+ \(S=[\d,]+\) \| successor lists \| {re.escape(solver)} \|", output)
 
 
 def test_quick_run_prints_agreement_lines(quick_run):
     _, output = quick_run
     lines = [line for line in output.splitlines() if line.startswith("agreement: ") and " vs " in line]
-    assert len(lines) == 15  # 2 random MDPs x 2 storages x 3 solvers + the grid's 3 solvers
+    assert len(lines) == 17  # 2 random MDPs x 2 storages x 3 solvers + the grid's 5 solvers
     assert all(line.endswith(" ok") for line in lines), lines
-    assert "agreement: 15/15 comparisons within tolerance" in output
+    assert "agreement: 17/17 comparisons within tolerance" in output
 
 
 def test_skip_imitation_leaves_the_comparison_out(quick_run):

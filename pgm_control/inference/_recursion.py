@@ -19,23 +19,36 @@ from pgm_control.mdp import TabularMDP
 
 Backup = Callable[[torch.Tensor], torch.Tensor]
 TimedBackup = Callable[[torch.Tensor, int], torch.Tensor]
+# step(v_next, t, out, need_q) -> (q_t or None, v_t); see backward_induction.
+Step = Callable[[torch.Tensor, int, "torch.Tensor | None", bool], "tuple[torch.Tensor | None, torch.Tensor]"]
+
+
+def sequential_step(q_from_v: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
+                    v_from_q: TimedBackup) -> Step:
+    """The step Q_t = q_from_v(V_{t+1}, out), V_t = v_from_q(Q_t, t) (Q always formed)."""
+    def step(v_next, t, out, need_q):
+        q = q_from_v(v_next, out)
+        return q, v_from_q(q, t)
+    return step
 
 
 def backward_induction(
     mdp: TabularMDP,
     horizon: int,
-    q_from_v: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
-    v_from_q: TimedBackup,
+    step: Step,
     *,
     keep_q: bool = True,
     progress: bool | None = None,
     desc: str = "backward induction",
 ) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """Q_t = q_from_v(V_{t+1}, out), V_t = v_from_q(Q_t, t) for t = T-1, ..., 0 with V_T = 0.
+    """(Q_t, V_t) = step(V_{t+1}, t, out, need_q) for t = T-1, ..., 0 with V_T = 0.
 
-    ``q_from_v`` writes into ``out`` (a preallocated ``[S, A]`` slot) when it is not None. Returns q
-    ``[T, S, A]`` (None with ``keep_q=False``, which keeps a single ``[S, A]`` buffer) and v
-    ``[T, S]`` (T entries: the terminal V_T = 0 is not stored).
+    Without autograd, ``out`` is a preallocated ``[S, A]`` buffer: with ``keep_q`` the slot t of the
+    returned table (the step writes Q_t there), otherwise one scratch buffer reused at every step,
+    which the step may use as workspace (``need_q=False``: Q_t need not be formed). When autograd
+    records the solve (rewards that require grad), ``out`` is None and the step returns fresh
+    tensors, stacked once at the end. Returns q ``[T, S, A]`` (None with ``keep_q=False``) and v
+    ``[T, S]`` (T entries: the terminal V_T = 0 is not stored), on ``mdp.device``.
     """
     S, A = mdp.num_states, mdp.num_actions
     # With autograd on, collect steps in lists and stack once; otherwise write into preallocated
@@ -43,21 +56,21 @@ def backward_induction(
     track = torch.is_grad_enabled() and mdp.rewards.requires_grad
     q_steps, v_steps = [], []
     if not track:
-        q_all = torch.empty(horizon if keep_q else 1, S, A, dtype=DTYPE)
-        v_all = torch.empty(horizon, S, dtype=DTYPE)
-    v_next = torch.zeros(S, dtype=DTYPE)
+        q_all = torch.empty(horizon if keep_q else 1, S, A, dtype=DTYPE, device=mdp.device)
+        v_all = torch.empty(horizon, S, dtype=DTYPE, device=mdp.device)
+    v_next = torch.zeros(S, dtype=DTYPE, device=mdp.device)
     with progress_bar(horizon, progress, horizon * S * A, desc) as bar:
         for t in reversed(range(horizon)):
-            q = q_from_v(v_next, None if track else q_all[t if keep_q else 0])
-            v_next = v_from_q(q, t)
+            q, v = step(v_next, t, None if track else q_all[t if keep_q else 0], keep_q or track)
             if track:
                 q_steps.append(q)
-                v_steps.append(v_next)
+                v_steps.append(v)
+                v_next = v
             else:
-                v_all[t] = v_next
+                v_next = v_all[t].copy_(v)
             bar.update()
     if track:
-        q_all, v_all = torch.stack(q_steps[::-1]), torch.stack(v_steps[::-1])
+        q_all, v_all = (torch.stack(q_steps[::-1]) if keep_q else None), torch.stack(v_steps[::-1])
     return (q_all if keep_q else None), v_all
 
 
@@ -106,7 +119,7 @@ def fixed_point(
     require_infinite_horizon_ok(mdp)
     gamma = mdp.discount
     factor = _bound_factor(gamma) if gamma < 1.0 else 1.0
-    v = torch.zeros(mdp.num_states, dtype=DTYPE)
+    v = torch.zeros(mdp.num_states, dtype=DTYPE, device=mdp.device)
     stalled, smallest, half_change = 0, math.inf, None
     changes = []  # the last few ‖V_{k+1} - V_k‖_∞, for the observed rate when γ = 1
     with progress_bar(max_iter, progress, 0.0, desc) as bar:

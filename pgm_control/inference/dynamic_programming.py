@@ -17,7 +17,12 @@ import torch
 
 from pgm_control._checks import DTYPE, check_horizon, check_positive_integer, check_tolerance
 from pgm_control._mdp_inputs import check_mdp, log_action_prior, read_policy
-from pgm_control.inference._recursion import backward_induction, fixed_point, require_infinite_horizon_ok
+from pgm_control.inference._recursion import (
+    backward_induction,
+    fixed_point,
+    require_infinite_horizon_ok,
+    sequential_step,
+)
 from pgm_control.inference.policies import action_mask, greedy_policy_unchecked, hard_maximum
 from pgm_control.inference.results import ValueResult
 from pgm_control.mdp import TabularMDP
@@ -56,9 +61,8 @@ def policy_evaluation(mdp: TabularMDP, policy, horizon: int | None = None, *, to
     if horizon is not None:
         if pi.dim() == 2:
             pi = pi.expand(horizon, *pi.shape)
-        q, v = backward_induction(mdp, horizon, lambda v, out: expected_backup(mdp, v, out),
-                                  lambda q, t: (pi[t] * q).sum(-1), progress=progress,
-                                  desc="policy evaluation")
+        step = sequential_step(lambda v, out: expected_backup(mdp, v, out), lambda q, t: (pi[t] * q).sum(-1))
+        q, v = backward_induction(mdp, horizon, step, progress=progress, desc="policy evaluation")
         return ValueResult(q=q, v=v, policy=pi, iterations=horizon)
     if pi.dim() == 3:
         raise ValueError("a time-indexed policy [T, S, A] needs horizon=T")
@@ -80,8 +84,8 @@ def _solve_bellman_linear_system(mdp: TabularMDP, pi: torch.Tensor) -> torch.Ten
     if mdp.discount == 1.0:
         _require_proper(p_pi, mdp.terminal)
     idx = live.nonzero().squeeze(-1)
-    system = torch.eye(len(idx), dtype=DTYPE) - mdp.discount * p_pi[idx][:, idx]
-    v = torch.zeros(S, dtype=DTYPE)
+    system = torch.eye(len(idx), dtype=DTYPE, device=mdp.device) - mdp.discount * p_pi[idx][:, idx]
+    v = torch.zeros(S, dtype=DTYPE, device=mdp.device)
     v = v.index_put((idx,), torch.linalg.solve(system, r_pi[idx]))
     return v
 
@@ -127,7 +131,7 @@ def value_iteration(mdp: TabularMDP, horizon: int | None = None, *, tol: float =
         return hard_maximum(q, available)
 
     if horizon is not None:
-        q, v = backward_induction(mdp, horizon, q_from_v, v_from_q, progress=progress,
+        q, v = backward_induction(mdp, horizon, sequential_step(q_from_v, v_from_q), progress=progress,
                                   desc="value iteration")
         return ValueResult(q=q, v=v, policy=greedy_policy_unchecked(q, available=available), iterations=horizon)
     q, v, sweeps = fixed_point(mdp, q_from_v, v_from_q, tol=tol, max_iter=max_iter, progress=progress,

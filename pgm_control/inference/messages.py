@@ -19,7 +19,7 @@ from pgm_control._mdp_inputs import check_mdp, log_action_prior
 from pgm_control._progress import progress_bar
 from pgm_control.inference._recursion import backward_induction
 from pgm_control.inference.results import BackwardMessages, ForwardMessages
-from pgm_control.inference.soft import soft_bellman_operators, soft_value_iteration
+from pgm_control.inference.soft import soft_bellman_step, soft_value_iteration
 from pgm_control.mdp import TabularMDP
 
 
@@ -110,9 +110,9 @@ def log_evidence(mdp: TabularMDP, horizon: int, *, action_prior=None,
 
 def _log_beta_s(mdp, horizon, action_prior, temperature, keep: str) -> torch.Tensor:
     """log β_t(s) without storing the [T, S, A] table: all t (``keep="all"``) or t = 1 (``"first"``)."""
-    q_from_v, v_from_q = soft_bellman_operators(mdp, temperature, "optimistic",
-                                                log_action_prior(mdp, action_prior), action_prior is None)
-    _, v = backward_induction(mdp, horizon, q_from_v, v_from_q, keep_q=False, desc="backward messages")
+    step = soft_bellman_step(mdp, temperature, "optimistic", log_action_prior(mdp, action_prior),
+                             action_prior is None)
+    _, v = backward_induction(mdp, horizon, step, keep_q=False, desc="backward messages")
     v = v if keep == "all" else v[0]
     return v if temperature == 1.0 else v / temperature
 

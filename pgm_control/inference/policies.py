@@ -61,7 +61,8 @@ def greedy_policy_unchecked(q: torch.Tensor, log_prior: torch.Tensor | None = No
     return ties.to(DTYPE) / ties.sum(-1, keepdim=True)
 
 
-def soft_log_policy(q: torch.Tensor, log_prior: torch.Tensor | float, temperature: float) -> torch.Tensor:
+def soft_log_policy(q: torch.Tensor, log_prior: torch.Tensor | float, temperature: float,
+                    out: torch.Tensor | None = None) -> torch.Tensor:
     r"""log π(a|s) = log p(a|s) + (Q(s, a) - V(s))/α (CS285 notes, "Soft Optimality"), shaped like ``q``.
 
     Computed as the log-softmax of the row x(a) = log p(a|s) + Q(s, a)/α itself,
@@ -71,13 +72,20 @@ def soft_log_policy(q: torch.Tensor, log_prior: torch.Tensor | float, temperatur
     which equals the formula above in exact arithmetic (V(s) = α log Σ_a p(a|s) exp(Q(s, a)/α)) but
     normalizes each row to rounding error at every α: subtracting a separately computed V instead
     amplifies V's rounding by 1/α (rows summing to 1 ± 1e-3 at α = 1e-6). ``q`` ``[..., S, A]``;
-    ``log_prior`` ``[S, A]`` or a float. Without autograd the table is built in place a block of time
-    steps at a time, so the result is the only full-size allocation.
+    ``log_prior`` ``[S, A]`` or a float. At α = 0, the log of the greedy policy over the actions of
+    positive prior. Without autograd the table is built in place a block of time steps at a time into
+    ``out`` (shaped like q; it may be q itself, as the solvers' ``keep="policy"`` does), so the result
+    is the only full-size allocation. The one place where every soft policy of the exact solvers is
+    formed.
     """
+    if temperature == 0.0:
+        log_prior = None if isinstance(log_prior, float) else log_prior
+        return torch.log(greedy_policy_unchecked(q, log_prior), out=out)
     if q.requires_grad or (isinstance(log_prior, torch.Tensor) and log_prior.requires_grad):
         return torch.log_softmax(q / temperature + log_prior, dim=-1)
     S, A = q.shape[-2:]
-    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    if out is None:
+        out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     steps = max(1, CHUNK // max(1, S * A))  # whole time steps per in-place pass
     for q_part, out_part in zip(q.reshape(-1, S, A).split(steps), out.view(-1, S, A).split(steps)):
         torch.div(q_part, temperature, out=out_part)

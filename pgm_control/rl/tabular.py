@@ -70,8 +70,8 @@ class TabularQResult:
         visits: n(s, a), the number of updates of each pair ``[S, A]`` (int64).
         num_steps: the number of environment steps taken.
         available_actions: A(s) as a bool mask ``[S, A]``, read from the environment's
-            ``info["action_mask"]`` (all True when the environment gives none); Q(s, a) = -inf for the
-            actions outside A(s), which the learner never takes.
+            ``info["action_mask"]`` (all True when the environment gives none; None: all available);
+            Q(s, a) = -inf for the actions outside A(s), which the learner never takes.
     """
 
     q: torch.Tensor
@@ -79,11 +79,13 @@ class TabularQResult:
     episode_returns: torch.Tensor
     visits: torch.Tensor
     num_steps: int
-    available_actions: torch.Tensor
+    available_actions: torch.Tensor | None = None
 
     @property
     def log_prior(self) -> torch.Tensor:
         r"""log p(a|s) ``[S, A]``: uniform over the available actions A(s)."""
+        if self.available_actions is None:
+            return torch.full(self.q.shape, -math.log(self.q.shape[-1]), dtype=DTYPE)
         available = self.available_actions.to(DTYPE)
         return torch.log(available / available.sum(-1, keepdim=True))
 
