@@ -176,7 +176,7 @@ def enumeration_case(config: Config, agreement: Agreement) -> None:
                                     abs(float(value) - float(ref_value)), ENUMERATION_TOL)
             times.append(seconds)
             table.row(name, T, fmt_seconds(seconds), f"{1000 * seconds / T:.2f}", fmt_seconds(ref_seconds),
-                      f"{seconds / ref_seconds:.0f}×", agree)
+                      f"{seconds / ref_seconds:.2g}×", agree)
         fits.append((name, times))
 
     first, last = config.ratio

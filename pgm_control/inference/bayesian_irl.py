@@ -109,7 +109,7 @@ class BayesianIRLResult:
         level = check_real(level, "level", "a number in (0, 1)")
         if not 0.0 < level < 1.0:
             raise ValueError(f"level must lie in (0, 1), e.g. 0.95, got {level}")
-        probs = torch.tensor([(1.0 - level) / 2, (1.0 + level) / 2], dtype=DTYPE)
+        probs = torch.tensor([(1.0 - level) / 2, (1.0 + level) / 2], dtype=DTYPE, device=self.samples.device)
         lower, upper = torch.quantile(self.samples, probs, dim=0)
         return lower, upper
 
@@ -212,7 +212,8 @@ def bayesian_irl(
     reward_mean, reward_std = reward_moments(reward.features, samples)
     reward_mean = torch.where(mdp.terminal[:, None], 0.0, reward_mean)
     reward_std = torch.where(mdp.terminal[:, None], 0.0, reward_std)
-    chosen = torch.linspace(0, len(samples) - 1, min(len(samples), num_policy_samples)).round().long()
+    chosen = torch.linspace(0, len(samples) - 1, min(len(samples), num_policy_samples),
+                            device=samples.device).round().long()
     policy_mean, policy_std, uncertainty = policy_moments(
         mdp, reward, samples[chosen], horizon, variant, temperature, action_prior, show)
     return BayesianIRLResult(
@@ -270,20 +271,26 @@ def fit_gaussian(model, num_samples: int, num_steps: int, lr: float, show: bool)
             bar.update()
     with torch.no_grad():  # one vectorized pass of the guide (a Python loop costs ~15 ms a draw)
         samples = Predictive(guide, num_samples=num_samples, parallel=True)()["psi"].to(DTYPE)
-    return samples, torch.tensor(losses, dtype=DTYPE)
+    return samples, torch.tensor(losses, dtype=DTYPE, device=samples.device)
 
 
 def init_to_zero(site: dict) -> torch.Tensor:
     """Start a site at 0 in unconstrained space (for priors without a mean, e.g. ``flat_prior``)."""
     fn = site["fn"]
-    return biject_to(fn.support)(torch.zeros(fn.shape(), dtype=DTYPE))
+    return biject_to(fn.support)(torch.zeros(fn.shape(), dtype=DTYPE, device=site_device(fn)))
 
 
 def init_to_uniform_unconstrained(site: dict) -> torch.Tensor:
     """Start a site uniformly on [-2, 2] per coordinate in unconstrained space (Pyro's ``init_to_uniform``
     without drawing from the prior, which an improper ``flat_prior`` cannot)."""
     fn = site["fn"]
-    return biject_to(fn.support)(4.0 * torch.rand(fn.shape(), dtype=DTYPE) - 2.0)
+    return biject_to(fn.support)(4.0 * torch.rand(fn.shape(), dtype=DTYPE, device=site_device(fn)) - 2.0)
+
+
+def site_device(fn) -> torch.device:
+    """The device of a site's distribution: that of its parameters (the CPU when it has none)."""
+    return next((value.device for value in vars(fn).values() if isinstance(value, torch.Tensor)),
+                torch.device("cpu"))
 
 
 def reward_moments(features: torch.Tensor, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -304,9 +311,9 @@ def policy_moments(mdp: TabularMDP, reward, samples: torch.Tensor, horizon: int,
     r"""Stream the soft policies π_ψ of draws ψ ``[J, F]``: their mean and std ``[T, S, A]``, and the
     mutual information U(s) = H[π̄_1(·|s)] - mean_j H[π_j,1(·|s)] ``[S]`` (one soft solve and three
     running sums; no ``[J, T, S, A]`` tensor)."""
-    total = torch.zeros(horizon, mdp.num_states, mdp.num_actions, dtype=DTYPE)
+    total = torch.zeros(horizon, mdp.num_states, mdp.num_actions, dtype=DTYPE, device=mdp.rewards.device)
     total_squares = torch.zeros_like(total)
-    total_entropy = torch.zeros(mdp.num_states, dtype=DTYPE)
+    total_entropy = torch.zeros(mdp.num_states, dtype=DTYPE, device=mdp.rewards.device)
     with torch.no_grad(), progress_bar(len(samples), show, 0.0, "Bayesian IRL (policies)") as bar:
         for psi in samples:
             policy = soft_solution(mdp.replace(rewards=reward(psi)), horizon, variant, temperature,

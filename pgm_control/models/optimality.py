@@ -68,7 +68,7 @@ def action_marginal_factors(mdp: TabularMDP, temperature: float = 1.0,
     states and the observed O_{1:T}, so the evidence is unchanged. Memory: one dense ``[S, A, S']``.
     """
     log_p_optimal_sa = (mdp.rewards - mdp.rewards.max()) / temperature - math.log(2.0)
-    log_weight = log_action_prior(mdp, action_prior) + log_p_optimal_sa  # log p(a, O = 1 | s)
+    log_weight = log_action_prior(mdp, action_prior).to(mdp.rewards.device) + log_p_optimal_sa  # log p(a, O=1|s)
     log_p_optimal = torch.logsumexp(log_weight, -1)
     log_joint = torch.logsumexp(log_weight[..., None] + dense_transitions(mdp).log(), 1)  # [S, S']
     return log_p_optimal, log_joint - log_p_optimal[:, None]
@@ -122,7 +122,8 @@ class SuccessorCategorical(dist.TorchDistribution):
         return torch.log((self.probs * matches).sum(-1))
 
     def enumerate_support(self, expand=True):
-        values = torch.arange(self.num_states).reshape(-1, *(1,) * len(self.batch_shape))
+        values = torch.arange(self.num_states, device=self.next_states.device)
+        values = values.reshape(-1, *(1,) * len(self.batch_shape))
         return values.expand(-1, *self.batch_shape) if expand else values
 
 
@@ -153,9 +154,9 @@ def optimality_model(mdp: TabularMDP, horizon: int, num_trajectories: int = 1, t
     temperature = check_temperature(temperature)
     if temperature == 0.0:
         raise ValueError("optimality_model needs temperature > 0 (p(O|s,a) ∝ exp(r/α))")
-    log_prior = log_action_prior(mdp, action_prior)
+    log_prior = log_action_prior(mdp, action_prior).to(mdp.rewards.device)
     log_odds = optimality_log_odds(mdp, temperature)
-    optimal = torch.ones((), dtype=log_odds.dtype)
+    optimal = torch.ones((), dtype=log_odds.dtype, device=log_odds.device)
 
     def act_and_observe(t, state):
         action = pyro.sample(f"a_{t}", dist.Categorical(logits=Vindex(log_prior)[state]))
