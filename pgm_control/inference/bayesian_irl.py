@@ -206,9 +206,9 @@ def bayesian_irl(
     pyro.set_rng_seed(seed)
     diagnostics = losses = None
     if method == "nuts":
-        samples, diagnostics = sample_nuts(model, num_samples, warmup_steps, num_chains, show)
+        samples, diagnostics = sample_nuts(model, num_samples, warmup_steps, num_chains, show, mdp.rewards.device)
     else:
-        samples, losses = fit_gaussian(model, num_samples, num_steps, lr, show)
+        samples, losses = fit_gaussian(model, num_samples, num_steps, lr, show, mdp.rewards.device)
     reward_mean, reward_std = reward_moments(reward.features, samples)
     reward_mean = torch.where(mdp.terminal[:, None], 0.0, reward_mean)
     reward_std = torch.where(mdp.terminal[:, None], 0.0, reward_std)
@@ -230,8 +230,8 @@ def bayesian_irl(
     )
 
 
-def sample_nuts(model, num_samples: int, warmup_steps: int, num_chains: int,
-                show: bool) -> tuple[torch.Tensor, dict]:
+def sample_nuts(model, num_samples: int, warmup_steps: int, num_chains: int, show: bool,
+                device: torch.device) -> tuple[torch.Tensor, dict]:
     """NUTS draws of ``psi`` ``[num_chains · num_samples, F]`` and their diagnostics. The chains run one
     after another in this process (Pyro would fork one process per chain; on few shared cores that
     only contends), each with its own warmup from a start uniform on [-2, 2]^F in unconstrained space
@@ -240,7 +240,8 @@ def sample_nuts(model, num_samples: int, warmup_steps: int, num_chains: int,
     for _ in range(num_chains):
         # max_plate_nesting=2: irl_model's plates over demonstrations and steps (dims -2, -1); given, Pyro
         # does not trace the model with prior draws to guess it (an improper prior cannot be drawn from)
-        kernel = NUTS(model, jit_compile=False, max_plate_nesting=2, init_strategy=init_to_uniform_unconstrained)
+        kernel = NUTS(model, jit_compile=False, max_plate_nesting=2,
+                      init_strategy=partial(init_to_uniform_unconstrained, device=device))
         mcmc = MCMC(kernel, num_samples=num_samples, warmup_steps=warmup_steps, disable_progbar=not show)
         mcmc.run()
         chains.append(mcmc.get_samples()["psi"].detach().to(DTYPE))
@@ -257,11 +258,12 @@ def sample_nuts(model, num_samples: int, warmup_steps: int, num_chains: int,
     return stacked.reshape(-1, stacked.shape[-1]), diagnostics
 
 
-def fit_gaussian(model, num_samples: int, num_steps: int, lr: float, show: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_gaussian(model, num_samples: int, num_steps: int, lr: float, show: bool,
+                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """SVI with ``AutoMultivariateNormal`` (started at the prior mean); returns ``num_samples`` draws of
     ``psi`` from the fitted guide and the loss (-ELBO) per step."""
     pyro.clear_param_store()
-    guide = AutoMultivariateNormal(model, init_loc_fn=init_to_mean(fallback=init_to_zero))
+    guide = AutoMultivariateNormal(model, init_loc_fn=init_to_mean(fallback=partial(init_to_zero, device=device)))
     decay = 0.01 ** (1.0 / num_steps)  # lr → lr/100 over the run: the last iterates barely move
     svi = SVI(model, guide, ClippedAdam({"lr": lr, "lrd": decay}), Trace_ELBO())
     losses = []
@@ -274,23 +276,18 @@ def fit_gaussian(model, num_samples: int, num_steps: int, lr: float, show: bool)
     return samples, torch.tensor(losses, dtype=DTYPE, device=samples.device)
 
 
-def init_to_zero(site: dict) -> torch.Tensor:
-    """Start a site at 0 in unconstrained space (for priors without a mean, e.g. ``flat_prior``)."""
+def init_to_zero(site: dict, device: torch.device) -> torch.Tensor:
+    """Start a site at 0 in unconstrained space (for priors without a mean, e.g. ``flat_prior``), on the
+    MDP's ``device`` (an improper prior carries none)."""
     fn = site["fn"]
-    return biject_to(fn.support)(torch.zeros(fn.shape(), dtype=DTYPE, device=site_device(fn)))
+    return biject_to(fn.support)(torch.zeros(fn.shape(), dtype=DTYPE, device=device))
 
 
-def init_to_uniform_unconstrained(site: dict) -> torch.Tensor:
+def init_to_uniform_unconstrained(site: dict, device: torch.device) -> torch.Tensor:
     """Start a site uniformly on [-2, 2] per coordinate in unconstrained space (Pyro's ``init_to_uniform``
     without drawing from the prior, which an improper ``flat_prior`` cannot)."""
     fn = site["fn"]
-    return biject_to(fn.support)(4.0 * torch.rand(fn.shape(), dtype=DTYPE, device=site_device(fn)) - 2.0)
-
-
-def site_device(fn) -> torch.device:
-    """The device of a site's distribution: that of its parameters (the CPU when it has none)."""
-    return next((value.device for value in vars(fn).values() if isinstance(value, torch.Tensor)),
-                torch.device("cpu"))
+    return biject_to(fn.support)(4.0 * torch.rand(fn.shape(), dtype=DTYPE, device=device) - 2.0)
 
 
 def reward_moments(features: torch.Tensor, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
