@@ -4,6 +4,7 @@ r"""Benchmark of MaxEnt IRL: ``maxent_irl`` time per gradient step and time to a
     python benchmarks/bench_irl.py                  # the full run recorded in benchmarks/README.md
     python benchmarks/bench_irl.py --quick          # a smoke run of a few seconds (tests/test_bench_irl.py)
     python benchmarks/bench_irl.py --skip-imitation --profile
+    python benchmarks/bench_irl.py --quick --seeds 4 --ray   # a seed sweep as local Ray tasks
 
 Cases: ``terrain_gridworld(size, K, weights=linspace(-2, 1, K), seed=0)`` (open grid, deterministic
 N/S/E/W moves, one-hot terrain features f(s) [S, K], r*(s) = ψ*ᵀ f(s), uniform start) for
@@ -43,6 +44,10 @@ every evaluation of the objective and its gradient is counted: L-BFGS makes seve
 driver's own, the optimizer's first, the line search's), Adam one, plus the guide's set-up calls.
 "s/eval" is the fit's wall time over the model calls.
 
+``--seeds N`` adds a table of the L-BFGS fit (to convergence) on demonstrations sampled with seeds
+0..N-1, every case: in turn in this process, or as Ray tasks with ``--ray [ADDRESS]`` (a local Ray, or
+the cluster at ADDRESS; ``benchmarks/_sweep.py``).
+
 Timing: ``time.perf_counter``; ``torch.set_num_threads(1)`` unless ``--threads N``, and 1 BLAS/OpenMP
 thread in imitation's process; one untimed ``maxent_irl(num_steps=1)`` warm-up per MDP; short timed
 calls (< 5 s) take the best of up to 3. The 1-minute load average is printed at the start and the
@@ -70,6 +75,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _report import Agreement, Table, cpu_name, library_version, load_average
+from _sweep import add_ray_argument, sweep
 
 import pgm_control.inference.irl as irl_module
 from pgm_control import Demonstrations, TabularMDP, sample_trajectories
@@ -225,13 +231,13 @@ class Problem:
     horizon: int
 
 
-def make_problem(case: Case, config: Config) -> Problem:
+def make_problem(case: Case, config: Config, demo_seed: int = 0) -> Problem:
     K, T = case.num_terrains, config.horizon
     mdp = terrain_gridworld(size=case.size, num_terrains=K, weights=torch.linspace(-2.0, 1.0, K, dtype=torch.float64),
                             seed=0)
     expert = soft_value_iteration(mdp, T, progress=False)
     batch = sample_trajectories(mdp, expert.policy, T, config.num_demonstrations,
-                                generator=torch.Generator().manual_seed(0))
+                                generator=torch.Generator().manual_seed(demo_seed))
     name = f"S={mdp.num_states} ({case.size}×{case.size}, K={K})"
     return Problem(name, mdp, Demonstrations.from_trajectories(batch), expert.log_policy, T)
 
@@ -338,6 +344,27 @@ def imitation_rows(problem: Problem, case: Case, config: Config, table: Table, a
                       fmt_seconds(float(np.sum(step_seconds))))
 
 
+def seed_fit(case: Case, config: Config, seed: int, threads: int) -> tuple[str, int, Fit]:
+    """``maxent_irl`` (L-BFGS, to convergence or 200 steps) on demonstrations sampled with `seed`;
+    one configuration of the ``--seeds`` sweep, in this process or as a Ray task (``--ray``)."""
+    torch.set_num_threads(threads)
+    problem = make_problem(case, config, demo_seed=seed)
+    return problem.name, seed, fit(problem.mdp, problem.demos, problem.expert_log_policy, num_steps=200,
+                                   diagnostics=False)
+
+
+def seed_rows(config: Config, seeds: int, threads: int, ray_address: str | None) -> None:
+    """Final KL and time of the L-BFGS fit for demonstration seeds 0..seeds-1 of every case."""
+    print(f"\n### L-BFGS over demonstration seeds 0..{seeds - 1} "
+          f"({'Ray tasks' if ray_address is not None else 'in turn, in this process'})\n")
+    table = Table(["MDP", "demonstration seed", "steps", "stop", "final KL", "s run"], "lrrlrr")
+    configs = [{"case": case, "config": config, "seed": seed, "threads": threads}
+               for case in config.cases for seed in range(seeds)]
+    for name, seed, run in sweep(seed_fit, configs, ray_address):
+        table.row(name, seed, run.steps, "converged" if run.converged else "step cap", f"{run.kl:.4f}",
+                  fmt_seconds(run.seconds))
+
+
 def profile(problem: Problem, top: int = 25) -> None:
     """cProfile of one maxent_irl L-BFGS fit (library defaults) at the largest S."""
     print(f"\n### cProfile: `maxent_irl` (L-BFGS, diagnostics=True, to convergence) at {problem.name}\n")
@@ -363,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile one maxent_irl fit at the largest S")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch.set_num_threads(N) here and BLAS threads in imitation's process (default 1)")
+    parser.add_argument("--seeds", type=int, default=0,
+                        help="also fit demonstrations sampled with seeds 0..N-1 of every case (default 0: none)")
+    add_ray_argument(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = QUICK if args.quick else FULL
@@ -396,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
           f"imitation: its own rule (‖ΔD‖_∞ ≤ 1e-3 or ‖∇‖ ≤ 1e-4), its step cap or {config.imitation_budget_s:.0f} s "
           "of steps). s to KL: one fresh call that stops after the steps to the bound "
           "(`maxent_irl(num_steps=k)`, `MCEIRL.train(max_iter=k)`), set-up included.")
+    if args.seeds > 0:
+        seed_rows(config, args.seeds, args.threads, args.ray)
     if args.profile and problem is not None:
         profile(problem)
     print()

@@ -10,6 +10,9 @@ with the deterministic policy (the squashed mean action) on 10 episodes, episode
 ``--eval-every`` steps (1000) and at the end; the final evaluation is the reported return. Runs go
 one at a time, seeds in turn and libraries alternating within a seed (pgm_control v2, SB3, pgm_control
 v1 for seed 0, then seed 1, ...), so a drift of the machine's load hits every library alike.
+``--ray [ADDRESS]`` runs the same (library, seed) runs as Ray tasks instead, one CPU each, on a local
+Ray or on the cluster at ADDRESS (``benchmarks/_sweep.py``; wall times then depend on what shares
+the machines).
 
 Hyperparameters are pgm_control's ``SACConfig()`` defaults, and SB3's SAC gets the same ones
 (``benchmarks/_sb3_sac.py`` maps the names): two ReLU hidden layers of 256 in every network, Adam
@@ -62,6 +65,7 @@ import gymnasium
 import numpy as np
 import torch
 from _report import Table, cpu_name, library_version, load_average
+from _sweep import add_ray_argument, sweep
 
 from pgm_control.rl import SAC, SACConfig
 from pgm_control.rl.training import EVAL_SEED_OFFSET
@@ -89,6 +93,7 @@ class Run:
     final_returns: list[float] = field(default_factory=list)
     temperature: float = float("nan")
     versions: dict = field(default_factory=dict)  # SB3's venv
+    load: tuple[float, float] = (float("nan"), float("nan"))  # 1-minute load average before, after
 
     @property
     def final_return(self) -> float:
@@ -140,6 +145,19 @@ def run_sb3(config: SACConfig, seed: int, steps: int, eval_every: int, eval_epis
         out = json.loads(target.read_text())
     return Run("stable-baselines3", seed, out["steps"], out["seconds"], out["eval_seconds"], out["eval_steps"],
                out["eval_returns"], out["eval_stds"], out["final_returns"], out["temperature"], out["versions"])
+
+
+def run_one(library: str, config: SACConfig, seed: int, steps: int, eval_every: int, eval_episodes: int,
+            threads: int) -> Run:
+    """One (library, seed) run, in this process or as a Ray task (``--ray``), with the load around it."""
+    torch.set_num_threads(threads)
+    load_before = os.getloadavg()[0]
+    if library == "stable-baselines3":
+        run = run_sb3(config, seed, steps, eval_every, eval_episodes, threads)
+    else:
+        run = run_pgm_control(replace(config, variant=library.split()[-1]), seed, steps, eval_every, eval_episodes)
+    run.load = (load_before, os.getloadavg()[0])
+    return run
 
 
 # ---------------------------------------------------------------------------- reporting
@@ -251,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads(N) on both sides (default 1)")
     parser.add_argument("--plot", type=Path, default=None,
                         help=f"learning-curve PNG (default {DEFAULT_PLOT.relative_to(HERE.parent)}; none with --quick)")
+    add_ray_argument(parser)
     parser.add_argument("--profile", type=int, default=0, metavar="STEPS",
                         help="also cProfile this many pgm_control SAC steps after the warm-up")
     args = parser.parse_args(argv)
@@ -280,29 +299,24 @@ def main(argv: list[str] | None = None) -> int:
     libraries = [f"pgm_control {variants[0]}"] + (["stable-baselines3"] if with_sb3 else []) + \
         [f"pgm_control {v}" for v in variants[1:]]
 
-    print(f"### Runs (one at a time, in this order; final return: mean of {eval_episodes} evaluation episodes)\n")
+    order = "one at a time, in this order" if args.ray is None else "Ray tasks, listed in this order"
+    print(f"### Runs ({order}; final return: mean of {eval_episodes} evaluation episodes)\n")
     table = Table(["library", "seed", "final return", "wall s (eval excluded)", "steps/s", "eval s",
                    "final α", "load before → after"], "lrrrrrrl")
-    runs: list[Run] = []
-    versions: dict = {}
     start = time.perf_counter()
-    for seed in range(seeds):
-        for library in libraries:
-            load_before = os.getloadavg()[0]
-            if library == "stable-baselines3":
-                try:
-                    run = run_sb3(config, seed, steps, eval_every, eval_episodes, args.threads)
-                except RuntimeError as error:
-                    print(error)
-                    return 1
-                versions = run.versions
-            else:
-                variant_config = replace(config, variant=library.split()[-1])
-                run = run_pgm_control(variant_config, seed, steps, eval_every, eval_episodes)
-            runs.append(run)
-            table.row(run.library, seed, f"{run.final_return:.1f}", f"{run.seconds:.1f}",
-                      f"{run.steps / run.seconds:.1f}", f"{run.eval_seconds:.1f}", f"{run.temperature:.3f}",
-                      f"{load_before:.2f} → {os.getloadavg()[0]:.2f}")
+    configs = [{"library": library, "config": config, "seed": seed, "steps": steps, "eval_every": eval_every,
+                "eval_episodes": eval_episodes, "threads": args.threads}
+               for seed in range(seeds) for library in libraries]
+    try:
+        runs: list[Run] = sweep(run_one, configs, args.ray)
+    except RuntimeError as error:  # SB3's helper failed (a Ray task error is also a RuntimeError)
+        print(error)
+        return 1
+    for run in runs:
+        table.row(run.library, run.seed, f"{run.final_return:.1f}", f"{run.seconds:.1f}",
+                  f"{run.steps / run.seconds:.1f}", f"{run.eval_seconds:.1f}", f"{run.temperature:.3f}",
+                  f"{run.load[0]:.2f} → {run.load[1]:.2f}")
+    versions = next((run.versions for run in runs if run.versions), {})
 
     summary(runs, libraries, steps)
     if versions:

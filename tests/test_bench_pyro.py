@@ -27,7 +27,8 @@ def test_quick_run_prints_the_enumeration_tables(quick_run):
     _, output = quick_run
     assert "| MDP | T | enumeration (s) | per step (ms) | log_evidence (s) |" in output
     assert "| MDP | slope b (ms/step) | intercept a (ms) |" in output
-    for mdp in [r"random S=10 A=4 K=3", r"grid 5×6 \(S=30, slip 0\.1\)"]:
+    for mdp in [r"random S=10 A=4 K=3", r"grid 5×6 \(S=30, slip 0\.1\)", r"random S=100 A=4 K=10",
+                r"random S=100 A=4 K=10 dense"]:
         assert len(re.findall(rf"^\| {mdp} \| \d+ \| ", output, flags=re.MULTILINE)) == 3, mdp
 
 
@@ -41,6 +42,6 @@ def test_quick_run_prints_the_svi_table(quick_run):
 def test_quick_run_agrees_with_the_exact_solvers(quick_run):
     _, output = quick_run
     lines = [line for line in output.splitlines() if line.startswith("agreement: ") and " vs " in line]
-    assert len(lines) == 9  # 2 MDPs x 3 horizons + 3 SVI runs (ELBO gap = T · KL)
+    assert len(lines) == 15  # 4 MDPs x 3 horizons + 3 SVI runs (ELBO gap = T · KL)
     assert all(line.endswith(" ok") for line in lines), lines
-    assert "agreement: 9/9 comparisons within tolerance" in output
+    assert "agreement: 15/15 comparisons within tolerance" in output

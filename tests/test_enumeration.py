@@ -6,6 +6,7 @@ import numpy as np
 import pyro
 import pytest
 import torch
+from pyro.infer import TraceEnum_ELBO, config_enumerate
 
 from pgm_control import TabularMDP
 from pgm_control.envs import GridWorld, lottery_mdp, random_mdp
@@ -18,6 +19,7 @@ from pgm_control.inference import (
     soft_value_iteration,
     state_marginals,
 )
+from pgm_control.models.optimality import log_evidence_shift, optimality_model
 
 import brute_force
 
@@ -29,7 +31,7 @@ def test_enumeration_equals_messages(branching, seed):
     for horizon in (1, 4, 12):
         got = enumerate_log_evidence(mdp, horizon)
         assert got.dtype == torch.float64
-        assert got.item() == pytest.approx(log_evidence(mdp, horizon).item(), abs=1e-8)
+        assert got.item() == pytest.approx(log_evidence(mdp, horizon).item(), abs=1e-10)
 
 
 def test_enumeration_with_temperature_and_action_prior():
@@ -37,13 +39,43 @@ def test_enumeration_with_temperature_and_action_prior():
     prior = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
     got = enumerate_log_evidence(mdp, 7, temperature=0.4, action_prior=prior)
     want = log_evidence(mdp, 7, temperature=0.4, action_prior=prior)
-    assert got.item() == pytest.approx(want.item(), abs=1e-8)
+    assert got.item() == pytest.approx(want.item(), abs=1e-10)
 
 
 def test_enumeration_is_linear_in_time_far_past_the_tensor_dimension_limit():
     """T = 1000 sites per kind: without pyro.markov this would need 2000 enumeration dimensions."""
     mdp = random_mdp(4, 2, branching=2, seed=4)
-    assert enumerate_log_evidence(mdp, 1000).item() == pytest.approx(log_evidence(mdp, 1000).item(), abs=1e-8)
+    assert enumerate_log_evidence(mdp, 1000).item() == pytest.approx(log_evidence(mdp, 1000).item(), abs=1e-10)
+
+
+def _per_step_log_evidence(mdp, horizon, temperature=1.0, action_prior=None):
+    """log p(O_{1:T}) by TraceEnum_ELBO on the per-step model (every s_t, a_t a site)."""
+    model = config_enumerate(optimality_model, default="parallel")
+    loss = TraceEnum_ELBO(max_plate_nesting=1).loss(model, lambda *args: None, mdp, horizon, 1, temperature,
+                                                    action_prior)
+    return -loss + log_evidence_shift(mdp, horizon, temperature).item()
+
+
+@pytest.mark.parametrize("dense", [False, True])
+@pytest.mark.parametrize("horizon", [1, 2, 5])
+def test_hmm_model_equals_the_per_step_model(dense, horizon):
+    """enumerate_log_evidence scores optimality_hmm_model; Pyro's enumeration of every s_t, a_t of the
+    per-step model is the independent route."""
+    mdp = random_mdp(5, 3, branching=2, seed=8)
+    mdp = mdp.to_dense() if dense else mdp
+    prior = torch.tensor([[0.6, 0.4, 0.0]] * 5, dtype=torch.float64)  # a zero-prior action
+    for temperature, action_prior in [(1.0, None), (0.3, prior)]:
+        got = enumerate_log_evidence(mdp, horizon, temperature=temperature, action_prior=action_prior)
+        want = _per_step_log_evidence(mdp, horizon, temperature, action_prior)
+        assert got.item() == pytest.approx(want, abs=1e-10)
+
+
+def test_hmm_model_stays_finite_when_exp_r_underflows():
+    """Rewards 1000 apart at α = 0.5: exp(Δr/α) underflows, so the factors must be summed in log space."""
+    mdp = random_mdp(4, 3, branching=2, seed=9)
+    mdp = mdp.replace(rewards=1000 * mdp.rewards)
+    got = enumerate_log_evidence(mdp, 20, temperature=0.5)
+    assert got.item() == pytest.approx(log_evidence(mdp, 20, temperature=0.5).item(), abs=1e-8)
 
 
 def test_posterior_samples_follow_the_exact_marginals():
@@ -94,7 +126,7 @@ def test_backward_messages_give_the_enumerated_conditional():
     _, log_beta_s = backward_messages(mdp, 5)
     for s in range(4):
         pinned = mdp.replace(initial=torch.eye(4, dtype=torch.float64)[s])
-        assert enumerate_log_evidence(pinned, 5).item() == pytest.approx(log_beta_s[0, s].item(), abs=1e-8)
+        assert enumerate_log_evidence(pinned, 5).item() == pytest.approx(log_beta_s[0, s].item(), abs=1e-10)
 
 
 @pytest.mark.parametrize("call", [

@@ -116,7 +116,7 @@ class BayesianIRLResult:
         level = check_real(level, "level", "a number in (0, 1)")
         if not 0.0 < level < 1.0:
             raise ValueError(f"level must lie in (0, 1), e.g. 0.95, got {level}")
-        probs = torch.tensor([(1.0 - level) / 2, (1.0 + level) / 2], dtype=DTYPE)
+        probs = torch.tensor([(1.0 - level) / 2, (1.0 + level) / 2], dtype=DTYPE, device=self.samples.device)
         lower, upper = torch.quantile(self.samples, probs, dim=0)
         return lower, upper
 
@@ -212,13 +212,14 @@ def bayesian_irl(
     pyro.set_rng_seed(seed)
     diagnostics = losses = None
     if method == "nuts":
-        samples, diagnostics = sample_nuts(model, num_samples, warmup_steps, num_chains, show)
+        samples, diagnostics = sample_nuts(model, num_samples, warmup_steps, num_chains, show, mdp.rewards.device)
     else:
-        samples, losses = fit_gaussian(model, num_samples, num_steps, lr, show)
+        samples, losses = fit_gaussian(model, num_samples, num_steps, lr, show, mdp.rewards.device)
     reward_mean, reward_std = reward_moments(reward.features, samples)
     reward_mean = torch.where(mdp.terminal[:, None], 0.0, reward_mean)
     reward_std = torch.where(mdp.terminal[:, None], 0.0, reward_std)
-    chosen = torch.linspace(0, len(samples) - 1, min(len(samples), num_policy_samples)).round().long()
+    chosen = torch.linspace(0, len(samples) - 1, min(len(samples), num_policy_samples),
+                            device=samples.device).round().long()
     policy_mean, policy_std, uncertainty = policy_moments(
         mdp, reward, samples[chosen], horizon, variant, temperature, log_prior, show)
     return BayesianIRLResult(
@@ -235,8 +236,8 @@ def bayesian_irl(
     )
 
 
-def sample_nuts(model, num_samples: int, warmup_steps: int, num_chains: int,
-                show: bool) -> tuple[torch.Tensor, dict]:
+def sample_nuts(model, num_samples: int, warmup_steps: int, num_chains: int, show: bool,
+                device: torch.device) -> tuple[torch.Tensor, dict]:
     """NUTS draws of ``psi`` ``[num_chains · num_samples, F]`` and their diagnostics. The chains run one
     after another in this process (Pyro would fork one process per chain; on few shared cores that
     only contends), each with its own warmup from a start uniform on [-2, 2]^F in unconstrained space
@@ -245,7 +246,8 @@ def sample_nuts(model, num_samples: int, warmup_steps: int, num_chains: int,
     for _ in range(num_chains):
         # max_plate_nesting=2: irl_model's plates over demonstrations and steps (dims -2, -1); given, Pyro
         # does not trace the model with prior draws to guess it (an improper prior cannot be drawn from)
-        kernel = NUTS(model, jit_compile=False, max_plate_nesting=2, init_strategy=init_to_uniform_unconstrained)
+        kernel = NUTS(model, jit_compile=False, max_plate_nesting=2,
+                      init_strategy=partial(init_to_uniform_unconstrained, device=device))
         mcmc = MCMC(kernel, num_samples=num_samples, warmup_steps=warmup_steps, disable_progbar=not show)
         mcmc.run()
         chains.append(mcmc.get_samples()["psi"].detach().to(DTYPE))
@@ -262,11 +264,12 @@ def sample_nuts(model, num_samples: int, warmup_steps: int, num_chains: int,
     return stacked.reshape(-1, stacked.shape[-1]), diagnostics
 
 
-def fit_gaussian(model, num_samples: int, num_steps: int, lr: float, show: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_gaussian(model, num_samples: int, num_steps: int, lr: float, show: bool,
+                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """SVI with ``AutoMultivariateNormal`` (started at the prior mean); returns ``num_samples`` draws of
     ``psi`` from the fitted guide and the loss (-ELBO) per step."""
     pyro.clear_param_store()
-    guide = AutoMultivariateNormal(model, init_loc_fn=init_to_mean(fallback=init_to_zero))
+    guide = AutoMultivariateNormal(model, init_loc_fn=init_to_mean(fallback=partial(init_to_zero, device=device)))
     decay = 0.01 ** (1.0 / num_steps)  # lr → lr/100 over the run: the last iterates barely move
     svi = SVI(model, guide, ClippedAdam({"lr": lr, "lrd": decay}), Trace_ELBO())
     losses = []
@@ -276,20 +279,21 @@ def fit_gaussian(model, num_samples: int, num_steps: int, lr: float, show: bool)
             bar.update()
     with torch.no_grad():  # one vectorized pass of the guide (a Python loop costs ~15 ms a draw)
         samples = Predictive(guide, num_samples=num_samples, parallel=True)()["psi"].to(DTYPE)
-    return samples, torch.tensor(losses, dtype=DTYPE)
+    return samples, torch.tensor(losses, dtype=DTYPE, device=samples.device)
 
 
-def init_to_zero(site: dict) -> torch.Tensor:
-    """Start a site at 0 in unconstrained space (for priors without a mean, e.g. ``flat_prior``)."""
+def init_to_zero(site: dict, device: torch.device) -> torch.Tensor:
+    """Start a site at 0 in unconstrained space (for priors without a mean, e.g. ``flat_prior``), on the
+    MDP's ``device`` (an improper prior carries none)."""
     fn = site["fn"]
-    return biject_to(fn.support)(torch.zeros(fn.shape(), dtype=DTYPE))
+    return biject_to(fn.support)(torch.zeros(fn.shape(), dtype=DTYPE, device=device))
 
 
-def init_to_uniform_unconstrained(site: dict) -> torch.Tensor:
+def init_to_uniform_unconstrained(site: dict, device: torch.device) -> torch.Tensor:
     """Start a site uniformly on [-2, 2] per coordinate in unconstrained space (Pyro's ``init_to_uniform``
     without drawing from the prior, which an improper ``flat_prior`` cannot)."""
     fn = site["fn"]
-    return biject_to(fn.support)(4.0 * torch.rand(fn.shape(), dtype=DTYPE) - 2.0)
+    return biject_to(fn.support)(4.0 * torch.rand(fn.shape(), dtype=DTYPE, device=device) - 2.0)
 
 
 def reward_moments(features: torch.Tensor, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -310,9 +314,9 @@ def policy_moments(mdp: TabularMDP, reward, samples: torch.Tensor, horizon: int,
     r"""Stream the soft policies π_ψ of draws ψ ``[J, F]``: their mean and std ``[T, S, A]``, and the
     mutual information U(s) = H[π̄_1(·|s)] - mean_j H[π_j,1(·|s)] ``[S]`` (one soft solve and three
     running sums; no ``[J, T, S, A]`` tensor)."""
-    total = torch.zeros(horizon, mdp.num_states, mdp.num_actions, dtype=DTYPE)
+    total = torch.zeros(horizon, mdp.num_states, mdp.num_actions, dtype=DTYPE, device=mdp.rewards.device)
     total_squares = torch.zeros_like(total)
-    total_entropy = torch.zeros(mdp.num_states, dtype=DTYPE)
+    total_entropy = torch.zeros(mdp.num_states, dtype=DTYPE, device=mdp.rewards.device)
     with torch.no_grad(), progress_bar(len(samples), show, 0.0, "Bayesian IRL (policies)") as bar:
         for psi in samples:
             policy = soft_solution(mdp.with_rewards(reward(psi)), horizon, variant, temperature,

@@ -1,9 +1,16 @@
 r"""Exact inference in the Pyro optimality model by Pyro's own enumeration (a second route to the
 hand-written messages of :mod:`pgm_control.inference.messages`).
 
-Every latent site of :func:`pgm_control.models.optimality_model` is enumerated in parallel;
-``pyro.markov`` over time lets Pyro's tensor variable elimination recycle enumeration dimensions,
-so the cost is linear in T and horizons far beyond PyTorch's 64 tensor dimensions work.
+The evidence is scored by ``TraceEnum_ELBO`` on :func:`pgm_control.models.optimality.optimality_hmm_model`
+(the actions summed out, s_1 enumerated, the rest of the chain one ``DiscreteHMM`` site);
+posterior samples and the MAP path come from ``infer_discrete`` on the per-step
+:func:`pgm_control.models.optimality_model`, where every latent is enumerated in parallel and
+``pyro.markov`` over time lets Pyro recycle enumeration dimensions (cost linear in T, horizons far
+beyond PyTorch's 64 tensor dimensions).
+
+Why two models: scoring the per-step model costs Pyro 3T traced sites, each with its own distribution,
+log-probability tensor and einsum (about 9 ms per step at S = 100, A = 4; see benchmarks/README.md);
+the ``DiscreteHMM`` form does the same elimination in a handful of batched tensor operations.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from pgm_control._checks import check_integer
 from pgm_control._mdp_inputs import log_action_prior
 from pgm_control.inference.messages import check_message_inputs
 from pgm_control.mdp import TabularMDP
-from pgm_control.models.optimality import log_evidence_shift, optimality_model
+from pgm_control.models.optimality import log_evidence_shift, optimality_hmm_model, optimality_model
 
 
 class DiscreteTrajectories(NamedTuple):
@@ -41,11 +48,15 @@ def _check(mdp, horizon, temperature, action_prior, what: str):
 
 def enumerate_log_evidence(mdp: TabularMDP, horizon: int, *, temperature: float = 1.0,
                            action_prior=None) -> torch.Tensor:
-    r"""log p(O_{1:T}) computed by Pyro: ``TraceEnum_ELBO`` over the model with every latent enumerated.
+    r"""log p(O_{1:T}) computed by Pyro: ``TraceEnum_ELBO`` with every latent enumerated or summed out.
 
-    With an empty guide the ELBO is exactly the log marginal likelihood of the observed O_{1:T};
-    the reward shift of the model (see :mod:`pgm_control.models.optimality`) is added back, so the
-    result equals :func:`pgm_control.inference.log_evidence` (to rounding) for any horizon.
+    The model is :func:`~pgm_control.models.optimality.optimality_hmm_model` (a_t summed out, s_1
+    enumerated, s_2..s_T eliminated by ``DiscreteHMM``), equal in evidence to the per-step
+    :func:`~pgm_control.models.optimality_model`. With an empty guide the ELBO is exactly the log
+    marginal likelihood of the observed O_{1:T}; the reward shift of the model (see
+    :mod:`pgm_control.models.optimality`) is added back, so the result equals
+    :func:`pgm_control.inference.log_evidence` (to rounding) for any horizon. Cost O(T S³) time,
+    O(T S²) memory.
 
     Example:
         >>> from pgm_control.envs import random_mdp
@@ -55,10 +66,10 @@ def enumerate_log_evidence(mdp: TabularMDP, horizon: int, *, temperature: float 
         True
     """
     horizon, temperature = _check(mdp, horizon, temperature, action_prior, "enumerate_log_evidence")
-    model = config_enumerate(optimality_model, default="parallel")
-    loss = TraceEnum_ELBO(max_plate_nesting=1).loss(model, _no_guide, mdp, horizon, 1, temperature,
+    loss = TraceEnum_ELBO(max_plate_nesting=0).loss(optimality_hmm_model, _no_guide, mdp, horizon, temperature,
                                                     action_prior)
-    return torch.tensor(-loss, dtype=torch.float64) + log_evidence_shift(mdp, horizon, temperature).detach()
+    return (torch.tensor(-loss, dtype=torch.float64, device=mdp.rewards.device)
+            + log_evidence_shift(mdp, horizon, temperature).detach())
 
 
 # infer_discrete builds a transition factor of N·S·S·A entries per step for a batch of N trajectories:

@@ -67,8 +67,8 @@ def nnls(matrix: torch.Tensor, target: torch.Tensor, max_iter: int | None = None
     m, n = matrix.shape
     max_iter = 3 * n if max_iter is None else max_iter
     tol = 10 * max(m, n) * torch.finfo(DTYPE).eps * max(matrix.abs().sum(0).max().item(), 1.0)
-    u = torch.zeros(n, dtype=DTYPE)
-    free = torch.zeros(n, dtype=torch.bool)
+    u = torch.zeros(n, dtype=DTYPE, device=matrix.device)
+    free = torch.zeros(n, dtype=torch.bool, device=matrix.device)
     gradient = matrix.T @ (target - matrix @ u)
     for _ in range(max_iter):
         candidates = torch.where(free, -torch.inf, gradient)
@@ -76,7 +76,7 @@ def nnls(matrix: torch.Tensor, target: torch.Tensor, max_iter: int | None = None
             return u
         free[candidates.argmax()] = True
         while True:  # the inner loop: keep the free variables positive
-            z = torch.zeros(n, dtype=DTYPE)
+            z = torch.zeros(n, dtype=DTYPE, device=matrix.device)
             z[free] = torch.linalg.lstsq(matrix[:, free], target[:, None]).solution[:, 0]
             if (z[free] > tol).all():
                 break
@@ -117,8 +117,8 @@ def max_margin_reward(expert_features: torch.Tensor,
     """
     differences = expert_features[None, :] - policy_features  # D [J, F]
     J, F = differences.shape
-    stacked = torch.cat([differences.T, torch.ones(1, J, dtype=DTYPE)])  # [F + 1, J]
-    target = torch.zeros(F + 1, dtype=DTYPE)
+    stacked = torch.cat([differences.T, torch.ones(1, J, dtype=DTYPE, device=differences.device)])  # [F + 1, J]
+    target = torch.zeros(F + 1, dtype=DTYPE, device=differences.device)
     target[F] = 1.0
     u = nnls(stacked, target)
     residual = stacked @ u - target
@@ -145,8 +145,8 @@ def closest_mixture(expert_features: torch.Tensor, policy_features: torch.Tensor
     """
     differences = expert_features[None, :] - policy_features
     J, F = differences.shape
-    stacked = torch.cat([differences.T, torch.ones(1, J, dtype=DTYPE)])
-    target = torch.zeros(F + 1, dtype=DTYPE)
+    stacked = torch.cat([differences.T, torch.ones(1, J, dtype=DTYPE, device=differences.device)])
+    target = torch.zeros(F + 1, dtype=DTYPE, device=differences.device)
     target[F] = 1.0
     u = nnls(stacked, target)
     return u / u.sum()
@@ -330,11 +330,12 @@ def feature_matching_irl(
     return FeatureMatchingResult(
         psi=psi,
         reward_table=features @ psi,
-        psi_history=torch.stack(queried) if queried else torch.zeros(0, features.shape[-1], dtype=DTYPE),
+        psi_history=torch.stack(queried) if queried else torch.zeros(0, features.shape[-1], dtype=DTYPE,
+                                                                             device=features.device),
         policies=policies_tensor,
         feature_expectations=mus_tensor,
         expert_feature_expectations=expert,
-        margins=torch.tensor(margins, dtype=DTYPE),
+        margins=torch.tensor(margins, dtype=DTYPE, device=features.device),
         mixture_weights=weights,
         mixture_policy=mixture_policy(mdp, policies_tensor, weights, start),
         method=method,

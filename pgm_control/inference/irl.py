@@ -247,7 +247,7 @@ def maxent_irl(
     pyro.set_rng_seed(seed)
     if linear:
         guide = AutoDelta(model, init_loc_fn=init_to_value(
-            values={"psi": torch.zeros(reward.num_parameters, dtype=DTYPE)}))
+            values={"psi": torch.zeros(reward.num_parameters, dtype=DTYPE, device=mdp.rewards.device)}))
     else:
         def guide():  # no latent sites: the network's weights are pyro.module parameters
             return None
@@ -282,9 +282,10 @@ def maxent_irl(
         psi=guide.median()["psi"].detach().clone() if linear else None,
         reward_table=learned.rewards,
         soft=soft,
-        log_likelihood=torch.tensor(fit.objective, dtype=DTYPE) - torch.tensor(log_priors, dtype=DTYPE),
+        log_likelihood=torch.tensor(fit.objective, dtype=DTYPE, device=mdp.rewards.device)
+        - torch.tensor(log_priors, dtype=DTYPE, device=mdp.rewards.device),
         feature_mismatch=torch.stack(mismatch) if mismatch else None,
-        gradient_norm=torch.tensor(fit.gradient_norm, dtype=DTYPE),
+        gradient_norm=torch.tensor(fit.gradient_norm, dtype=DTYPE, device=mdp.rewards.device),
         converged=fit.converged,
     )
 
@@ -344,9 +345,9 @@ def hierarchical_irl(
     pyro.set_rng_seed(seed)
     linear = isinstance(reward, LinearReward)
     M = demonstrations.num_demonstrators
-    init = {"temperature": torch.ones(M, dtype=DTYPE)}
+    init = {"temperature": torch.ones(M, dtype=DTYPE, device=mdp.rewards.device)}
     if linear:
-        init["psi"] = torch.zeros(reward.num_parameters, dtype=DTYPE)
+        init["psi"] = torch.zeros(reward.num_parameters, dtype=DTYPE, device=mdp.rewards.device)
     guide = AutoDelta(model, init_loc_fn=init_to_value(values=init))
     fit = fit_point_estimate(model, guide, optimizer=optimizer, num_steps=num_steps, lr=lr, tol=tol,
                              scale=demonstrations.num_demonstrations, progress=progress,
@@ -362,7 +363,7 @@ def hierarchical_irl(
         temperatures=point["temperature"].detach().clone(),
         reward_table=learned.rewards,
         policies=policies,
-        log_joint=torch.tensor(fit.objective, dtype=DTYPE),
-        gradient_norm=torch.tensor(fit.gradient_norm, dtype=DTYPE),
+        log_joint=torch.tensor(fit.objective, dtype=DTYPE, device=mdp.rewards.device),
+        gradient_norm=torch.tensor(fit.gradient_norm, dtype=DTYPE, device=mdp.rewards.device),
         converged=fit.converged,
     )

@@ -100,10 +100,11 @@ class TabularPolicyGuide:
         if not isinstance(name, str):
             raise TypeError(f"name must be a string (the Pyro parameter's name), got {name!r}")
         self._shape = (S, A) if self.stationary else (self.horizon, S, A)
+        self._device = mdp.rewards.device
 
     def logits(self) -> torch.Tensor:
         """The Pyro parameter θ, ``[S, A]`` or ``[T, S, A]``."""
-        return pyro.param(self.name, lambda: torch.zeros(self._shape, dtype=DTYPE))
+        return pyro.param(self.name, lambda: torch.zeros(self._shape, dtype=DTYPE, device=self._device))
 
     def log_policy(self) -> torch.Tensor:
         """log q(a_t | s_t) ``[T, S, A]``."""
@@ -142,14 +143,15 @@ class AmortizedPolicyGuide(nn.Module):
         if features.shape[-1] == 0:
             raise ValueError("features must hold at least one feature per state (F >= 1), got F = 0")
         check_finite(features, "features")
-        self.register_buffer("features", features)
+        device = mdp.rewards.device
+        self.register_buffer("features", features.to(device))
         self.register_buffer("available", None if mdp.all_actions_available else mdp.available_actions.clone())
         self.num_states, self.num_actions = mdp.num_states, mdp.num_actions
         self.net = nn.Sequential(
             nn.Linear(features.shape[-1], hidden), nn.Tanh(),
             nn.Linear(hidden, hidden), nn.Tanh(),
             nn.Linear(hidden, self.horizon * mdp.num_actions),
-        ).to(DTYPE)
+        ).to(device=device, dtype=DTYPE)
         nn.init.zeros_(self.net[-1].weight)  # start from the uniform policy, as the tabular guide does
         nn.init.zeros_(self.net[-1].bias)
 
@@ -171,12 +173,13 @@ def default_state_features(mdp: TabularMDP) -> torch.Tensor:
     terms, or one-hot codes (see :class:`AmortizedPolicyGuide`)."""
     if mdp.features is not None:
         return mdp.features.mean(1)
+    device = mdp.rewards.device
     layout = mdp.layout
     if layout is not None and hasattr(layout, "cells"):
         height, width = layout.shape
-        scale = torch.tensor([max(height - 1, 1), max(width - 1, 1)], dtype=DTYPE)
-        coords = 2 * layout.cells.to(DTYPE) / scale - 1  # [S, 2] in [-1, 1]
-        frequencies = 2.0 ** torch.arange(6, dtype=DTYPE) * torch.pi / 2  # periods of 4 down to 1/8
+        scale = torch.tensor([max(height - 1, 1), max(width - 1, 1)], dtype=DTYPE, device=device)
+        coords = 2 * layout.cells.to(device=device, dtype=DTYPE) / scale - 1  # [S, 2] in [-1, 1]
+        frequencies = 2.0 ** torch.arange(6, dtype=DTYPE, device=device) * torch.pi / 2  # periods 4 to 1/8
         angles = coords[:, :, None] * frequencies  # [S, 2, 6]
         return torch.cat([coords, torch.sin(angles).flatten(1), torch.cos(angles).flatten(1)], dim=-1)
-    return torch.eye(mdp.num_states, dtype=DTYPE)
+    return torch.eye(mdp.num_states, dtype=DTYPE, device=device)

@@ -93,7 +93,7 @@ def check_reward(reward, mdp: TabularMDP):
 
 def default_prior(reward: LinearReward) -> dist.Distribution:
     """ψ ~ Normal(0, 1) per feature."""
-    zeros = torch.zeros(reward.num_parameters, dtype=DTYPE)
+    zeros = torch.zeros(reward.num_parameters, dtype=DTYPE, device=reward.features.device)
     return dist.Normal(zeros, torch.ones_like(zeros)).to_event(1)
 
 
@@ -130,8 +130,9 @@ def likelihood_terms(mdp: TabularMDP, rewards: torch.Tensor, demonstrations: Dem
     """
     model = mdp.with_rewards(rewards)
     soft = soft_solution(model, horizon, variant, log_prior=log_prior)
-    states, actions = demonstrations.states, demonstrations.actions
-    steps, s = torch.arange(horizon), states[:, :-1]
+    device = mdp.rewards.device
+    states, actions = demonstrations.states.to(device), demonstrations.actions.to(device)
+    steps, s = torch.arange(horizon, device=device), states[:, :-1]
     # log π_t(·|s_t) = log p(·|s_t) + Q_t(s_t, ·) - V_t(s_t) at the demonstrated (t, s_t) only: [N, T, A]
     action_logits = soft.log_prior[s] + soft.q[steps, s] - soft.v[steps, s][..., None]
     log_dynamics = transition_log_probs(mdp, states, actions)
@@ -148,10 +149,10 @@ def observe_demonstrations(demonstrations: Demonstrations, action_logits: torch.
                            transition_log_probs: torch.Tensor, plate_name: str = "demonstrations") -> None:
     """The observed sites: ``actions`` ~ Categorical(π_ψ) and the ``transitions`` factor, masked to the
     demonstrated steps, under plates over demonstrations (dim -2) and steps (dim -1)."""
-    mask = demonstrations.mask
+    mask, actions = demonstrations.mask.to(action_logits.device), demonstrations.actions.to(action_logits.device)
     N, T = mask.shape
     with pyro.plate(plate_name, N, dim=-2), pyro.plate("steps", T, dim=-1):
-        pyro.sample("actions", dist.Categorical(logits=action_logits).mask(mask), obs=demonstrations.actions)
+        pyro.sample("actions", dist.Categorical(logits=action_logits).mask(mask), obs=actions)
         pyro.factor("transitions", torch.where(mask, transition_log_probs, 0.0))
 
 
@@ -258,12 +259,13 @@ def hierarchical_irl_model_body(mdp: TabularMDP, demonstrations: Demonstrations,
     rewards = sample_reward_table(mdp, reward, prior)
     M = demonstrations.num_demonstrators
     if temperature_prior is None:
-        temperature_prior = dist.LogNormal(torch.zeros((), dtype=DTYPE), torch.tensor(0.5, dtype=DTYPE))
+        temperature_prior = dist.LogNormal(torch.zeros((), dtype=DTYPE, device=mdp.rewards.device),
+                                           torch.tensor(0.5, dtype=DTYPE, device=mdp.rewards.device))
     with pyro.plate("demonstrators", M):
         temperature = pyro.sample("temperature", temperature_prior)
     N, T = demonstrations.mask.shape
-    logits = torch.zeros(N, T, mdp.num_actions, dtype=DTYPE)
-    log_transitions = torch.zeros(N, T, dtype=DTYPE)
+    logits = torch.zeros(N, T, mdp.num_actions, dtype=DTYPE, device=mdp.rewards.device)
+    log_transitions = torch.zeros(N, T, dtype=DTYPE, device=mdp.rewards.device)
     for m in range(M):  # one soft solve per demonstrator (M is small); the episodes are vectorized
         mine = demonstrations.demonstrators == m
         if not mine.any():

@@ -140,7 +140,7 @@ class NeuralReward(torch.nn.Module):
             if i < len(widths) - 2:
                 layers.append(torch.nn.Tanh())
         torch.random.set_rng_state(generator_state)
-        self.network = torch.nn.Sequential(*layers)
+        self.network = torch.nn.Sequential(*layers).to(self.features.device)
 
     def forward(self) -> torch.Tensor:
         return self.network(self.features).squeeze(-1)
