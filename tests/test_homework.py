@@ -35,7 +35,8 @@ ASSIGNMENTS = ["01_bellman_equations", "02_mdp_graphical_model"]
 # ---- checks (fast, in process: these call only the library, never a notebook) ----------------
 
 def test_assignments_are_listed_in_course_order():
-    assert grading.assignments() == ASSIGNMENTS
+    names = grading.assignments()  # later assignments have their own test files
+    assert names[:2] == ASSIGNMENTS and names == sorted(names)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -137,7 +138,7 @@ def test_grading_refuses_a_file_that_is_not_a_homework_notebook(tmp_path, capsys
 
 def test_list_prints_the_assignments(capsys):
     assert main(["homework", "list"]) == 0
-    assert capsys.readouterr().out.split() == ASSIGNMENTS
+    assert capsys.readouterr().out.split() == grading.assignments()
 
 
 # ---- end to end: real notebooks graded in a separate kernel (slow) ------------------------------
