@@ -398,7 +398,7 @@ class TabularMDP:
     def log_expected_exp_next(self, values: torch.Tensor) -> torch.Tensor:
         r"""log E_{s' ~ p(s'|s,a)}[exp values(s')] for values ``[S']``; returns ``[S, A]``.
 
-        Exact for any magnitude of ``values`` (see :func:`pgm_control._logspace.log_matvec`).
+        Exact for any magnitude of ``values`` (see ``pgm_control._logspace.log_matvec``).
         """
         self._check_state_vector(values, "values")
         return log_matvec(self._matrix, values, self._log_expected_exp_rows).view(
@@ -416,7 +416,7 @@ class TabularMDP:
         r"""log Σ_{s,a} w(s, a) p(s' | s, a) for log w ``[S, A]``; returns ``[S']``.
 
         Propagates (unnormalized) state-action mass one step through the dynamics, in log space; no
-        next state's mass underflows, however small (see :func:`pgm_control._logspace.log_matvec`).
+        next state's mass underflows, however small (see ``pgm_control._logspace.log_matvec``).
         """
         check_shape(log_weights, [self._num_states, self._num_actions], "log_weights", "[S, A]")
         return log_matvec(self._matrix_transposed, log_weights.reshape(-1), self._log_push_forward_rows)
