@@ -454,7 +454,7 @@ class TabularMDP:
     def log_expected_exp_next(self, values: torch.Tensor) -> torch.Tensor:
         r"""log E_{s' ~ p(s'|s,a)}[exp values(s')] for values ``[S']``; returns ``[S, A]``.
 
-        Exact for any magnitude of ``values`` (see :func:`pgm_control._logspace.log_matvec`).
+        Exact for any magnitude of ``values`` (see ``pgm_control._logspace.log_matvec``).
         """
         self._check_state_vector(values, "values")
         return log_matvec(self._matrix, values, self._log_expected_exp_rows).view(
@@ -472,7 +472,7 @@ class TabularMDP:
         r"""log Σ_{s,a} w(s, a) p(s' | s, a) for log w ``[S, A]``; returns ``[S']``.
 
         Propagates (unnormalized) state-action mass one step through the dynamics, in log space; no
-        next state's mass underflows, however small (see :func:`pgm_control._logspace.log_matvec`).
+        next state's mass underflows, however small (see ``pgm_control._logspace.log_matvec``).
         """
         if not isinstance(log_weights, torch.Tensor):
             raise TypeError(f"log_weights must be a tensor [S, A], got {type(log_weights).__name__}")

@@ -10,7 +10,9 @@ costs O(T) and any horizon works.
 Shift. exp(r/α) is a probability only when r <= 0. The model observes O_t under
 p(O_t = 1 | s, a) = exp((r(s, a) - c)/α) with c = max r + α log 2 (so every probability is at most 1/2,
 and the Bernoulli log-odds stay finite); then
+
     log p(O_{1:T}) = log p_model(O_{1:T}) + T c / α,
+
 which :func:`log_evidence_shift` returns and every reported evidence or ELBO adds back.
 
 :func:`optimality_hmm_model` is the same evidence p(O_{1:T}) written for speed: the actions summed out

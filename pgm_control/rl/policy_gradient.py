@@ -81,7 +81,7 @@ def reinforce_surrogate(log_policy: torch.Tensor, states: torch.Tensor, actions:
 
     Args:
         log_policy: log π_t(a|s) ``[T, S, A]``, carrying the gradient.
-        states ``[N, T+1]``, actions ``[N, T]``, rewards ``[N, T]``: trajectories sampled from
+        states, actions, rewards: trajectories ``[N, T+1]``, ``[N, T]``, ``[N, T]`` sampled from
             ``log_policy.exp()`` (as :func:`pgm_control.sample_trajectories` returns them).
         entropy_bonus: α of J = Σ_t E[r - α log π].
         discount: γ.

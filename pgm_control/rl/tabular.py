@@ -10,7 +10,7 @@ One transition (s, a, r, s') at a time, with the temporal-difference update
 
 The soft maximum is the library's :func:`pgm_control.inference.soft_maximum` (the action prior inside
 the log, seed 000's log β_t(s) = log E_{a~p(a|s)} β_t(s, a); the per-step loop evaluates the same
-formula in Python floats, see :func:`_soft_maximum_row`), so the fixed point of soft Q-learning is
+formula in Python floats, see ``_soft_maximum_row``), so the fixed point of soft Q-learning is
 exactly ``soft_value_iteration(mdp.replace(discount=γ), temperature=α, backup="expected").q`` and
 that of Q-learning ``value_iteration(mdp.replace(discount=γ)).q``. The soft target is the expected
 (variational) backup, not the optimistic one: a sampled s' estimates E[V(s')], never
@@ -230,7 +230,7 @@ def _run(env, num_steps: int, discount: float, lr: float | None, *, soft_tempera
 
     The table is a NumPy array and each step does a handful of Python-float operations: the targets
     are those of :func:`q_learning_target` / :func:`soft_q_learning_target`, with the soft maximum of
-    the one row s' computed by :func:`_soft_maximum_row` (the formula of ``soft_maximum``).
+    the one row s' computed by ``_soft_maximum_row`` (the formula of ``soft_maximum``).
     """
     S, A = env.observation_space.n, env.action_space.n
     obs_start, act_start = int(env.observation_space.start), int(env.action_space.start)

@@ -75,7 +75,8 @@ def pgm_graph(model: Callable, *model_args, kind_of: Callable[[str], str] | None
 
     Args:
         model: a Pyro model (a callable with ``pyro.sample`` sites), e.g. ``optimality_model``.
-        *model_args, **model_kwargs: the model's arguments.
+        *model_args: the model's positional arguments.
+        **model_kwargs: the model's keyword arguments.
         kind_of: maps a site name to its kind; default :func:`site_kind` (``s_t``/``a_t``/``O_t`` →
             ``"state"``/``"action"``/``"optimality"``, else ``"other"``).
 
