@@ -24,6 +24,8 @@ temperature α, π_ψ and p_ψ are those of reward r_ψ/α at temperature 1, whi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyro
 import pyro.distributions as dist
 import torch
@@ -31,10 +33,11 @@ import torch
 from pgm_control._checks import DTYPE, check_temperature
 from pgm_control._mdp_inputs import check_mdp
 from pgm_control.demonstrations import Demonstrations, transition_log_probs
-from pgm_control.inference.results import SoftValueResult
-from pgm_control.inference.soft import soft_value_iteration
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.rewards import LinearReward, NeuralReward
+
+if TYPE_CHECKING:
+    from pgm_control.inference.results import SoftValueResult
 
 VARIANTS = ("causal", "trajectory")
 
@@ -99,6 +102,10 @@ def soft_solution(mdp: TabularMDP, horizon: int, variant: str, temperature: floa
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     backup = "expected" if variant == "causal" else "optimistic"
+    # Imported here, not at the top: pgm_control.inference imports this module (its IRL algorithms fit
+    # this model), so a top-level import would make `import pgm_control.models` circular.
+    from pgm_control.inference.soft import soft_value_iteration
+
     return soft_value_iteration(mdp, horizon, temperature, backup, action_prior=action_prior, progress=False)
 
 
