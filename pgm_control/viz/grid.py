@@ -16,8 +16,6 @@ from matplotlib.patches import Rectangle
 
 from pgm_control.envs import GridLayout
 
-# (dx, dy) on the drawing of N, S, E, W: y grows downwards with the row index.
-ARROW_DIRECTIONS = np.array([[0.0, -1.0], [0.0, 1.0], [1.0, 0.0], [-1.0, 0.0]])
 # An arrow of probability 1 reaches this far from the cell centre (cells are 1 wide).
 ARROW_REACH = 0.46
 # Actions with π(a|s) below this get no arrow (they would be invisible dots).
@@ -48,24 +46,29 @@ def _as_array(values, shape: tuple, name: str, meaning: str) -> np.ndarray:
 
 
 def policy_arrows(layout: GridLayout, policy, terminal=None) -> np.ndarray:
-    r"""Arrow vectors for a grid policy π(a|s) ``[S, A]`` with A = 4 actions N, S, E, W.
+    r"""Arrow vectors for a grid policy π(a|s) ``[S, A]``, the actions those of ``layout.moves``
+    (N, S, E, W for a :class:`~pgm_control.envs.GridWorld`; Gymnasium's order for its grids).
 
     One arrow per (s, a) with π(a|s) >= ``MIN_ARROW_PROB``, from the centre of cell s, of
-    length ``ARROW_REACH`` · π(a|s) in the direction of a. Tied greedy actions (π uniform over
+    length ``ARROW_REACH`` · π(a|s) in the direction of a's move. Tied greedy actions (π uniform over
     the argmax) all get arrows, as in Sutton & Barto's Figure 3.5. States in the bool mask
-    ``terminal`` ``[S]`` get none.
+    ``terminal`` ``[S]``, states the layout does not show, and actions that move nowhere (Taxi's
+    pick-up and drop-off) get none.
 
     Returns an ``[N, 4]`` array of (x, y, dx, dy) in drawing coordinates (x = column, y = row).
     """
-    num_states = len(layout.cells)
-    policy = _as_array(policy, (num_states, 4), "policy",
-                       "π(a|s) over N, S, E, W; pass policy[t] of a time-indexed policy")
-    shown = policy >= MIN_ARROW_PROB
+    num_states, moves = len(layout.cells), layout.moves.numpy()
+    policy = _as_array(policy, (num_states, len(moves)), "policy",
+                       "π(a|s) over the layout's actions; pass policy[t] of a time-indexed policy")
+    drawn = (policy >= MIN_ARROW_PROB) & moves.any(axis=1)
     if terminal is not None:
-        shown &= ~np.asarray(terminal, dtype=bool)[:, None]
-    state, action = np.nonzero(shown)
+        drawn &= ~np.asarray(terminal, dtype=bool)[:, None]
+    if layout.shown is not None:
+        drawn &= layout.shown.numpy()[:, None]
+    state, action = np.nonzero(drawn)
     centres = layout.cells.numpy()[state][:, ::-1].astype(float)  # (row, column) -> (x, y)
-    vectors = ARROW_REACH * policy[state, action, None] * ARROW_DIRECTIONS[action]
+    directions = moves[action][:, ::-1] / np.linalg.norm(moves[action], axis=1, keepdims=True)  # (dx, dy)
+    vectors = ARROW_REACH * policy[state, action, None] * directions
     return np.concatenate([centres, vectors], axis=1)
 
 
@@ -81,6 +84,8 @@ def _draw_cells(ax, layout: GridLayout, grid: np.ndarray, norm: Normalize, cmap:
                                    edgecolor=colour, linewidth=2.5))
             ax.text(column + 0.42, row + 0.42, kind, ha="right", va="bottom", fontsize=7,
                     fontweight="bold", color=colour)
+    if layout.note:
+        ax.set_xlabel(layout.note, fontsize=8)
     height, width = layout.shape
     ax.set_xticks(np.arange(-0.5, width), minor=True)
     ax.set_yticks(np.arange(-0.5, height), minor=True)
@@ -90,10 +95,11 @@ def _draw_cells(ax, layout: GridLayout, grid: np.ndarray, norm: Normalize, cmap:
 
 
 def _write_values(ax, layout: GridLayout, values: np.ndarray, image, corner: bool, fmt: str) -> None:
-    """Write each value (``fmt``) in its cell, in black or white by the cell's brightness; in the
-    top-left corner when ``corner`` (out of the arrows' way), else centred."""
+    """Write the value (``fmt``) of each shown state in its cell, in black or white by the cell's
+    brightness; in the top-left corner when ``corner`` (out of the arrows' way), else centred."""
     shift, align, size = (-0.44, ("left", "top"), 7) if corner else (0.0, ("center", "center"), 9)
-    for (row, column), value in zip(layout.cells.tolist(), values):
+    states = layout.shown_states()
+    for (row, column), value in zip(layout.cells[states].tolist(), values[states.numpy()]):
         red, green, blue, _ = image.cmap(image.norm(value))
         ink = "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white"
         ax.text(column + shift, row + shift, format(value, fmt), ha=align[0], va=align[1],
@@ -108,8 +114,8 @@ def plot_grid_values(mdp, values, policy=None, ax=None, title=None, annotate=Tru
         mdp: a :class:`~pgm_control.TabularMDP` with a :class:`~pgm_control.envs.GridLayout`
             (any :class:`~pgm_control.envs.GridWorld`).
         values: V(s) ``[S]`` (e.g. ``value_iteration(mdp).v``, or ``soft.v[0]`` for time 0).
-        policy: π(a|s) ``[S, A]`` over N, S, E, W, drawn as arrows of length ∝ π(a|s) (see
-            :func:`policy_arrows`); none in terminal states.
+        policy: π(a|s) ``[S, A]`` over the layout's actions (N, S, E, W for a ``GridWorld``), drawn as
+            arrows of length ∝ π(a|s) (see :func:`policy_arrows`); none in terminal states.
         ax: the Axes to draw on (a new figure if None).
         title: the Axes title.
         annotate: write each value in its cell, formatted by ``fmt`` (a format spec, default ``".1f"``).
@@ -124,7 +130,8 @@ def plot_grid_values(mdp, values, policy=None, ax=None, title=None, annotate=Tru
                        "V(s) per state; pass v[t] of time-indexed values")
     arrows = None if policy is None else policy_arrows(layout, policy, mdp.terminal.numpy())
     grid = layout.to_grid(torch.from_numpy(values)).numpy()
-    norm = Normalize(values.min() if vmin is None else vmin, values.max() if vmax is None else vmax)
+    drawn = values[layout.shown_states().numpy()]
+    norm = Normalize(drawn.min() if vmin is None else vmin, drawn.max() if vmax is None else vmax)
 
     if ax is None:
         _, ax = plt.subplots(figsize=(0.8 * layout.shape[1] + 1.5, 0.8 * layout.shape[0]))
@@ -171,7 +178,7 @@ def plot_state_marginals(mdp, marginals, times=None, axes=None):
     if len(axes) != len(times):
         raise ValueError(f"axes must hold one Axes per time: {len(times)}, got {len(axes)}")
 
-    norm = PowerNorm(0.5, 0.0, marginals[times].max())
+    norm = PowerNorm(0.5, 0.0, marginals[times][:, layout.shown_states().numpy()].max())
     grids = layout.to_grid(torch.from_numpy(marginals[times])).numpy()
     for ax, t, grid in zip(axes, times, grids):
         image = _draw_cells(ax, layout, grid, norm, "magma")
