@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_notebook
 
 TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
 NOTEBOOKS = sorted(TUTORIALS.glob("*.ipynb"))
@@ -42,3 +43,19 @@ def test_tutorial_runs(path, monkeypatch):
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(TUTORIALS)}})
     client.execute()
+    assert not tqdm_warnings(notebook), f"{path.name} printed {tqdm_warnings(notebook)}"
+
+
+def tqdm_warnings(notebook) -> list[str]:
+    """The outputs of an executed notebook that carry a ``TqdmWarning``."""
+    texts = [output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])]
+    return [text for text in texts if "TqdmWarning" in text]
+
+
+@pytest.mark.slow
+def test_a_notebook_kernel_importing_the_library_prints_no_tqdm_warning():
+    # Pyro imports tqdm.auto, which in a notebook kernel without ipywidgets warns "IProgress not found"
+    # (the dev extra installs ipywidgets); the library's own bars are plain tqdm.
+    notebook = new_notebook(cells=[new_code_cell("import pgm_control.inference\nimport pgm_control.rl")])
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    assert tqdm_warnings(notebook) == []
