@@ -14,7 +14,10 @@ from pgm_control.inference.policies import greedy_policy, soft_log_policy
 @dataclass(frozen=True, eq=False)
 class ValueResult:
     """Classic (hard) values: ``q`` ``[S, A]`` / ``[T, S, A]``, ``v`` ``[S]`` / ``[T, S]``, and
-    ``policy`` ``[S, A]`` / ``[T, S, A]`` (greedy policies spread uniformly over tied actions)."""
+    ``policy`` ``[S, A]`` / ``[T, S, A]`` (greedy policies spread uniformly over tied actions).
+
+    The tables are float64 torch tensors: call ``.numpy()`` for NumPy, whose reductions (``np.mean``,
+    ``np.max``, ...) do not accept tensors."""
 
     q: torch.Tensor
     v: torch.Tensor
@@ -28,7 +31,9 @@ class SoftValueResult:
 
     Shapes: ``q`` ``[S, A]`` or ``[T, S, A]``; ``v`` ``[S]`` or ``[T, S]``; ``log_policy`` and
     ``policy`` like ``q``. ``log_policy = log p(a|s) + (Q - V)/α`` is computed on first access (a
-    10^6-state, T=100 solve then holds one ``[T, S, A]`` table, not two).
+    10^6-state, T=100 solve then holds one ``[T, S, A]`` table, not two). The tables are float64 torch
+    tensors: call ``.numpy()`` for NumPy, whose reductions (``np.mean``, ``np.max``, ...) do not accept
+    tensors.
     """
 
     q: torch.Tensor
