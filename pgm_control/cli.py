@@ -33,7 +33,7 @@ from pgm_control.inference import (
     state_marginals,
     value_iteration,
 )
-from pgm_control.viz import plot_grid_values, plot_state_marginals
+from pgm_control.viz import category_legend, plot_grid_values, plot_state_marginals
 
 # Sutton & Barto (2018), Figure 3.2: V of the equiprobable random policy, γ = 0.9.
 BOOK_FIGURE_3_2 = torch.tensor([
@@ -243,12 +243,14 @@ def inverse_rl_section(out_dir: Path, args) -> list[str]:
 
     centred_true, centred_fit = true_psi - true_psi.mean(), fit.psi - fit.psi.mean()
     cosine = (centred_true @ centred_fit / (centred_true.norm() * centred_fit.norm())).item()
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure, axes = plt.subplots(1, 2, figsize=(11, 5.2))
     for ax, (name, psi) in zip(axes, (("true", centred_true), ("recovered", centred_fit))):
         values = world.features[:, 0] @ psi
         policy = (expert if name == "true" else fit).policy[0]
         plot_grid_values(world, values, policy, ax=ax, annotate=False,
                          title=f"{name} reward r(s) (centred) and π_1")
+        category_legend(ax, psi, [f"terrain {k}: r = {weight:+.2f}" for k, weight in enumerate(psi.tolist())],
+                        title="terrain (one-hot features)")
     return [
         f"8×8 terrain grid world, r(s) = ψ*ᵀ f(s) with one-hot terrains, ψ* = {list(IRL_WEIGHTS)}, "
         f"T = {IRL_HORIZON}",

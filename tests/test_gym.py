@@ -10,10 +10,16 @@ from __future__ import annotations
 import warnings
 
 import gymnasium
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
+from matplotlib.quiver import Quiver
 
 from pgm_control import TabularMDP
 from pgm_control.envs import (
@@ -22,8 +28,10 @@ from pgm_control.envs import (
     cliff_walking,
     from_gymnasium,
     random_mdp,
+    taxi_layout,
 )
 from pgm_control.inference import value_iteration
+from pgm_control.viz import plot_grid_values
 
 # Our actions are N, S, E, W; entry j of each list is our action for gymnasium's action j.
 CLIFF_ACTIONS = [0, 2, 1, 3]  # CliffWalking: UP, RIGHT, DOWN, LEFT
@@ -159,6 +167,97 @@ def test_gymnasium_frozen_lake_equals_our_grid_world(slippery, slip):
     np.testing.assert_allclose(ours.rewards[:, FROZEN_ACTIONS].numpy(), theirs.rewards.numpy(), rtol=0, atol=1e-15)
     assert torch.equal(ours.terminal, theirs.terminal)
     np.testing.assert_array_equal(ours.initial.numpy(), theirs.initial.numpy())
+
+
+# ---------------------------------------------------------------- layouts: the grids are drawn
+def one_action(mdp, action):
+    """The policy that always takes `action` ``[S, A]``."""
+    policy = torch.zeros(mdp.num_states, mdp.num_actions, dtype=torch.float64)
+    policy[:, action] = 1.0
+    return policy
+
+
+def drawn_arrows(ax):
+    (quiver,) = [c for c in ax.collections if isinstance(c, Quiver)]
+    return np.column_stack([quiver.X, quiver.Y, quiver.U, quiver.V])
+
+
+@pytest.mark.parametrize(("make", "kwargs", "shape"), [
+    ("FrozenLake-v1", {}, (4, 4)),
+    ("FrozenLake8x8-v1", {}, (8, 8)),
+    ("FrozenLake-v1", {"desc": ["SFFH", "FHFG", "FFFF"]}, (3, 4)),  # a custom map
+])
+def test_frozen_lake_layout_is_its_map_with_holes_as_traps(make, kwargs, shape):
+    env = gymnasium.make(make, **kwargs)
+    mdp = from_gymnasium(env)
+    desc = env.unwrapped.desc.astype(str)
+    layout = mdp.layout
+    assert layout.shape == shape == desc.shape
+    # States are the cells in row-major order (gymnasium's s = row * ncol + column).
+    assert layout.cells.tolist() == [[s // shape[1], s % shape[1]] for s in range(mdp.num_states)]
+    expected = np.select([desc == "H", desc == "F"], ["X", "."], desc)
+    np.testing.assert_array_equal(layout.kinds, expected)
+    # Holes and the goal are exactly the terminal states.
+    assert set(np.flatnonzero(np.isin(layout.kinds, ["X", "G"]))) == set(mdp.terminal.nonzero().flatten().tolist())
+    assert list(mdp.action_names) == ["left", "down", "right", "up"]
+    # Arrows follow gymnasium's action order: RIGHT (2) points right, UP (3) points up.
+    solution = value_iteration(mdp.replace(discount=0.9))
+    for action, (sign_dx, sign_dy) in [(2, (1, 0)), (3, (0, -1))]:
+        ax = plot_grid_values(mdp, solution.v, one_action(mdp, action))
+        arrows = drawn_arrows(ax)
+        assert len(arrows) == int((~mdp.terminal).sum())  # none in holes or the goal
+        assert (np.sign(arrows[:, 2]) == sign_dx).all() and (np.sign(arrows[:, 3]) == sign_dy).all()
+        np.testing.assert_array_equal(ax.images[0].get_array(), solution.v.numpy().reshape(shape))
+        plt.close("all")
+
+
+def test_cliff_walking_layout_marks_start_cliff_and_goal():
+    mdp = from_gymnasium(gymnasium.make("CliffWalking-v1"))
+    kinds = mdp.layout.kinds
+    assert mdp.layout.shape == (4, 12)
+    assert "".join(kinds[3]) == "SCCCCCCCCCCG" and set(kinds[:3].flat) == {"."}
+    assert list(mdp.action_names) == ["up", "right", "down", "left"]
+    solution = value_iteration(mdp, horizon=30)
+    ax = plot_grid_values(mdp, solution.v[0], one_action(mdp, 1))  # RIGHT
+    arrows = drawn_arrows(ax)
+    assert len(arrows) == 47 and (arrows[:, 2] > 0).all() and (arrows[:, 3] == 0).all()
+    np.testing.assert_array_equal(ax.images[0].get_array(), solution.v[0].numpy().reshape(4, 12))
+    assert {"S", "C", "G"} <= {text.get_text() for text in ax.texts}
+
+
+def test_taxi_layout_places_each_state_at_the_taxi_and_draws_one_slice():
+    env = gymnasium.make("Taxi-v4")
+    taxi = env.unwrapped
+    assert list(taxi.locs) == [(0, 0), (0, 4), (4, 0), (4, 3)]  # the stands R, G, Y, B
+    mdp = from_gymnasium(env, discount=0.9)
+    assert list(mdp.action_names) == ["south", "north", "east", "west", "pickup", "dropoff"]
+    decoded = np.array([list(taxi.decode(s)) for s in range(500)])  # (row, column, passenger, destination)
+    default = mdp.layout
+    assert default.cells.tolist() == decoded[:, :2].tolist()
+    np.testing.assert_array_equal(default.shown.numpy(), (decoded[:, 2] == 0) & (decoded[:, 3] == 1))
+    assert (default.kinds == "P").sum() == 1 and default.kinds[0, 0] == "P" and default.kinds[0, 4] == "G"
+    solution = value_iteration(mdp)
+    for passenger, destination in [(0, 1), (4, 3), (2, 2)]:
+        layout = taxi_layout(passenger, destination)
+        ax = plot_grid_values(mdp.replace(layout=layout), solution.v, solution.policy)
+        states = [taxi.encode(row, column, passenger, destination) for row in range(5) for column in range(5)]
+        np.testing.assert_array_equal(ax.images[0].get_array(), solution.v.numpy()[states].reshape(5, 5))
+        assert "Taxi: passenger" in ax.get_xlabel() and "(25 of 500 states)" in ax.get_xlabel()
+        # Arrows only for the slice's live states, and never for pick-up or drop-off (they move nowhere).
+        moving = solution.policy.numpy()[states][:, :4] >= 0.01
+        live = ~mdp.terminal.numpy()[states]
+        assert len(drawn_arrows(ax)) == int((moving & live[:, None]).sum())
+        plt.close("all")
+    assert (taxi_layout(4, 3).kinds == "P").sum() == 0  # the passenger rides in the taxi
+    with pytest.raises(ValueError, match=r"passenger must be a location 0\.\.4"):
+        taxi_layout(passenger=5)
+    with pytest.raises(ValueError, match=r"destination must be a stand 0..3 \(R, G, Y, B\)"):
+        taxi_layout(destination=4)
+
+
+def test_other_environments_get_no_layout():
+    P = {0: {0: [(1.0, 0, 0.0, False)]}}
+    assert from_gymnasium(FakeEnv(P)).layout is None
 
 
 # ---------------------------------------------------------------- from_gymnasium errors

@@ -1,5 +1,8 @@
 """The reward-parameter Pyro models against brute-force likelihoods, and seed 004's gradient identity."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pyro
 import pytest
@@ -229,3 +232,11 @@ def test_irl_model_needs_features_and_undiscounted_mdp():
         irl_model(mdp, demos.states)
     with pytest.raises(ValueError, match="demonstrators"):
         hierarchical_irl_model(mdp, demos)
+
+
+@pytest.mark.parametrize("module", ["pgm_control.models", "pgm_control.models.irl"])
+def test_the_models_import_first_in_a_fresh_interpreter(module):
+    # pgm_control.inference imports the IRL model; the model must not import pgm_control.inference at
+    # import time, or importing the models before the inference package is a circular ImportError.
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -104,6 +104,19 @@ def test_q_learning_updates_by_hand():
     assert result.visits.tolist() == [[2, 0], [1, 0]] and result.num_steps == 3
 
 
+def test_the_numpy_calls_a_user_makes_on_the_result():
+    # Two episodes of returns 3 (1 + 2) then 4 (1 + 3), then an unfinished one.
+    script = [(1, 1.0, False, False), (0, 2.0, True, False), (1, 1.0, False, False), (0, 3.0, True, False),
+              (1, 5.0, False, False)]
+    result = q_learning(ScriptedEnv(script), 5, discount=GAMMA, lr=0.5, epsilon=0.0)
+    assert isinstance(result.episode_returns, np.ndarray) and result.episode_returns.dtype == np.float64
+    assert np.mean(result.episode_returns[-100:]) == 3.5  # NumPy's reductions reject torch tensors
+    assert (np.max(result.episode_returns), np.std(result.episode_returns)) == (4.0, 0.5)
+    # The tables stay torch tensors, without gradients; .numpy() gives NumPy arrays.
+    assert not result.q.requires_grad and np.argmax(result.q.numpy()[0]) == 0
+    assert np.sum(result.visits.numpy()) == 5 and np.asarray(result.policy).shape == (2, 2)
+
+
 def test_soft_q_learning_updates_by_hand():
     # As above with the soft maximum at α = 1, p(a) = 1/2:
     # 1. target 1 + 0.9 log((e^0 + e^0)/2) = 1            -> Q(0,0) = 0.5
@@ -210,7 +223,7 @@ def test_reproducible_with_a_seed():
     first = soft_q_learning(world, 3000, seed=3, horizon=20)
     again = soft_q_learning(world, 3000, seed=3, horizon=20)
     other = soft_q_learning(world, 3000, seed=4, horizon=20)
-    assert torch.equal(first.q, again.q) and torch.equal(first.episode_returns, again.episode_returns)
+    assert torch.equal(first.q, again.q) and np.array_equal(first.episode_returns, again.episode_returns)
     assert not torch.equal(first.q, other.q)
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"
@@ -49,3 +51,19 @@ def test_tutorial_runs(path):
     errors = [output for cell in executed.cells if cell.cell_type == "code"
               for output in cell.outputs if output.output_type == "error"]
     assert not errors, f"{path.name}: {errors[0].ename}: {errors[0].evalue}"
+    assert not tqdm_warnings(executed), f"{path.name} printed {tqdm_warnings(executed)}"
+
+
+def tqdm_warnings(notebook) -> list[str]:
+    """The outputs of an executed notebook that carry a ``TqdmWarning``."""
+    texts = [output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])]
+    return [text for text in texts if "TqdmWarning" in text]
+
+
+@pytest.mark.slow
+def test_a_notebook_kernel_importing_the_library_prints_no_tqdm_warning():
+    # Pyro imports tqdm.auto, which in a notebook kernel without ipywidgets warns "IProgress not found"
+    # (the dev extra installs ipywidgets); the library's own bars are plain tqdm.
+    notebook = new_notebook(cells=[new_code_cell("import pgm_control.inference\nimport pgm_control.rl")])
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    assert tqdm_warnings(notebook) == []

@@ -8,12 +8,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
-from matplotlib.quiver import Quiver
+from matplotlib.quiver import Quiver, QuiverKey
 
-from pgm_control.envs import GridWorld, random_mdp, sutton_barto_gridworld
+from pgm_control.envs import GridWorld, random_mdp, sutton_barto_gridworld, terrain_gridworld
 from pgm_control.inference import state_marginals, value_iteration
-from pgm_control.viz import plot_grid_values, plot_state_marginals, policy_arrows
+from pgm_control.viz import category_legend, plot_grid_values, plot_state_marginals, policy_arrows
+from pgm_control.viz.grid import ARROW_KEY_GID, ARROW_KEY_LABEL, ARROW_REACH, TERMINAL_GID
 
 N, S, E, W = range(4)
 # 3 x 4 with one wall; states in row-major order skip the wall at (1, 1):
@@ -73,7 +75,7 @@ def test_values_heat_map_structure(world):
     assert ax.get_title() == "V"
     assert len(ax.images) == 1
     assert np.isnan(ax.images[0].get_array().filled(np.nan)[1, 1])  # the wall is blank
-    hatched = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_hatch()]
+    hatched = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_hatch() and p.get_gid() != TERMINAL_GID]
     assert len(hatched) == 1
     marked = [p for p in ax.patches if isinstance(p, Rectangle) and not p.get_fill()]
     assert len(marked) == 3  # start, trap, goal
@@ -85,7 +87,62 @@ def test_values_heat_map_structure(world):
 
 def test_annotate_false_writes_no_values(world):
     ax = plot_grid_values(world, torch.zeros(world.num_states), annotate=False)
-    assert sorted(t.get_text() for t in ax.texts) == ["G", "S", "X"]
+    assert sorted(t.get_text() for t in ax.texts) == ["G", "S", "X", "goal", "trap"]
+
+
+def test_terminal_cells_are_hatched_labelled_and_outside_the_colour_scale(world):
+    # V = 0 in the trap (6) and the goal (10), below 0 elsewhere: neither may take the best cell's colour.
+    values = -torch.arange(1.0, world.num_states + 1, dtype=torch.float64)
+    values[world.terminal] = 0.0
+    ax = plot_grid_values(world, values)
+    terminal_cells = {(int(p.get_x() + 0.5), int(p.get_y() + 0.5)): p
+                      for p in ax.patches if p.get_gid() == TERMINAL_GID}
+    assert set(terminal_cells) == {(3, 1), (3, 2)}  # (x, y) = (column, row) of the trap and the goal
+    assert all(patch.get_hatch() == "xx" for patch in terminal_cells.values())
+    words = sorted(t.get_text() for t in ax.texts if t.get_gid() == TERMINAL_GID)
+    assert words == ["goal", "trap"]
+    image = ax.images[0].get_array()
+    assert image.mask[1, 3] and image.mask[2, 3]  # not coloured by the heat map
+    live = values[~world.terminal]
+    assert ax.images[0].get_clim() == (live.min().item(), live.max().item())
+    assert [t.get_text() for t in ax.texts].count("0.0") == 2  # their values are still written
+
+
+def test_terminal_cells_without_a_map_letter_say_terminal():
+    world = GridWorld(["S..", "..."]).replace(terminal=[2])
+    ax = plot_grid_values(world, torch.zeros(world.num_states))
+    assert [t.get_text() for t in ax.texts if t.get_gid() == TERMINAL_GID] == ["terminal"]
+
+
+def test_arrow_key_shows_the_length_of_probability_one(world):
+    uniform = torch.full((world.num_states, 4), 0.25, dtype=torch.float64)
+    ax = plot_grid_values(world, torch.zeros(world.num_states), uniform)
+    (key,) = [artist for artist in ax.artists if isinstance(artist, QuiverKey)]
+    assert key.U == ARROW_REACH and key.Q is quivers(ax)[0]
+    assert [t.get_text() for t in ax.texts if t.get_gid() == ARROW_KEY_GID] == [ARROW_KEY_LABEL]
+    assert "π(a|s)" in ARROW_KEY_LABEL
+    # Without a policy there are no arrows and no key.
+    bare = plot_grid_values(world, torch.zeros(world.num_states))
+    assert not [artist for artist in bare.artists if isinstance(artist, QuiverKey)]
+    assert not [t for t in bare.texts if t.get_gid() == ARROW_KEY_GID]
+
+
+def test_category_legend_names_each_terrain_in_its_colour():
+    weights = torch.tensor([-1.0, 0.5, 2.0], dtype=torch.float64)
+    world = terrain_gridworld(size=4, num_terrains=3, weights=weights)
+    ax = plot_grid_values(world, world.rewards[:, 0], annotate=False)
+    labels = [f"terrain {k}: r = {w:+.2f}" for k, w in enumerate(weights.tolist())]
+    legend = category_legend(ax, weights, labels, title="terrain")
+    assert ax.get_legend() is legend
+    assert [t.get_text() for t in legend.get_texts()] == labels
+    assert legend.get_title().get_text() == "terrain"
+    image = ax.images[0]
+    expected = [to_rgba(image.cmap(image.norm(w))) for w in weights.tolist()]
+    assert [to_rgba(patch.get_facecolor()) for patch in legend.get_patches()] == expected
+    with pytest.raises(ValueError, match="labels must name each of the 3 categories"):
+        category_legend(ax, weights, labels[:2])
+    with pytest.raises(ValueError, match="plot_grid_values"):
+        category_legend(plt.subplots()[1], weights, labels)
 
 
 def test_greedy_policy_shows_every_tied_arrow():

@@ -11,9 +11,11 @@ import pyro.distributions as dist
 import pytest
 import torch
 from matplotlib.colors import to_rgba
-from matplotlib.patches import Circle, FancyArrowPatch
+from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
-from pgm_control.envs import lottery_mdp, random_mdp
+from pgm_control import Demonstrations
+from pgm_control.envs import lottery_mdp, random_mdp, terrain_gridworld
+from pgm_control.models import hierarchical_irl_model, irl_model
 from pgm_control.models.optimality import optimality_model
 from pgm_control.viz import draw_pgm, pgm_graph
 from pgm_control.viz.pgm import OBSERVED_COLOUR, pgm_layout, site_kind, site_label, site_time
@@ -60,6 +62,7 @@ def test_optimality_model_has_exactly_the_lecture_edges(horizon, successors):
     assert graph.number_of_edges() == 5 * horizon - 2
     assert nx.is_directed_acyclic_graph(graph)
     assert graph.graph["model"] == "optimality_model"
+    assert graph.graph["plates"] == {"trajectories": 1}
 
 
 def test_optimality_model_node_attributes():
@@ -139,8 +142,13 @@ def test_draw_pgm_draws_one_circle_per_node_and_one_arrow_per_edge():
     assert to_rgba(OBSERVED_COLOUR) != to_rgba("white")
     arrows = patches(ax, FancyArrowPatch)
     assert sorted(arrow.get_gid() for arrow in arrows) == sorted(f"{u}->{v}" for u, v in graph.edges)
-    assert sorted(text.get_text() for text in ax.texts) == sorted(label for _, label in graph.nodes(data="label"))
+    node_texts = [text.get_text() for text in ax.texts if not (text.get_gid() or "").startswith("plate:")]
+    assert sorted(node_texts) == sorted(label for _, label in graph.nodes(data="label"))
     assert ax.get_title() == "MDP"
+    # One plate, around every node: N trajectories.
+    (plate,) = patches(ax, Rectangle)
+    assert plate.get_gid() == "plate:trajectories"
+    assert [text.get_text() for text in ax.texts if text.get_gid() == "plate:trajectories"] == ["trajectories (1)"]
 
 
 def test_draw_pgm_on_given_axes_bends_arrows_around_nodes():
@@ -173,3 +181,50 @@ def test_bad_inputs_say_how_to_fix_them():
     graph = pgm_graph(toy_model, torch.zeros(2))
     with pytest.raises(ValueError, match="missing"):
         draw_pgm(graph, positions={"z": (0, 0)})
+
+
+def irl_demos():
+    """Two demonstrations of two steps on the 3x3 terrain grid, by demonstrators 0 and 1."""
+    return Demonstrations(torch.tensor([[0, 1, 2], [0, 3, 6]]), torch.tensor([[2, 2], [1, 1]]),
+                          demonstrators=torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize(("model", "kwargs", "edges"), [
+    # ψ sets the soft-optimal policy of the demonstrated actions; the true dynamics do not depend on it.
+    (irl_model, {}, {("psi", "actions")}),
+    # The trajectory variant's posterior dynamics p_ψ(s'|s, a) depend on ψ too.
+    (irl_model, {"variant": "trajectory"}, {("psi", "actions"), ("psi", "transitions")}),
+    # One temperature per demonstrator, all shaping the actions.
+    (hierarchical_irl_model, {}, {("psi", "actions"), ("temperature", "actions")}),
+])
+def test_irl_models_have_psi_to_actions_inside_the_plates(model, kwargs, edges):
+    graph = pgm_graph(model, terrain_gridworld(size=3, num_terrains=2), irl_demos(), 2, **kwargs)
+    assert set(graph.edges) == edges
+    assert graph.graph["plates"] == ({"demonstrations": 2, "steps": 2} if model is irl_model
+                                     else {"demonstrators": 2, "demonstrations": 2, "steps": 2})
+    assert graph.nodes["psi"]["plates"] == () and not graph.nodes["psi"]["observed"]
+    for name in ("actions", "transitions"):
+        assert graph.nodes[name]["plates"] == ("demonstrations", "steps")
+        assert graph.nodes[name]["observed"]
+    assert [graph.nodes[name]["label"] for name in ("psi", "actions", "transitions")] == \
+        ["$\\psi$", "$a_t$", "$s_{t+1}$"]
+
+
+def test_irl_model_layout_and_drawing_show_psi_left_of_the_plates():
+    graph = pgm_graph(irl_model, terrain_gridworld(size=3, num_terrains=2), irl_demos(), 2,
+                      variant="trajectory")
+    positions = pgm_layout(graph)
+    assert positions["psi"][0] < positions["actions"][0] == positions["transitions"][0]
+    assert positions["actions"][1] > positions["transitions"][1]  # actions above states, as in time slices
+    ax = draw_pgm(graph)
+    assert sorted(arrow.get_gid() for arrow in patches(ax, FancyArrowPatch)) == ["psi->actions", "psi->transitions"]
+    plates = {patch.get_gid(): patch for patch in patches(ax, Rectangle)}
+    assert set(plates) == {"plate:demonstrations", "plate:steps"}
+    labels = {text.get_text() for text in ax.texts if (text.get_gid() or "").startswith("plate:")}
+    assert labels == {"demonstrations (2)", "steps (2)"}
+    outer, inner = (plates[f"plate:{name}"].get_bbox() for name in ("demonstrations", "steps"))
+    circles = {circle.get_gid(): circle.get_center() for circle in patches(ax, Circle)}
+    for name in ("actions", "transitions"):  # inside both plates, steps nested in demonstrations
+        assert inner.contains(*circles[name])
+    assert outer.x0 < inner.x0 and inner.x1 < outer.x1 and outer.y0 < inner.y0 and inner.y1 < outer.y1
+    assert not outer.contains(*circles["psi"])

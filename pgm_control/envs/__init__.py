@@ -9,7 +9,7 @@ from pgm_control.envs.grid import (
     sutton_barto_gridworld,
     sutton_barto_small_gridworld,
 )
-from pgm_control.envs.gym import TabularEnv, from_gymnasium
+from pgm_control.envs.gym import TabularEnv, from_gymnasium, taxi_layout
 from pgm_control.envs.lqr import LinearGaussianSystem, double_integrator, scalar_system
 from pgm_control.envs.small import lottery_mdp, random_mdp
 from pgm_control.envs.terrain import terrain_gridworld
@@ -31,5 +31,6 @@ __all__ = [
     "scalar_system",
     "sutton_barto_gridworld",
     "sutton_barto_small_gridworld",
+    "taxi_layout",
     "terrain_gridworld",
 ]

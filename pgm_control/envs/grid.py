@@ -38,22 +38,40 @@ _KNOWN = set(FREE + WALL + START + GOAL + TRAP + CLIFF) | set(_ALIASES)
 
 @dataclass(frozen=True, eq=False)
 class GridLayout:
-    """Where each state sits on the grid: ``cells`` ``[S, 2]`` (row, column), ``shape`` (H, W) and the
-    map characters ``kinds`` (an ``[H, W]`` array of one-character strings)."""
+    """Where each state sits on the grid, for drawing.
+
+    Fields: ``shape`` (H, W); ``cells`` ``[S, 2]`` (row, column) of each state; ``kinds``, the map
+    characters (an ``[H, W]`` array of one-character strings, see the module docstring); ``moves``
+    ``[A, 2]``, the (row, column) step each action intends (default N, S, E, W as in
+    :class:`GridWorld`; (0, 0) for an action that moves nowhere, e.g. Taxi's pick-up); ``shown``, a
+    bool mask ``[S]`` of the states drawn (None: all), for state spaces where several states share a
+    cell (Taxi: one slice of passenger location and destination); ``note``, what the drawing shows when
+    not every state is drawn (e.g. the slice), written under the grid.
+    """
 
     shape: tuple[int, int]
     cells: torch.Tensor
     kinds: np.ndarray
+    moves: torch.Tensor = MOVES
+    shown: torch.Tensor | None = None
+    note: str = ""
+
+    def shown_states(self) -> torch.Tensor:
+        """The indices of the states drawn, in order: all S unless ``shown`` selects some."""
+        return torch.arange(len(self.cells)) if self.shown is None else self.shown.nonzero().squeeze(-1)
 
     def to_grid(self, values: torch.Tensor) -> torch.Tensor:
-        """Scatter per-state ``values`` ``[..., S]`` onto the grid ``[..., H, W]`` (NaN on walls)."""
+        """Scatter per-state ``values`` ``[..., S]`` of the shown states onto the grid ``[..., H, W]``
+        (NaN on walls and on cells no shown state occupies)."""
         values = as_float_tensor(values, "values")
         if values.dim() == 0 or values.shape[-1] != len(self.cells):
             raise ValueError(f"values must have shape [..., S] = [..., {len(self.cells)}] (one per state), got "
                              f"{shape_str(values.shape)}")
         H, W = self.shape
+        states = self.shown_states()
+        cells = self.cells[states]
         grid = torch.full((*values.shape[:-1], H * W), torch.nan, dtype=DTYPE)
-        grid[..., self.cells[:, 0] * W + self.cells[:, 1]] = values
+        grid[..., cells[:, 0] * W + cells[:, 1]] = values[..., states]
         return grid.reshape(*values.shape[:-1], H, W)
 
     def state_at(self, row: int, column: int) -> int:

@@ -7,9 +7,22 @@ from typing import ClassVar
 import gymnasium
 import numpy as np
 import torch
+from gymnasium.envs.toy_text import CliffWalkingEnv, FrozenLakeEnv, TaxiEnv
 
-from pgm_control._checks import DTYPE, check_horizon
+from pgm_control._checks import DTYPE, check_horizon, check_integer
+from pgm_control.envs.grid import GOAL, START, TRAP, GridLayout
 from pgm_control.mdp import TabularMDP
+
+# Gymnasium's action order and the (row, column) step of each action, per toy-text grid.
+FROZEN_LAKE_ACTIONS = (("left", "down", "right", "up"), [[0, -1], [1, 0], [0, 1], [-1, 0]])
+CLIFF_WALKING_ACTIONS = (("up", "right", "down", "left"), [[-1, 0], [0, 1], [1, 0], [0, -1]])
+TAXI_ACTIONS = (("south", "north", "east", "west", "pickup", "dropoff"),
+                [[1, 0], [-1, 0], [0, 1], [0, -1], [0, 0], [0, 0]])
+# Taxi's 5x5 grid, its four stands R, G, Y, B, and the passenger location 4 = in the taxi.
+TAXI_SHAPE = (5, 5)
+TAXI_STANDS = {"R": (0, 0), "G": (0, 4), "Y": (4, 0), "B": (4, 3)}
+IN_TAXI = len(TAXI_STANDS)
+PASSENGER = "P"  # the map character of the cell where the passenger waits, in a Taxi slice
 
 
 def from_gymnasium(env, discount: float = 1.0) -> TabularMDP:
@@ -20,6 +33,15 @@ def from_gymnasium(env, discount: float = 1.0) -> TabularMDP:
     r(s, a, s') form reduced to r(s, a)); every state entered with ``terminated=True`` becomes an
     absorbing, zero-reward terminal state (its own outgoing ``P`` entries are ignored). The initial
     distribution is ``env.unwrapped.initial_state_distrib`` when present, else uniform.
+
+    The toy-text grids get their :class:`~pgm_control.envs.GridLayout` (so that
+    :func:`~pgm_control.viz.plot_grid_values` draws them, arrows in Gymnasium's action order) and
+    their action names: FrozenLake (any map, e.g. 4x4, 8x8 or ``desc=``) with its holes as traps
+    ``X`` and the goal ``G``; CliffWalking's 4x12 grid with the cliff ``C``, start ``S`` and goal
+    ``G``. Taxi's 500 states are (taxi row, taxi column, passenger location, destination), not one
+    grid: its layout draws the slice of 25 states with the passenger waiting at stand R and the
+    destination G (see :func:`taxi_layout`; another slice with
+    ``mdp.replace(layout=taxi_layout(passenger, destination))``). Other environments get none.
 
     Raises ``ValueError`` if a reachable non-terminal state enters a terminal state without
     ``terminated=True`` (the terminal set would be ambiguous). Unreachable states are not checked
@@ -59,12 +81,15 @@ def from_gymnasium(env, discount: float = 1.0) -> TabularMDP:
             f"state {next_states[s, a, k]} is entered with terminated=True elsewhere but without it "
             f"from state {s} under action {a}; cannot tell whether it is terminal"
         )
+    action_names, layout = toy_text_layout(env.unwrapped, terminal)
     return TabularMDP(
         (torch.from_numpy(next_states), torch.from_numpy(probs)),
         torch.from_numpy(rewards),
         initial=None if initial is None else torch.as_tensor(np.asarray(initial), dtype=DTYPE),
         discount=discount,
         terminal=torch.from_numpy(terminal),
+        action_names=action_names,
+        layout=layout,
     )
 
 
@@ -92,6 +117,73 @@ def _read_outcome(outcome, s: int, a: int, num_states: int) -> tuple:
     if not 0 <= int(s_next) < num_states:
         raise ValueError(f"env.unwrapped.P[{s}][{a}] leads to state {s_next}, outside 0..{num_states - 1}")
     return p, s_next, r, done
+
+
+def toy_text_layout(env, terminal: np.ndarray) -> tuple[tuple[str, ...] | None, GridLayout | None]:
+    """(action names, grid layout) of an unwrapped toy-text environment; (None, None) for others.
+
+    States are cells in row-major order in FrozenLake and CliffWalking; ``terminal`` ``[S]`` marks
+    the goal of CliffWalking (FrozenLake's map names its own holes and goal).
+    """
+    if isinstance(env, FrozenLakeEnv):
+        kinds = np.vectorize({"S": START, "F": ".", "H": TRAP, "G": GOAL}.get)(env.desc.astype(str))
+        return FROZEN_LAKE_ACTIONS[0], _full_grid_layout(kinds, FROZEN_LAKE_ACTIONS[1])
+    if isinstance(env, CliffWalkingEnv):
+        kinds = np.where(env._cliff, "C", ".")
+        kinds.flat[env.start_state_index] = START
+        kinds.flat[np.flatnonzero(terminal)] = GOAL
+        return CLIFF_WALKING_ACTIONS[0], _full_grid_layout(kinds, CLIFF_WALKING_ACTIONS[1])
+    if isinstance(env, TaxiEnv):
+        return TAXI_ACTIONS[0], taxi_layout()
+    return None, None
+
+
+def _full_grid_layout(kinds: np.ndarray, moves) -> GridLayout:
+    """The layout of a grid whose states are all its cells, in row-major order."""
+    H, W = kinds.shape
+    cells = torch.cartesian_prod(torch.arange(H), torch.arange(W))
+    return GridLayout(shape=(H, W), cells=cells, kinds=kinds, moves=torch.tensor(moves))
+
+
+def taxi_layout(passenger: int = 0, destination: int = 1) -> GridLayout:
+    r"""A :class:`~pgm_control.envs.GridLayout` of Gymnasium's Taxi that draws one slice of its states.
+
+    Taxi's state ((row · 5 + column) · 5 + passenger) · 4 + destination holds the taxi's cell on the
+    5x5 grid, the passenger's location (0-3: waiting at stand R, G, Y or B; 4: in the taxi) and the
+    destination stand (0-3). The layout places every state at the taxi's cell and draws the 25 states
+    of one passenger location and destination (``shown``), with the destination marked ``G`` and a
+    waiting passenger ``P``; the walls between cells are not drawn.
+
+    Args:
+        passenger: the passenger location 0..4 of the slice (default 0: waiting at R).
+        destination: the destination stand 0..3 (default 1: G).
+
+    Example:
+        >>> layout = taxi_layout(passenger=4, destination=3)
+        >>> int(layout.shown.sum()), layout.note
+        (25, 'Taxi: passenger in the taxi, destination B (25 of 500 states)')
+    """
+    passenger = check_integer(passenger, "passenger", "an integer")
+    destination = check_integer(destination, "destination", "an integer")
+    stands = list(TAXI_STANDS)
+    if not 0 <= passenger <= IN_TAXI:
+        raise ValueError(f"passenger must be a location 0..{IN_TAXI} (stands {', '.join(stands)}, then "
+                         f"{IN_TAXI} = in the taxi), got {passenger}")
+    if not 0 <= destination < len(stands):
+        raise ValueError(f"destination must be a stand 0..{len(stands) - 1} ({', '.join(stands)}), got {destination}")
+    H, W = TAXI_SHAPE
+    states = torch.arange(H * W * (IN_TAXI + 1) * len(stands))
+    taxi_cell = states // ((IN_TAXI + 1) * len(stands))
+    cells = torch.stack([taxi_cell // W, taxi_cell % W], dim=-1)
+    shown = ((states // len(stands)) % (IN_TAXI + 1) == passenger) & (states % len(stands) == destination)
+    kinds = np.full(TAXI_SHAPE, ".")
+    if passenger < IN_TAXI:
+        kinds[TAXI_STANDS[stands[passenger]]] = PASSENGER
+    kinds[TAXI_STANDS[stands[destination]]] = GOAL
+    where = "in the taxi" if passenger == IN_TAXI else f"waiting at {stands[passenger]}"
+    note = f"Taxi: passenger {where}, destination {stands[destination]} ({int(shown.sum())} of {len(states)} states)"
+    return GridLayout(shape=TAXI_SHAPE, cells=cells, kinds=kinds, moves=torch.tensor(TAXI_ACTIONS[1]), shown=shown,
+                      note=note)
 
 
 def _reachable(next_states, probs, terminal, initial) -> np.ndarray:

@@ -51,9 +51,11 @@ def backward_induction(
     ``[T, S]`` (T entries: the terminal V_T = 0 is not stored), on ``mdp.device``.
     """
     S, A = mdp.num_states, mdp.num_actions
-    # With autograd on, collect steps in lists and stack once; otherwise write into preallocated
-    # tensors so that a [T, S, A] table of 10^8 entries is never held twice.
-    track = torch.is_grad_enabled() and mdp.rewards.requires_grad
+    # With autograd on, or rewards of a tensor subclass that carries information through the ops (Pyro's
+    # provenance tracking, which pgm_graph reads the IRL model's edges from), collect the steps' own
+    # results in lists and stack once; otherwise write into preallocated tensors so that a [T, S, A]
+    # table of 10^8 entries is never held twice (a write into a plain tensor drops both).
+    track = (torch.is_grad_enabled() and mdp.rewards.requires_grad) or type(mdp.rewards) is not torch.Tensor
     q_steps, v_steps = [], []
     if not track:
         q_all = torch.empty(horizon if keep_q else 1, S, A, dtype=DTYPE, device=mdp.device)

@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 import pyro
 import torch
 from pyro.distributions.transforms import biject_to
@@ -65,6 +66,9 @@ _AUTO_PROGRESS_STATES = 4000
 class BayesianIRLResult:
     r"""What :func:`bayesian_irl` returns (M posterior draws of ψ ``[F]``; T steps; S states, A actions).
 
+    ``losses`` is a NumPy array; the rest are float64 torch tensors: call ``.numpy()`` for NumPy, whose
+    reductions (``np.mean``, ``np.max``, ...) do not accept tensors.
+
     Attributes:
         samples: posterior draws ψ^(m) ``[M, F]`` (NUTS: chains concatenated after warmup; SVI: draws
             from the fitted Gaussian).
@@ -86,7 +90,7 @@ class BayesianIRLResult:
         diagnostics: NUTS only (else None): ``r_hat`` ``[F]`` (split Gelman-Rubin; ≈ 1 when mixed),
             ``n_eff`` ``[F]`` (effective sample size), ``divergences`` (count after warmup) and
             ``acceptance_rate``.
-        losses: SVI only (else None): the negative ELBO per step ``[num_steps]``.
+        losses: SVI only (else None): the negative ELBO per step ``[num_steps]`` (a NumPy float64 array).
     """
 
     samples: torch.Tensor
@@ -98,7 +102,7 @@ class BayesianIRLResult:
     num_policy_samples: int
     method: str
     diagnostics: dict | None = None
-    losses: torch.Tensor | None = None
+    losses: np.ndarray | None = None
 
     @property
     def psi_mean(self) -> torch.Tensor:
@@ -265,7 +269,7 @@ def sample_nuts(model, num_samples: int, warmup_steps: int, num_chains: int, sho
 
 
 def fit_gaussian(model, num_samples: int, num_steps: int, lr: float, show: bool,
-                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+                 device: torch.device) -> tuple[torch.Tensor, np.ndarray]:
     """SVI with ``AutoMultivariateNormal`` (started at the prior mean); returns ``num_samples`` draws of
     ``psi`` from the fitted guide and the loss (-ELBO) per step."""
     pyro.clear_param_store()
@@ -279,7 +283,7 @@ def fit_gaussian(model, num_samples: int, num_steps: int, lr: float, show: bool,
             bar.update()
     with torch.no_grad():  # one vectorized pass of the guide (a Python loop costs ~15 ms a draw)
         samples = Predictive(guide, num_samples=num_samples, parallel=True)()["psi"].to(DTYPE)
-    return samples, torch.tensor(losses, dtype=DTYPE, device=samples.device)
+    return samples, np.array(losses, dtype=np.float64)
 
 
 def init_to_zero(site: dict, device: torch.device) -> torch.Tensor:

@@ -187,6 +187,9 @@ def feature_expectations(mdp: TabularMDP, policy: torch.Tensor, features: torch.
 class FeatureMatchingResult:
     r"""What :func:`feature_matching_irl` returns (J policies found, K iterations).
 
+    Every array is a float64 torch tensor: call ``.numpy()`` for NumPy, whose reductions (``np.mean``,
+    ``np.max``, ...) do not accept tensors.
+
     Attributes:
         psi: the reward weights ψ ``[F]`` of the last policy found (π_{J-1} is optimal for ψᵀf), the
             last direction in which the found policies fell short of the expert (projection: μ_E - μ̄;

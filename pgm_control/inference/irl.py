@@ -155,6 +155,9 @@ def demonstrated_feature_counts(mdp: TabularMDP, demonstrations: Demonstrations,
 class MaxEntIRLResult:
     r"""What :func:`maxent_irl` returns.
 
+    Every array is a float64 torch tensor: call ``.numpy()`` for NumPy, whose reductions (``np.mean``,
+    ``np.max``, ...) do not accept tensors.
+
     Attributes:
         reward: the fitted parameterization (a ``LinearReward`` or the trained ``NeuralReward``).
         psi: ψ ``[F]`` for a linear reward (None for a neural one).
@@ -296,7 +299,8 @@ class HierarchicalIRLResult:
     r"""What :func:`hierarchical_irl` returns: the MAP ``psi`` ``[F]`` (None for a neural reward) and
     ``temperatures`` α_m ``[M]``, the shared ``reward_table`` ``[S, A]``, each demonstrator's soft-optimal
     ``policies`` ``[M, T, S, A]``, and per step the ``log_joint`` (log p(ψ, α, τ_{1:N}) / N),
-    ``gradient_norm`` and whether it ``converged``."""
+    ``gradient_norm`` and whether it ``converged``. The arrays are float64 torch tensors: call ``.numpy()``
+    for NumPy, whose reductions (``np.mean``, ``np.max``, ...) do not accept tensors."""
 
     psi: torch.Tensor | None
     temperatures: torch.Tensor

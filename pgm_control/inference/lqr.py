@@ -67,6 +67,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyro
 import torch
 from pyro.infer import SVI, Trace_ELBO
@@ -97,7 +98,8 @@ class LQRSolution:
     ``gains`` K_t ``[T, m, n]``, ``covariances`` Σ_t ``[T, m, m]``: π_t(u|x) = N(u; K_t x, Σ_t);
     ``value_matrices`` P_t ``[T+1, n, n]`` and ``value_constants`` c_t ``[T+1]`` (entry T is
     V_T = 0): V_t(x) = -½ xᵀP_t x + c_t, in reward units (V/α is log β_t(x) for the optimistic
-    backup). Code time t = 0..T-1 is the slides' 1..T.
+    backup). Code time t = 0..T-1 is the slides' 1..T. The arrays are float64 torch tensors: call
+    ``.numpy()`` for NumPy, whose reductions (``np.mean``, ``np.max``, ...) do not accept tensors.
     """
 
     gains: torch.Tensor
@@ -380,14 +382,15 @@ def policy_elbo(system: LinearGaussianSystem, gains, covariances, offsets=None,
 @dataclass(eq=False)
 class GaussianPolicyFit:
     """What :func:`fit_gaussian_policy` returns: the fitted ``guide``, its ``gains`` ``[T, m, n]``,
-    ``offsets`` ``[T, m]`` and ``covariances`` ``[T, m, m]`` (detached), and ``elbo_history`` ``[num_steps]``
-    (one SVI estimate per step, per trajectory, in nats)."""
+    ``offsets`` ``[T, m]`` and ``covariances`` ``[T, m, m]`` (detached torch tensors: ``.numpy()`` for
+    NumPy, whose reductions do not accept tensors), and ``elbo_history`` ``[num_steps]`` (a NumPy float64
+    array: one SVI estimate per step, per trajectory, in nats)."""
 
     guide: GaussianPolicyGuide
     gains: torch.Tensor
     offsets: torch.Tensor
     covariances: torch.Tensor
-    elbo_history: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=DTYPE))
+    elbo_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def fit_gaussian_policy(
@@ -438,11 +441,11 @@ def fit_gaussian_policy(
     scaled_guide = pyro.poutine.scale(guide, scale=scale)
     optimizer = ClippedAdam({"lr": lr, "lrd": (final_lr / lr) ** (1.0 / num_steps)})
     svi = SVI(model, scaled_guide, optimizer, loss=Trace_ELBO())
-    history = torch.empty(num_steps, dtype=DTYPE)
+    history = np.empty(num_steps)
     with tqdm(range(num_steps), disable=not progress, desc="SVI (Gaussian policy)", leave=False) as steps:
         for step in steps:
             history[step] = -svi.step(system, horizon, num_trajectories, temperature)
-            steps.set_postfix(elbo=f"{history[step].item():.3f}", refresh=False)
+            steps.set_postfix(elbo=f"{history[step]:.3f}", refresh=False)
     with torch.no_grad():
         gains, offsets, covariances = guide.gains().detach(), guide.offsets().detach(), guide.covariances().detach()
     return GaussianPolicyFit(guide=guide, gains=gains, offsets=offsets, covariances=covariances,

@@ -15,7 +15,10 @@ from pgm_control.inference.policies import soft_log_policy
 @dataclass(frozen=True, eq=False)
 class ValueResult:
     """Classic (hard) values: ``q`` ``[S, A]`` / ``[T, S, A]``, ``v`` ``[S]`` / ``[T, S]``, and
-    ``policy`` ``[S, A]`` / ``[T, S, A]`` (greedy policies spread uniformly over tied actions)."""
+    ``policy`` ``[S, A]`` / ``[T, S, A]`` (greedy policies spread uniformly over tied actions).
+
+    The tables are float64 torch tensors: call ``.numpy()`` for NumPy, whose reductions (``np.mean``,
+    ``np.max``, ...) do not accept tensors."""
 
     q: torch.Tensor
     v: torch.Tensor
@@ -33,6 +36,8 @@ class SoftValueResult:
     cached (``log_policy`` from ``q``; ``q`` by one backup per step from ``v``). The per-step
     accessors :meth:`q_at`, :meth:`log_policy_at` and :meth:`policy_at` compute one ``[S, A]`` step
     without building any ``[T, S, A]`` table.
+    The tables are float64 torch tensors: call ``.numpy()`` for NumPy, whose reductions (``np.mean``,
+    ``np.max``, ...) do not accept tensors.
     """
 
     v: torch.Tensor

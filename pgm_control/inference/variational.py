@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyro
 import torch
 from pyro.infer import SVI, TraceGraph_ELBO
@@ -84,12 +85,13 @@ def elbo(mdp: TabularMDP, horizon: int, policy, *, temperature: float = 1.0, act
 @dataclass(eq=False)
 class PolicyFit:
     """What :func:`fit_policy` returns: the fitted ``guide``, its ``log_policy`` / ``policy``
-    ``[T, S, A]``, and ``elbo_history`` (one SVI estimate of the ELBO per step, per trajectory, in units
-    of log p(O_{1:T}))."""
+    ``[T, S, A]`` (torch tensors: ``.numpy()`` for NumPy, whose reductions do not accept tensors), and
+    ``elbo_history`` ``[num_steps]`` (a NumPy float64 array: one SVI estimate of the ELBO per step, per
+    trajectory, in units of log p(O_{1:T}))."""
 
     guide: object
     log_policy: torch.Tensor
-    elbo_history: list = field(default_factory=list)
+    elbo_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def policy(self) -> torch.Tensor:
@@ -158,7 +160,7 @@ def fit_policy(
             steps.set_postfix(elbo=f"{history[-1]:.3f}", refresh=False)
     with torch.no_grad():
         log_policy = guide.log_policy().detach().to(DTYPE)
-    return PolicyFit(guide=guide, log_policy=log_policy, elbo_history=history)
+    return PolicyFit(guide=guide, log_policy=log_policy, elbo_history=np.array(history, dtype=np.float64))
 
 
 def policy_svi(guide, num_trajectories: int, num_steps: int, *, lr: float = 0.1, final_lr: float = 0.005,

@@ -24,6 +24,8 @@ temperature α, π_ψ and p_ψ are those of reward r_ψ/α at temperature 1, whi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyro
 import pyro.distributions as dist
 import torch
@@ -31,10 +33,11 @@ import torch
 from pgm_control._checks import DTYPE, check_temperature
 from pgm_control._mdp_inputs import check_mdp, log_action_prior
 from pgm_control.demonstrations import Demonstrations, transition_log_probs
-from pgm_control.inference.results import SoftValueResult
-from pgm_control.inference.soft import solve_soft
 from pgm_control.mdp import TabularMDP
 from pgm_control.models.rewards import LinearReward, NeuralReward
+
+if TYPE_CHECKING:
+    from pgm_control.inference.results import SoftValueResult
 
 VARIANTS = ("causal", "trajectory")
 
@@ -116,6 +119,10 @@ def soft_solution(mdp: TabularMDP, horizon: int, variant: str, temperature: floa
     ``"causal"``, optimistic for ``"trajectory"``), for inputs already validated (``log_prior`` from
     :func:`read_log_prior`)."""
     backup = "expected" if variant == "causal" else "optimistic"
+    # Imported here, not at the top: pgm_control.inference imports this module (its IRL algorithms fit
+    # this model), so a top-level import would make `import pgm_control.models` circular.
+    from pgm_control.inference.soft import solve_soft
+
     uniform = log_prior is None
     return solve_soft(mdp, horizon, temperature, backup, log_action_prior(mdp, None) if uniform else log_prior,
                       uniform_prior=uniform, progress=False)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from pgm_control._checks import DTYPE, check_horizon, check_integer, check_real, check_seed
@@ -43,17 +44,21 @@ from pgm_control.sampling import sample_trajectories
 class PolicyGradientResult:
     r"""What :func:`reinforce` returns.
 
+    The logs ``mean_returns`` and ``objectives`` are NumPy arrays (``np.mean(fit.mean_returns[-20:])``);
+    ``log_policy`` is a torch tensor: call ``.numpy()`` for NumPy (its reductions, ``np.mean``,
+    ``np.max``, ..., do not accept tensors).
+
     Attributes:
         log_policy: log π_t(a|s) ``[T, S, A]`` (code t = 0..T-1; float64).
-        mean_returns: batch mean of Σ_t γ^t r_t at each iteration ``[num_iterations]``.
+        mean_returns: batch mean of Σ_t γ^t r_t at each iteration ``[num_iterations]`` (NumPy float64).
         objectives: batch mean of Σ_t γ^t (r_t - α log π_t(a_t|s_t)), the sampled J(θ) before each
-            update ``[num_iterations]`` (equal to ``mean_returns`` when α = 0).
+            update ``[num_iterations]`` (NumPy float64; equal to ``mean_returns`` when α = 0).
         entropy_bonus: α.
     """
 
     log_policy: torch.Tensor
-    mean_returns: torch.Tensor
-    objectives: torch.Tensor
+    mean_returns: np.ndarray
+    objectives: np.ndarray
     entropy_bonus: float
 
     @property
@@ -177,8 +182,8 @@ def reinforce(mdp: TabularMDP, horizon: int, num_iterations: int, *, num_episode
             bar.update()
     return PolicyGradientResult(
         log_policy=torch.log_softmax(logits.detach(), dim=-1),
-        mean_returns=torch.tensor(mean_returns, dtype=DTYPE),
-        objectives=torch.tensor(objectives, dtype=DTYPE),
+        mean_returns=np.array(mean_returns, dtype=np.float64),
+        objectives=np.array(objectives, dtype=np.float64),
         entropy_bonus=entropy_bonus,
     )
 

@@ -61,12 +61,16 @@ _BAR_CHUNK = 1000
 class TabularQResult:
     r"""What :func:`q_learning` and :func:`soft_q_learning` return.
 
+    ``episode_returns``, a log of the run, is a NumPy array (``np.mean(result.episode_returns[-100:])``);
+    the tables are torch tensors: call ``.numpy()`` for NumPy (its reductions, ``np.mean``, ``np.max``,
+    ..., do not accept tensors).
+
     Attributes:
         q: the learned Q(s, a) ``[S, A]`` (float64).
         temperature: α of the policy read from ``q``: 0 for Q-learning (greedy), the soft
             Q-learning temperature otherwise.
-        episode_returns: the undiscounted return Σ_t r_t of each finished episode ``[E]`` (float64;
-            a last, unfinished episode is left out).
+        episode_returns: the undiscounted return Σ_t r_t of each finished episode ``[E]`` (a float64
+            NumPy array; a last, unfinished episode is left out).
         visits: n(s, a), the number of updates of each pair ``[S, A]`` (int64).
         num_steps: the number of environment steps taken.
         available_actions: A(s) as a bool mask ``[S, A]``, read from the environment's
@@ -76,7 +80,7 @@ class TabularQResult:
 
     q: torch.Tensor
     temperature: float
-    episode_returns: torch.Tensor
+    episode_returns: np.ndarray
     visits: torch.Tensor
     num_steps: int
     available_actions: torch.Tensor | None = None
@@ -274,7 +278,7 @@ def _run(env, num_steps: int, discount: float, lr: float | None, *, soft_tempera
     return TabularQResult(
         q=torch.from_numpy(q_np.copy()),
         temperature=soft_temperature,
-        episode_returns=torch.tensor(returns, dtype=DTYPE),
+        episode_returns=np.array(returns, dtype=np.float64),
         visits=torch.tensor(visits, dtype=torch.long),
         num_steps=num_steps,
         available_actions=torch.from_numpy(available.copy()),

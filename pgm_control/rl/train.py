@@ -234,5 +234,6 @@ def _train_tabular(env_id, steps, args, overrides, out):
     final = greedy_returns(gymnasium.make(env_id), result.q, args.eval_episodes, seed=args.seed + 10_000)
     checkpoint = out / "q_table.pt"
     torch.save({"q": result.q, "policy": result.policy, "visits": result.visits,
-                "episode_returns": result.episode_returns, "env": env_id, "seed": args.seed}, checkpoint)
+                "episode_returns": torch.from_numpy(result.episode_returns), "env": env_id, "seed": args.seed},
+               checkpoint)
     return history, final, checkpoint, f"Q-learning on {env_id}, seed {args.seed}"

@@ -6,24 +6,36 @@ Data first, drawing last: :func:`pgm_graph` runs a Pyro model and reads its grap
 
     s_t → a_t,   s_t → s_{t+1},   a_t → s_{t+1},   s_t → O_t,   a_t → O_t,
 
-with every O_t observed (shaded). Tests check the graph and the drawing's structure, never pixels.
+with every O_t observed (shaded). For :func:`~pgm_control.models.irl.irl_model` (no time-indexed
+sites: one vectorized site per kind) it is ψ → a_t (and ψ → s_{t+1} for ``variant="trajectory"``,
+whose posterior dynamics depend on ψ), with a_t and s_{t+1} observed inside the plates
+demonstrations × steps. Plates are drawn as boxes labelled with their name and size. Tests check the
+graph and the drawing's structure, never pixels.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import pairwise
 
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
-from matplotlib.patches import Circle, FancyArrowPatch
+from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 from pyro import poutine
 from pyro.infer.inspect import get_dependencies
 
 # Site names ``<base>_<t>`` carry code time t; the base names of the optimality model's kinds.
 TIMED_NAME = re.compile(r"^(?P<base>.+)_(?P<time>\d+)$")
 KIND_OF_BASE = {"s": "state", "a": "action", "O": "optimality"}
+# Sites without a time suffix that the library's models name (the IRL models): (kind, label).
+NAMED_SITES = {
+    "psi": ("parameter", r"$\psi$"),
+    "temperature": ("parameter", r"$\alpha$"),
+    "actions": ("action", r"$a_t$"),
+    "transitions": ("state", r"$s_{t+1}$"),
+}
 # Rows of the drawing, bottom to top, as in the lecture: states, actions, optimality variables.
 # Kinds not listed here get the rows above, in the order they first appear.
 KIND_ROWS = {"state": 0, "action": 1, "optimality": 2}
@@ -33,6 +45,16 @@ ROW_SHIFTS = {0: 0.0, 1: 0.4, 2: 0.2}
 SLICE_WIDTH = 1.6
 ROW_HEIGHT = 1.1
 NODE_RADIUS = 0.3
+# Plates: a box this far outside its nodes' circles, each enclosed plate adding PLATE_STEP (room for
+# the enclosed plate's label); in layouts without time, groups of nodes in different plates sit
+# PLATE_GAP further apart than nodes of one group.
+PLATE_MARGIN = 0.15
+PLATE_STEP = 0.25
+PLATE_GAP = 0.6
+# A plate's label (fontsize PLATE_FONTSIZE) is about this wide per character in data units, at the
+# default figure size (1.1 inch per unit; a 9 pt glyph is about 0.075 inch); a box widens to fit it.
+PLATE_FONTSIZE = 9
+PLATE_CHAR_WIDTH = 0.075
 # Arrows that would cross a node bend by this arc3 "rad" (apex at rad/2 of their length off the line).
 BEND = 0.3
 OBSERVED_COLOUR = "0.75"
@@ -41,7 +63,11 @@ LATENT_COLOUR = "white"
 
 def site_kind(name: str) -> str:
     """The kind of a site from its name: ``"state"``, ``"action"`` or ``"optimality"`` for
-    ``s_t``, ``a_t``, ``O_t``; ``"other"`` for any other name."""
+    ``s_t``, ``a_t``, ``O_t``; the kind of the IRL models' sites in ``NAMED_SITES`` (``psi`` →
+    ``"parameter"``, ``actions`` → ``"action"``, ``transitions`` → ``"state"``); ``"other"`` for any
+    other name."""
+    if name in NAMED_SITES:
+        return NAMED_SITES[name][0]
     match = TIMED_NAME.match(name)
     return KIND_OF_BASE.get(match["base"], "other") if match else "other"
 
@@ -54,7 +80,10 @@ def site_time(name: str) -> int | None:
 
 def site_label(name: str) -> str:
     r"""Math label of a site, in the slides' 1-based time: ``"s_0"`` → ``"$s_{1}$"``;
-    ``"obs_2"`` → ``"obs$_{3}$"``; names without a time suffix stay as they are."""
+    ``"obs_2"`` → ``"obs$_{3}$"``; the IRL models' sites in ``NAMED_SITES`` get their symbols
+    (``"psi"`` → ``"$\\psi$"``, ``"actions"`` → ``"$a_t$"``); other names stay as they are."""
+    if name in NAMED_SITES:
+        return NAMED_SITES[name][1]
     match = TIMED_NAME.match(name)
     if match is None:
         return name.replace("$", r"\$")
@@ -89,7 +118,8 @@ def pgm_graph(model: Callable, *model_args, kind_of: Callable[[str], str] | None
     - ``label`` (str): a matplotlib math label in the slides' time, e.g. ``"$s_{1}$"`` for ``s_0``;
     - ``plates`` (tuple of str): the vectorized plates the site sits in, outermost first.
 
-    ``graph.graph["model"]`` is the model's name.
+    ``graph.graph["model"]`` is the model's name; ``graph.graph["plates"]`` maps each vectorized
+    plate's name to its size, outermost first.
 
     Example:
         >>> from pgm_control.envs import lottery_mdp
@@ -99,6 +129,17 @@ def pgm_graph(model: Callable, *model_args, kind_of: Callable[[str], str] | None
         (['a_0', 's_0'], True)
         >>> graph.nodes["a_1"]["kind"], graph.nodes["a_1"]["time"], graph.nodes["a_1"]["label"]
         ('action', 1, '$a_{2}$')
+
+        The IRL model: ψ is the parent of the demonstrated actions, inside demonstrations × steps.
+
+        >>> import torch
+        >>> from pgm_control import Demonstrations
+        >>> from pgm_control.envs import terrain_gridworld
+        >>> from pgm_control.models import irl_model
+        >>> demos = Demonstrations(torch.tensor([[0, 1, 2], [0, 3, 6]]), torch.tensor([[2, 2], [1, 1]]))
+        >>> graph = pgm_graph(irl_model, terrain_gridworld(size=3, num_terrains=2), demos, 2)
+        >>> list(graph.edges), graph.nodes["actions"]["plates"], graph.graph["plates"]
+        ([('psi', 'actions')], ('demonstrations', 'steps'), {'demonstrations': 2, 'steps': 2})
     """
     if not callable(model):
         raise TypeError(f"pgm_graph needs a Pyro model (a callable), got {type(model).__name__}; "
@@ -118,7 +159,9 @@ def pgm_graph(model: Callable, *model_args, kind_of: Callable[[str], str] | None
         raise ValueError(f"sites {missing} appeared in one run of the model and not in another: pgm_graph "
                          f"needs a model whose sites do not depend on sampled values")
 
-    graph = nx.DiGraph(model=getattr(model, "__name__", type(model).__name__))
+    plate_sizes = {frame.name: frame.size for name in parents
+                   for frame in trace.nodes[name]["cond_indep_stack"] if frame.vectorized}
+    graph = nx.DiGraph(model=getattr(model, "__name__", type(model).__name__), plates=plate_sizes)
     for name in parents:
         site = trace.nodes[name]
         graph.add_node(
@@ -142,13 +185,14 @@ def pgm_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     variables on top (``KIND_ROWS``), other kinds in rows above those, in order of appearance. Nodes
     without a time go to the side: to the right of the last slice when a parent has a time (they come
     after the sequence), else to the left of the first (global variables, parameters), one column
-    further out for each earlier such node of the same row and side.
+    further out for each earlier such node of the same row and side. A graph without any time (e.g.
+    the IRL model's vectorized sites) is laid out by its plates instead: :func:`plate_layout`.
     """
-    rows = dict(KIND_ROWS)
-    for _, kind in graph.nodes(data="kind"):
-        rows.setdefault(kind, len(rows))
     times = [time for _, time in graph.nodes(data="time") if time is not None]
-    first, last = (min(times), max(times)) if times else (0, -1)
+    if not times:
+        return plate_layout(graph)
+    rows = kind_rows(graph)
+    first, last = min(times), max(times)
     side_counts = {}
     positions = {}
     for name, data in graph.nodes(data=True):
@@ -160,6 +204,72 @@ def pgm_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
             column = last + count if after else first - count
         positions[name] = (SLICE_WIDTH * (column + ROW_SHIFTS.get(row, 0.0)), ROW_HEIGHT * row)
     return positions
+
+
+def kind_rows(graph: nx.DiGraph) -> dict[str, int]:
+    """The row of each kind: ``KIND_ROWS``, then the graph's other kinds above, in order of appearance."""
+    rows = dict(KIND_ROWS)
+    for _, kind in graph.nodes(data="kind"):
+        rows.setdefault(kind, len(rows))
+    return rows
+
+
+def plate_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
+    r"""Positions (x, y) of the nodes of a graph without times, grouped by their plates.
+
+    Nodes that share their plates form a group; a group sits one column (``SLICE_WIDTH``) right of
+    every group with an edge into it (groups in a cycle share a column). In a column, groups are stacked
+    top to bottom in order of appearance, ``PLATE_GAP`` apart, and a group's nodes by kind, top to
+    bottom in reverse ``kind_rows`` order (actions above states, as in the time-sliced layout), each
+    column centred on y = 0. For the IRL model: ψ on the left, a_t above s_{t+1} on its right.
+    """
+    group_of = {name: tuple(plates) for name, plates in graph.nodes(data="plates", default=())}
+    groups = nx.DiGraph()
+    groups.add_nodes_from(group_of.values())
+    groups.add_edges_from((group_of[u], group_of[v]) for u, v in graph.edges if group_of[u] != group_of[v])
+    condensed = nx.condensation(groups)
+    depth = {}
+    for component in nx.topological_sort(condensed):
+        depth[component] = max((depth[parent] + 1 for parent in condensed.predecessors(component)), default=0)
+    group_index = {group: index for index, group in enumerate(groups)}
+    rows = kind_rows(graph)
+    columns = {}
+    for name in graph:
+        columns.setdefault(depth[condensed.graph["mapping"][group_of[name]]], []).append(name)
+    positions = {}
+    for column, names in columns.items():
+        names.sort(key=lambda name: (group_index[group_of[name]], -rows[graph.nodes[name]["kind"]]))
+        heights = [0.0]
+        for above, below in pairwise(names):
+            gap = ROW_HEIGHT + (PLATE_GAP if group_of[above] != group_of[below] else 0.0)
+            heights.append(heights[-1] - gap)
+        centre = (heights[0] + heights[-1]) / 2
+        positions.update({name: (SLICE_WIDTH * column, y - centre) for name, y in zip(names, heights)})
+    return positions
+
+
+def plate_label(graph: nx.DiGraph, plate: str) -> str:
+    """A plate's label: its name and size, e.g. ``"steps (4)"``."""
+    return f"{plate} ({graph.graph['plates'][plate]})"
+
+
+def plate_boxes(graph: nx.DiGraph, xy: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(lower left, upper right) of a box for each plate of ``graph.graph["plates"]`` that holds nodes:
+    ``PLATE_MARGIN`` outside its nodes' circles, plus ``PLATE_STEP`` per plate nested inside it, and
+    widened on both sides where its label would not fit."""
+    boxes = {}
+    for plate in graph.graph.get("plates", {}):
+        inside = [(name, plates) for name, plates in graph.nodes(data="plates", default=()) if plate in plates]
+        if not inside:
+            continue
+        nested = max(len(plates) - 1 - plates.index(plate) for _, plates in inside)
+        pad = NODE_RADIUS + PLATE_MARGIN + PLATE_STEP * nested
+        points = np.array([xy[name] for name, _ in inside])
+        lower, upper = points.min(axis=0) - pad, points.max(axis=0) + pad
+        widen = max(0.0, PLATE_CHAR_WIDTH * len(plate_label(graph, plate)) + 0.12 - (upper[0] - lower[0])) / 2
+        shift = np.array([widen, 0.0])
+        boxes[plate] = (lower - shift, upper + shift)
+    return boxes
 
 
 def _blocked(start: np.ndarray, end: np.ndarray, others: np.ndarray) -> bool:
@@ -183,10 +293,13 @@ def draw_pgm(graph: nx.DiGraph, ax=None, positions=None, title=None):
         title: the Axes title.
 
     Draws one :class:`~matplotlib.patches.Circle` per node (its gid the node's name; observed nodes
-    filled grey ``OBSERVED_COLOUR``, latent ones white), its label inside, and one
+    filled grey ``OBSERVED_COLOUR``, latent ones white), its label inside, one
     :class:`~matplotlib.patches.FancyArrowPatch` per edge (gid ``"u->v"``), clipped at the circles and
-    bent (``BEND``) where a straight arrow would cross another node. The limits show every node and
-    arc; the axis is off. Returns the matplotlib ``Axes``.
+    bent (``BEND``) where a straight arrow would cross another node, and one unfilled
+    :class:`~matplotlib.patches.Rectangle` per plate of ``graph.graph["plates"]`` around the nodes in
+    it (gid ``"plate:<name>"``), labelled ``"<name> (<size>)"`` in its lower right corner (a text with
+    the same gid). The limits show every node, arc and plate; the axis is off. Returns the matplotlib
+    ``Axes``.
     """
     if not isinstance(graph, nx.DiGraph):
         raise TypeError(f"draw_pgm draws a networkx.DiGraph (from pgm_graph), got {type(graph).__name__}")
@@ -212,6 +325,8 @@ def draw_pgm(graph: nx.DiGraph, ax=None, positions=None, title=None):
         # arc3 puts the control point at the midpoint + bend · (dy, -dx); the curve's apex is halfway.
         (dx, dy) = end - start
         extent.append((start + end) / 2 + bend / 2 * np.array([dy, -dx]))
+    boxes = plate_boxes(graph, xy)
+    extent += [corner + sign * NODE_RADIUS for box in boxes.values() for corner, sign in zip(box, (1, -1))]
     low, high = np.min(extent, axis=0) - NODE_RADIUS - 0.2, np.max(extent, axis=0) + NODE_RADIUS + 0.2
 
     if ax is None:
@@ -228,6 +343,11 @@ def draw_pgm(graph: nx.DiGraph, ax=None, positions=None, title=None):
         ax.add_patch(FancyArrowPatch(xy[parent], xy[child], patchA=circles[parent], patchB=circles[child],
                                      arrowstyle="-|>", mutation_scale=14, linewidth=1.2, color="black",
                                      connectionstyle=f"arc3,rad={bend}", zorder=1, gid=f"{parent}->{child}"))
+    for plate, (lower, upper) in boxes.items():
+        ax.add_patch(Rectangle(lower, *(upper - lower), fill=False, edgecolor="black", linewidth=1.0, zorder=0,
+                               gid=f"plate:{plate}"))
+        ax.text(upper[0] - 0.06, lower[1] + 0.05, plate_label(graph, plate), ha="right", va="bottom",
+                fontsize=PLATE_FONTSIZE, zorder=3, gid=f"plate:{plate}")
     ax.set_xlim(low[0], high[0])
     ax.set_ylim(low[1], high[1])
     ax.set_aspect("equal")
