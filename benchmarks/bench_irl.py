@@ -13,7 +13,7 @@ demonstrations are sampled from the expert's soft-optimal policy
 π* = ``soft_value_iteration(mdp, T).policy`` (expected backup, the ``causal`` model's policy) with
 ``sample_trajectories`` (seed 0).
 
-Accuracy is issue 4's measure, the mean KL over (t, s) from the expert to the learned soft policy,
+Accuracy is the recovery measure, the mean KL over (t, s) from the expert to the learned soft policy,
 
     KL(ψ) = (1/(T S)) Σ_t Σ_s Σ_a π*_t(a|s) [log π*_t(a|s) - log π_ψ,t(a|s)],
 
@@ -85,7 +85,7 @@ from pgm_control.inference import maxent_irl, soft_value_iteration
 HERE = Path(__file__).resolve().parent
 IMITATION_PYTHON = HERE / ".venv-imitation" / "bin" / "python"
 IMITATION_HELPER = HERE / "_imitation_mce_irl.py"
-KL_BOUND = 0.05  # issue 4's recovery bound, nats
+KL_BOUND = 0.05  # the recovery bound, nats
 AGREEMENT_TOL = 1e-10  # imitation's π vs soft_value_iteration's π for the same reward (float64)
 TIMED_BUDGET_S = 5.0  # best of up to 3 while the runs so far took less than this
 # The module attribute maxent_irl builds its Pyro model from (`partial(<it>, mdp, ...)`), newest first.

@@ -19,7 +19,7 @@ trajectories                        states ``[N, T+1]``, actions ``[N, T]``     
 ==================================  ==============================================  =========================
 
 Code time t = 0..T-1 is the slides' t = 1..T. p(O_t = 1 | s_t, a_t) = exp(r(s_t, a_t)/α) with
-temperature α; soft values follow seed 000: Q_t = log β_t(s, a), V_t = log β_t(s) =
+temperature α; soft values follow Lecture 20: Q_t = log β_t(s, a), V_t = log β_t(s) =
 α log Σ_a p(a|s) exp(Q_t/α), π(a|s) = p(a|s) exp((Q_t - V_t)/α). Everything exact is float64.
 """
 

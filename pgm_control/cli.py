@@ -146,7 +146,7 @@ def goal_gridworld_section(out_dir: Path, args) -> list[str]:
         f"log p(O_1:T) = {log_p_optimal:.3f}",
         (f"p(s_T = goal | O_1:T) = {float(marginals[-1, goal]):.3f}, "
          f"p(s_T = trap | O_1:T) = {float(marginals[-1, trap]):.3f}"),
-        "(the trap's mass is seed 000's optimism: the exact posterior bets on slipping into the",
+        "(the trap's mass is Lecture 20's optimism: the exact posterior bets on slipping into the",
         " absorbing trap, which stops the -1 per step; with slip 0 it is 0)",
         save_figure(values_ax.figure, out_dir / "goal_soft_values.png"),
         save_figure(marginal_axes[0].figure, out_dir / "goal_state_marginals.png"),
@@ -154,7 +154,7 @@ def goal_gridworld_section(out_dir: Path, args) -> list[str]:
 
 
 def graphical_model_section(out_dir: Path, args) -> list[str]:
-    """Seed 000's "MDP as a Graphical Model", read off the Pyro model itself and drawn (O_t shaded)."""
+    """Lecture 20's "MDP as a Graphical Model", read off the Pyro model itself and drawn (O_t shaded)."""
     from pgm_control.envs import lottery_mdp
     from pgm_control.models.optimality import optimality_model
     from pgm_control.viz import draw_pgm, pgm_graph
@@ -173,7 +173,7 @@ def graphical_model_section(out_dir: Path, args) -> list[str]:
     ]
 
 
-# Seed 000's optimism example and a grid whose soft-optimal policy is far from uniform.
+# Lecture 20's optimism example and a grid whose soft-optimal policy is far from uniform.
 PYRO_PROBLEMS = {
     "lottery, T = 5": (lambda: lottery_mdp(), 5),
     "trap grid, T = 10": (lambda: GridWorld(["......", ".S.X..", "......", "..X.G.", "......"], slip=0.1,

@@ -1,4 +1,4 @@
-"""The reward-parameter Pyro models against brute-force likelihoods, and seed 004's gradient identity."""
+"""The reward-parameter Pyro models against brute-force likelihoods, and the CS285 notes' gradient identity."""
 
 import subprocess
 import sys
@@ -120,7 +120,7 @@ def gradient_check(mdp, demos, psi, variant, temperature=1.0):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("temperature", [1.0, 0.5])
 def test_gradient_is_feature_count_mismatch_trajectory_variant(seed, temperature):
-    """Seed 004: ∇_ψ L = demonstrated − expected feature counts, exactly, for any dynamics."""
+    """The CS285 notes: ∇_ψ L = demonstrated − expected feature counts, exactly, for any dynamics."""
     mdp, *_, psi, _ = feature_mdp(seed)
     autograd, mismatch = gradient_check(mdp, sampled_demos(mdp, seed=seed), psi, "trajectory", temperature)
     torch.testing.assert_close(autograd, mismatch, atol=1e-8, rtol=0)

@@ -27,7 +27,7 @@ def test_soft_target_by_hand():
     v = [alpha * math.log((math.exp(1 / alpha) + math.exp(3 / alpha)) / 2), 0.0]
     expected = torch.tensor([1.0 + gamma * v[0], -1.0 + gamma * v[1], 0.5], dtype=torch.float64)
     assert torch.allclose(soft_q_target(reward, terminated, q_next, alpha, gamma), expected, atol=1e-12, rtol=0)
-    # seed 004's log Σ exp differs by the constant α log A: same policy, shifted values
+    # the CS285 notes' log Σ exp differs by the constant α log A: same policy, shifted values
     seed_form = alpha * torch.logsumexp(q_next / alpha, -1)
     assert torch.allclose(soft_maximum(q_next, -math.log(2), alpha), seed_form - alpha * math.log(2), atol=1e-12)
     # α = 0 is DQN's hard maximum
@@ -132,7 +132,8 @@ def test_soft_q_config_errors_name_the_field_and_divergence_stops_training():
         SoftQConfig(temperature=None)
     # lr = 1e30: the first step sends θ to ~1e30, so Q(s, ·) overflows when the policy next acts.
     agent = SoftQ(cartpole(), SoftQConfig(**{**TINY, "lr": 1e30, "learning_starts": 20}), seed=0)
-    with pytest.raises(FloatingPointError, match=r"Q\(s, ·\) = \[.*\] is not finite: the network has diverged"):
+    with pytest.raises(FloatingPointError,
+                       match=r"Q\(s, ·\) = \[.*\] is not finite at environment step \d+: the network has diverged"):
         agent.train(100, progress=False)
     assert agent.step == 20 and agent.updates == 1
 

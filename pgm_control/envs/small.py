@@ -10,7 +10,7 @@ from pgm_control.mdp import TabularMDP
 
 def lottery_mdp(win_prob: float = 0.1, safe_reward: float = -1.0, jackpot_reward: float = 0.0,
                 bust_reward: float = -3.0) -> TabularMDP:
-    r"""The optimism example (seed 000, "The problem of optimism in stochastic dynamics").
+    r"""The optimism example (Lecture 20, "The problem of optimism in stochastic dynamics").
 
     States: 0 ``start``, 1 ``safe``, 2 ``jackpot``, 3 ``bust``; actions: 0 ``safe``, 1 ``gamble``. From
     ``start`` (reward 0), ``safe`` leads to the safe state; ``gamble`` reaches the jackpot with

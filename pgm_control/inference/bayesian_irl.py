@@ -1,10 +1,10 @@
 r"""Bayesian inverse RL: the posterior over reward weights ψ of :func:`pgm_control.models.irl_model`
-(seed 004, "Inverse RL", "MaxEnt IRL"; Ramachandran & Amir 2007 with the MaxEnt likelihood).
+(CS285 notes, "Inverse RL", "MaxEnt IRL"; Ramachandran & Amir 2007 with the MaxEnt likelihood).
 
     p(ψ | τ_{1:N}) ∝ p(ψ) Π_i p(τ_i | s_{i,1}, ψ)
     log p(τ_i | s_{i,1}, ψ) = Σ_t log π_ψ,t(a_{i,t} | s_{i,t}) + (dynamics terms)
 
-with π_ψ the soft-optimal policy of r_ψ = ψᵀ f (causal: expected backup; trajectory: seed 004's
+with π_ψ the soft-optimal policy of r_ψ = ψᵀ f (causal: expected backup; trajectory: the CS285 notes'
 p(τ | O, ψ)). Two routes to the posterior:
 
 * ``method="nuts"``: Hamiltonian Monte Carlo with the No-U-Turn sampler (``pyro.infer.NUTS``) on the

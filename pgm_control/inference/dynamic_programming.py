@@ -1,4 +1,4 @@
-r"""Classic dynamic programming (seed 000, "Bellman Equation", "Optimal Policies and Value Functions").
+r"""Classic dynamic programming (Lecture 20, "Bellman Equation", "Optimal Policies and Value Functions").
 
     V_π(s) = Σ_a π(a|s) [ r(s, a) + γ Σ_{s'} p(s'|s,a) V_π(s') ]
     Q_π(s, a) = r(s, a) + γ Σ_{s'} p(s'|s,a) Σ_{a'} π(a'|s') Q_π(s', a')
@@ -38,7 +38,7 @@ def expected_backup(mdp: TabularMDP, v_next: torch.Tensor, out: torch.Tensor | N
 
 def policy_evaluation(mdp: TabularMDP, policy, horizon: int | None = None, *, tol: float = 1e-10,
                       max_iter: int = 100_000, progress: bool | None = None) -> ValueResult:
-    r"""V_π and Q_π of a policy (seed 000, "Bellman Equation for V_π(s)").
+    r"""V_π and Q_π of a policy (Lecture 20, "Bellman Equation for V_π(s)").
 
         V_π(s) = Σ_a π(a|s) [ r(s, a) + γ Σ_{s'} p(s'|s,a) V_π(s') ]
 
@@ -108,7 +108,7 @@ def _require_proper(p_pi: torch.Tensor, terminal: torch.Tensor) -> None:
 
 def value_iteration(mdp: TabularMDP, horizon: int | None = None, *, tol: float = 1e-10,
                     max_iter: int = 100_000, progress: bool | None = None) -> ValueResult:
-    r"""Bellman optimality backups (seed 000, "Optimal Policies and Value Functions").
+    r"""Bellman optimality backups (Lecture 20, "Optimal Policies and Value Functions").
 
         Q_*(s, a) = r(s, a) + γ Σ_{s'} p(s'|s,a) V_*(s'),   V_*(s) = max_{a ∈ A(s)} Q_*(s, a)
 

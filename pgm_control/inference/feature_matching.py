@@ -1,4 +1,4 @@
-r"""Feature-matching inverse RL (seed 004, "Feature Matching IRL"; Abbeel & Ng 2004).
+r"""Feature-matching inverse RL (CS285 notes, "Feature Matching IRL"; Abbeel & Ng 2004).
 
 With a linear reward r_ψ(s, a) = ψᵀ f(s, a), a policy's return is ψᵀ μ(π), where
 
@@ -9,7 +9,7 @@ demonstrations' start distribution ρ; w_t: the fraction of demonstrations with 
 equal lengths). A policy whose μ matches the expert's μ_E = (1/N) Σ_i Σ_t f(s_{i,t}, a_{i,t}) earns the
 expert's return under *every* ψ:  |ψᵀ μ(π) - ψᵀ μ_E| ≤ ‖ψ‖ ‖μ(π) - μ_E‖.
 
-Seed 004 picks ψ by the maximum margin m over all policies Π,
+The CS285 notes pick ψ by the maximum margin m over all policies Π,
 
     max_{ψ, m} m   s.t.  ψᵀ μ_E ≥ max_{π ∈ Π} ψᵀ μ(π) + m,        ‖ψ‖ ≤ 1
     ⇔  min_ψ ½‖ψ‖²  s.t.  ψᵀ (μ_E - μ(π)) ≥ 1  for all π            (the SVM form; m = 1/‖ψ‖)
@@ -25,7 +25,7 @@ distribution (steps weighted by the fraction of demonstrations that reach them);
 policy, not a random one; the projection coefficient is clipped to [0, 1] so that μ̄ stays a mixture
 of found policies (t still never increases); the max-margin QP is solved exactly as a least-distance
 program by NNLS (no QP package); the mixture is also returned as one Markov policy with the same
-visitation. Seed 004's structured margin D(π, π*) is not used (the plain margin of Abbeel & Ng).
+visitation. The CS285 notes' structured margin D(π, π*) is not used (the plain margin of Abbeel & Ng).
 
 References: Abbeel & Ng, "Apprenticeship Learning via Inverse Reinforcement Learning", ICML 2004;
 Lawson & Hanson, "Solving Least Squares Problems", 1974 (ch. 23: NNLS and least-distance programming).
@@ -93,7 +93,7 @@ def nnls(matrix: torch.Tensor, target: torch.Tensor, max_iter: int | None = None
 
 def max_margin_reward(expert_features: torch.Tensor,
                       policy_features: torch.Tensor) -> tuple[torch.Tensor | None, float]:
-    r"""The SVM form of seed 004's max-margin problem over the policies found so far, solved exactly:
+    r"""The SVM form of the CS285 notes' max-margin problem over the policies found so far, solved exactly:
 
         ψ* = argmin_ψ ½‖ψ‖²   s.t.  ψᵀ (μ_E - μ_j) ≥ 1,  j = 1..J,        margin m = 1/‖ψ*‖
 
@@ -245,7 +245,7 @@ def feature_matching_irl(
     tol: float = 1e-3,
     progress: bool | None = None,
 ) -> FeatureMatchingResult:
-    r"""Feature-matching IRL (seed 004, "Feature Matching IRL"; Abbeel & Ng 2004, §3).
+    r"""Feature-matching IRL (CS285 notes, "Feature Matching IRL"; Abbeel & Ng 2004, §3).
 
     Find ψ with ψᵀ μ_E ≥ max_π ψᵀ μ(π) + m and a mixture of optimal policies whose feature
     expectations match the expert's, ‖Σ_j λ_j μ_j - μ_E‖ ≤ tol (hence, for any reward ψᵀf with

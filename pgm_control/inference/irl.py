@@ -1,8 +1,8 @@
-r"""Maximum-entropy inverse RL (seed 004, "MaxEnt IRL"): expected feature counts by messages, and the
+r"""Maximum-entropy inverse RL (CS285 notes, "MaxEnt IRL"): expected feature counts by messages, and the
 MAP / maximum-likelihood reward of :func:`pgm_control.models.irl_model`.
 
 The log-likelihood of N demonstrations (given their start states) under reward r_ψ = ψᵀ f and its
-gradient, seed 004's algorithm:
+gradient, the CS285 notes' algorithm:
 
     L(ψ)     = (1/N) Σ_i log p(τ_i | s_{i,1}, ψ)
     ∇_ψ L    = (1/α) [ (1/N) Σ_i Σ_t f(s_{i,t}, a_{i,t})  -  Σ_t Σ_{s,a} μ_t(s, a) f(s, a) ]
@@ -63,7 +63,7 @@ def state_action_visitation(mdp: TabularMDP, horizon: int, *, variant: str = "ca
 
     with d_1 = ρ = ``start`` (default ``mdp.initial``) and π, Q, V the soft solution of `variant`. The
     trajectory variant is Σ_{s_1} ρ(s_1) p(s_t, a_t | s_1, O_{1:T}): for each start state the posterior
-    ∝ β_t(s, a) α_t(s) of seed 004 (step 2 of MaxEnt IRL) with α_1 a point mass at s_1, averaged over
+    ∝ β_t(s, a) α_t(s) of the CS285 notes (step 2 of MaxEnt IRL) with α_1 a point mass at s_1, averaged over
     the starts. (It is not β_t α_t normalized with α_1 = ρ: that would tilt the starts toward high
     β_1, i.e. let the demonstrator choose them.) Each μ_t sums to 1.
     """

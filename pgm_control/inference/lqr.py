@@ -1,12 +1,12 @@
 r"""Continuous control as inference in closed form: the linear-Gaussian system with quadratic reward
-(seed 000, "How are these messages related to RL?", "The problem of optimism in stochastic dynamics",
+(Lecture 20, "How are these messages related to RL?", "The problem of optimism in stochastic dynamics",
 "Control via variational inference"), solved exactly by Riccati recursions, and by SVI.
 
 System (:class:`~pgm_control.envs.lqr.LinearGaussianSystem`): x_{t+1} = A x_t + B u_t + w_t,
 w_t ~ N(0, Σ_w), x_1 ~ N(μ_0, Σ_0), r(x, u) = -½(xᵀQx + uᵀRu), temperature α, code time t = 0..T-1.
 
 **Action prior.** Actions are continuous, and the soft maximum integrates against Lebesgue measure,
-the improper uniform prior (seed 000's V = log ∫ exp(Q) da):
+the improper uniform prior (Lecture 20's V = log ∫ exp(Q) da):
 
     V_t(x)     = α log ∫ exp(Q_t(x, u)/α) du,     π_t(u|x) = exp((Q_t(x, u) - V_t(x))/α).
 
@@ -334,7 +334,7 @@ def policy_elbo(system: LinearGaussianSystem, gains, covariances, offsets=None,
         E_q[r] = -½ (m_tᵀQm_t + tr(QS_t) + ν_tᵀRν_t + tr(R(K_t S_t K_tᵀ + Σ_t))),   ν_t = K_t m_t + k_t
         H(N(0, Σ)) = ½ (m (1 + log 2π) + log det Σ)
 
-    with (m_t, S_t) from :func:`state_moments`. The dynamics terms of seed 000's ELBO cancel (q uses
+    with (m_t, S_t) from :func:`state_moments`. The dynamics terms of Lecture 20's ELBO cancel (q uses
     the true dynamics) and the action prior is the improper uniform one. Differentiable in the policy.
 
     Args:

@@ -1,5 +1,5 @@
-r"""Exact message passing in the MDP with optimality variables (seed 000, "Optimal policy and planning
-via inference"; seed 004, "Backward Message", "Forward Message").
+r"""Exact message passing in the MDP with optimality variables (Lecture 20, "Optimal policy and planning
+via inference"; the CS285 notes, "Backward Message", "Forward Message").
 
 The graphical model, for horizon T (code time t = 0..T-1 is the slides' t = 1..T):
 
@@ -128,7 +128,7 @@ def state_marginals(mdp: TabularMDP, horizon: int, *, action_prior=None,
 
 def posterior_dynamics(mdp: TabularMDP, horizon: int, *, action_prior=None,
                        temperature: float = 1.0) -> torch.Tensor:
-    r"""The "optimistic" transition p(s_{t+1} | s_t, a_t, O_{1:T}) (seed 000, "The problem of optimism").
+    r"""The "optimistic" transition p(s_{t+1} | s_t, a_t, O_{1:T}) (Lecture 20, "The problem of optimism").
 
         p(s' | s, a, O_{1:T}) = p(s'|s,a) β_{t+1}(s') / E_{s''~p(s''|s,a)}[β_{t+1}(s'')],  β_{T+1} = 1
 

@@ -1,5 +1,5 @@
-r"""Soft value iteration: the lecture's soft Bellman backups (seed 000, "How are these messages related
-to RL?" and "Control via variational inference"; seed 004, "Soft Optimality").
+r"""Soft value iteration: the lecture's soft Bellman backups (Lecture 20, "How are these messages related
+to RL?" and "Control via variational inference"; the CS285 notes, "Soft Optimality").
 
 With temperature α (π ∝ exp(Q/α)) and action prior p(a|s) (uniform by default):
 
@@ -9,14 +9,14 @@ With temperature α (π ∝ exp(Q/α)) and action prior p(a|s) (uniform by defau
     Q_t(s, a) = r(s, a) + α log(γ E_{s'}[exp(V_{t+1}(s')/α)] + 1 - γ)  backup="optimistic"
 
 "expected" is the variational solution with the dynamics held fixed: the ordinary Bellman backup with
-a soft maximum (seed 000, "regular Bellman backup, not optimistic"). "optimistic" is the exact
+a soft maximum (Lecture 20, "regular Bellman backup, not optimistic"). "optimistic" is the exact
 posterior: with α = 1 and γ = 1, Q_t = log β_t(s, a) and V_t = log β_t(s), the backward messages.
 A discount γ < 1 enters the optimistic backup as a probability 1 - γ of moving to an absorbing,
 zero-reward state each step (Levine 2018, §2.3), which gives the familiar r + γ E[V'] in the expected
 case.
 
-Convention. This V is seed 000's log β_t(s) = log E_{a~p(a|s)}[β_t(s, a)]: the action prior sits
-inside the soft maximum. The other common convention, V = log ∫ exp Q da (seed 004, and e.g.
+Convention. This V is Lecture 20's log β_t(s) = log E_{a~p(a|s)}[β_t(s, a)]: the action prior sits
+inside the soft maximum. The other common convention, V = log ∫ exp Q da (CS285 notes, and e.g.
 ``imitation``'s ``mce_partition_fh``), drops the 1/|A| of the uniform prior, so its V_t exceeds this one
 by log|A| times the number of remaining steps (T - t for code time t = 0..T-1, γ = 1); policies are the
 same. As α -> 0 the soft maximum becomes max_a and soft value iteration becomes

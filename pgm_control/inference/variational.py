@@ -1,4 +1,4 @@
-r"""Control via variational inference (seed 000; seed 004, Proof 2): the ELBO of a policy, exactly,
+r"""Control via variational inference (Lecture 20; the CS285 notes, Proof 2): the ELBO of a policy, exactly,
 and its maximization by Pyro's SVI.
 
 With q(τ) = p(s_1) Π_t q(a_t|s_t) p(s_{t+1}|s_t, a_t) (the dynamics held fixed),
@@ -57,7 +57,7 @@ def state_distributions(mdp: TabularMDP, policy: torch.Tensor) -> torch.Tensor:
 
 
 def elbo(mdp: TabularMDP, horizon: int, policy, *, temperature: float = 1.0, action_prior=None) -> torch.Tensor:
-    r"""The exact ELBO of a policy (seed 004, Proof 2), a scalar in units of log p(O_{1:T}):
+    r"""The exact ELBO of a policy (CS285 notes, Proof 2), a scalar in units of log p(O_{1:T}):
 
         ELBO = Σ_t Σ_{s,a} q(s_t = s) π_t(a|s) [ r(s, a)/α + log p(a|s) - log π_t(a|s) ]
 

@@ -1,4 +1,4 @@
-r"""Policy guides for the optimality model (seed 000, "Control via variational inference").
+r"""Policy guides for the optimality model (Lecture 20, "Control via variational inference").
 
     q(τ) = p(s_1) Π_t q(a_t | s_t) p(s_{t+1} | s_t, a_t)
 

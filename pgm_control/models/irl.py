@@ -1,4 +1,4 @@
-r"""The reward-parameter model of inverse RL (seed 004, "Inverse RL", "MaxEnt IRL") as Pyro programs.
+r"""The reward-parameter model of inverse RL (CS285 notes, "Inverse RL", "MaxEnt IRL") as Pyro programs.
 
 Given demonstrations τ_i = (s_1, a_1, ..., s_{T+1}) and reward parameters ψ,
 
@@ -13,7 +13,7 @@ variants of (π_ψ, p_ψ), with temperature α:
 * ``variant="causal"`` (maximum causal entropy, Ziebart 2010): π_ψ is the soft-optimal policy of the
   expected backup Q_t = r_ψ + E[V_{t+1}], V_t = α log Σ_a p(a|s) exp(Q_t/α), and p_ψ(s'|s, a) is the
   true dynamics (a ψ-independent term, kept so that log-likelihoods of the variants compare).
-* ``variant="trajectory"``: seed 004's p(τ | O_{1:T}, ψ) ∝ p(τ) exp(r_ψ(τ)/α), given s_1: π_ψ is the
+* ``variant="trajectory"``: the CS285 notes' p(τ | O_{1:T}, ψ) ∝ p(τ) exp(r_ψ(τ)/α), given s_1: π_ψ is the
   optimistic (exact posterior) policy and p_ψ(s'|s, a) = p(s'|s, a) exp(V_{t+1}(s')/α) / exp((Q_t - r)/α)
   the posterior dynamics. Equal to the causal model under deterministic dynamics.
 
@@ -192,7 +192,7 @@ def irl_model(mdp: TabularMDP, demonstrations: Demonstrations, horizon: int | No
             :class:`~pgm_control.models.NeuralReward` (its weights are ``pyro.module`` point estimates).
         prior: the prior over ψ ``[F]`` (default Normal(0, 1) per feature; :func:`flat_prior` for an
             improper flat one); must be None for a neural reward.
-        variant: ``"causal"`` (expected backup, Ziebart 2010) or ``"trajectory"`` (seed 004's
+        variant: ``"causal"`` (expected backup, Ziebart 2010) or ``"trajectory"`` (CS285 notes'
             p(τ | O, ψ), optimistic backup).
         temperature: α of π ∝ exp(Q/α) (the demonstrator's rationality is 1/α).
 

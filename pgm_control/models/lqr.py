@@ -1,5 +1,5 @@
 r"""The linear-Gaussian system with optimality variables as a Pyro program, and a Gaussian-policy guide
-(seed 000, "Control via variational inference", for continuous states and actions).
+(Lecture 20, "Control via variational inference", for continuous states and actions).
 
 Model, for code time t = 0..T-1 (the slides' 1..T), in a plate ``"trajectories"`` of size N (``dim=-1``):
 

@@ -1,4 +1,4 @@
-r"""The MDP with optimality variables as a Pyro program (seed 000, "MDP as a Graphical Model").
+r"""The MDP with optimality variables as a Pyro program (Lecture 20, "MDP as a Graphical Model").
 
     s_1 ~ p(s_1),   a_t ~ p(a_t | s_t),   s_{t+1} ~ p(s_{t+1} | s_t, a_t),   O_t ~ Bernoulli(p(O_t = 1 | s_t, a_t))
 

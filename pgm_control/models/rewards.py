@@ -1,6 +1,6 @@
-r"""Reward parameterizations r_ψ(s, a) for inverse RL (seed 004, "Inverse RL").
+r"""Reward parameterizations r_ψ(s, a) for inverse RL (CS285 notes, "Inverse RL").
 
-- :class:`LinearReward`: r_ψ(s, a) = ψᵀ f(s, a) (seed 004, "Feature Matching IRL"), parameters ψ ``[F]``.
+- :class:`LinearReward`: r_ψ(s, a) = ψᵀ f(s, a) (CS285 notes, "Feature Matching IRL"), parameters ψ ``[F]``.
 - :class:`NeuralReward`: r_ψ(s, a) = MLP_ψ(f(s, a)), a small network on the same features.
 
 Both produce a reward table ``[S, A]`` from features ``[S, A, F]`` (state features ``[S, F]`` are shared

@@ -1,7 +1,7 @@
 """Model-free max-entropy RL algorithms: tabular Q-learning, soft Q-learning, REINFORCE, and deep soft
 Q-learning and Soft Actor-Critic.
 
-Deep agents (Gymnasium environments with Box observations): :class:`SAC` (Box actions; seed 000's
+Deep agents (Gymnasium environments with Box observations): :class:`SAC` (Box actions; Lecture 20's
 Algorithm 1 as ``variant="v1"``, automatic temperature as ``"v2"``) and :class:`SoftQ` (Discrete actions),
 both driven by :class:`~pgm_control.rl.training.OffPolicyAgent`: ``train``, ``evaluate``, ``save``,
 ``load``. Tabular algorithms: :func:`q_learning`, :func:`soft_q_learning` (:mod:`pgm_control.rl.tabular`)

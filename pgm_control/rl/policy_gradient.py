@@ -1,5 +1,5 @@
 r"""REINFORCE with a baseline and the max-ent entropy bonus, for a tabular time-indexed softmax policy
-(seed 000, "stochastic objectives" and "Classical ... policy gradient methods"; seed 004, "Soft
+(Lecture 20, "stochastic objectives" and "Classical ... policy gradient methods"; the CS285 notes, "Soft
 Optimality": J(θ) = Σ_t E[r(s_t, a_t) - log π(a_t|s_t)]).
 
 With temperature α (``entropy_bonus``) and π_θ,t(a|s) = softmax_a θ[t, s, a] (``[T, S, A]``):
@@ -18,7 +18,7 @@ value V_t(s), so Ĝ_t - b_t estimates the soft advantage Q_t(s, a) - V_t(s), and
 the episode it is subtracted from, so the estimator stays unbiased.
 
 The maximizer of J over time-indexed policies is the soft-optimal policy
-``soft_value_iteration(mdp, horizon=T, temperature=α, backup="expected").policy`` (seed 000, "Optimal
+``soft_value_iteration(mdp, horizon=T, temperature=α, backup="expected").policy`` (Lecture 20, "Optimal
 policy with respect to ELBO"); with α = 0, a greedy policy of ``value_iteration(mdp, horizon=T)``.
 With γ = 1, J/α is the ELBO of :func:`pgm_control.inference.elbo` plus T log A, and this estimator is
 α times :class:`pgm_control.inference.CausalScoreELBO`'s, written in plain torch (no Pyro trace).

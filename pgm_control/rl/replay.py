@@ -1,4 +1,4 @@
-r"""The replay buffer D of seed 000's Algorithm 1: D ← D ∪ {(s_t, a_t, r(s_t, a_t), s_{t+1})}.
+r"""The replay buffer D of Lecture 20's Algorithm 1: D ← D ∪ {(s_t, a_t, r(s_t, a_t), s_{t+1})}.
 
 Each stored transition also keeps ``terminated``: whether s_{t+1} ended the episode by the task's own
 rules (the pole fell). A time-limit cut (``truncated``) is *not* stored as an end: the learner then

@@ -1,7 +1,7 @@
-r"""Soft Actor-Critic (seed 000, "Algorithm 1 Soft Actor-Critic"; Haarnoja et al. 2018a, 2018b).
+r"""Soft Actor-Critic (Lecture 20, "Algorithm 1 Soft Actor-Critic"; Haarnoja et al. 2018a, 2018b).
 
-SAC maximizes the max-entropy objective of control as inference (seed 000, "Control via variational
-inference"; seed 004, "Soft Optimality"),
+SAC maximizes the max-entropy objective of control as inference (Lecture 20, "Control via variational
+inference"; the CS285 notes, "Soft Optimality"),
 
     J(π) = Σ_t E_{(s_t, a_t) ~ π}[ r(s_t, a_t) + α H(π(·|s_t)) ],
 
@@ -9,7 +9,7 @@ by soft policy iteration with function approximators: soft Q-functions Q_θ1, Q_
 two fights overestimation), a tanh-Gaussian policy π_φ, and a temperature α. Shapes: observations
 ``[B, dim S]``, actions ``[B, dim A]``, and every per-sample quantity below ``[B]``.
 
-**Variant "v1"** (Haarnoja et al. 2018a; seed 000's Algorithm 1): a state-value network V_ψ, its
+**Variant "v1"** (Haarnoja et al. 2018a; Lecture 20's Algorithm 1): a state-value network V_ψ, its
 Polyak-averaged target V_ψ̄, fixed α. With ã ~ π_φ(·|s) freshly sampled, per gradient step:
 
     J_V(ψ)  = E_{s~D}[ ½ (V_ψ(s) - (min_i Q_θi(s, ã) - α log π_φ(ã|s)))² ]
@@ -54,7 +54,7 @@ class SACConfig:
 
     Attributes:
         variant: ``"v2"`` (target Q networks, automatic α; default) or ``"v1"`` (value network V_ψ
-            with target V_ψ̄, fixed α), as in seed 000's Algorithm 1.
+            with target V_ψ̄, fixed α), as in Lecture 20's Algorithm 1.
         hidden: hidden-layer widths of every network (ReLU).
         lr: Adam step size λ_V = λ_Q = λ_π (and of log α in v2).
         batch_size: transitions per gradient step.

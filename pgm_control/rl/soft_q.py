@@ -1,4 +1,4 @@
-r"""Deep soft Q-learning for discrete actions (seed 004, "Soft Optimality": Q-learning with soft
+r"""Deep soft Q-learning for discrete actions (CS285 notes, "Soft Optimality": Q-learning with soft
 optimality; Haarnoja et al. 2017 for the name, here in its discrete-action form).
 
 A network Q_θ(s, ·) ``[B, A]`` regresses on the soft Bellman target of a slowly moving copy θ̄:
@@ -10,7 +10,7 @@ A network Q_θ(s, ·) ``[B, A]`` regresses on the soft Bellman target of a slowl
     θ̄ ← τ θ + (1 - τ) θ̄  every ``target_update_interval`` gradient steps (τ = 1: a periodic copy)
 
 The soft maximum is the library's :func:`pgm_control.inference.soft_maximum`, so V keeps the action
-prior inside (seed 000's β_t(s) = E_{a~p(a|s)}[β_t(s, a)]): it is the seed-004 form α log Σ_a exp(Q/α)
+prior inside (Lecture 20's β_t(s) = E_{a~p(a|s)}[β_t(s, a)]): it is the seed-004 form α log Σ_a exp(Q/α)
 minus α log A. The policy is the same either way; the values differ by the constant α log A / (1 - γ).
 α → 0 gives DQN's hard max and a greedy policy.
 """

@@ -1,15 +1,15 @@
-r"""Tabular Q-learning and soft Q-learning from interaction (seed 000, "Max-entropy RL algorithms";
-seed 004, "Soft Optimality").
+r"""Tabular Q-learning and soft Q-learning from interaction (Lecture 20, "Max-entropy RL algorithms";
+the CS285 notes, "Soft Optimality").
 
 One transition (s, a, r, s') at a time, with the temporal-difference update
 
     Q(s, a) <- Q(s, a) + η_n(s, a) · (y - Q(s, a))
     y = r + γ (1 - terminated) max_{a'} Q(s', a')                        Q-learning
-    y = r + γ (1 - terminated) softmax_{a'} Q(s', a')                    soft Q-learning (seed 004)
+    y = r + γ (1 - terminated) softmax_{a'} Q(s', a')                    soft Q-learning (CS285 notes)
     softmax_{a'} Q(s', a') = α log Σ_{a'} p(a'|s') exp(Q(s', a')/α),    p(a'|s') = 1/A
 
 The soft maximum is the library's :func:`pgm_control.inference.soft_maximum` (the action prior inside
-the log, seed 000's log β_t(s) = log E_{a~p(a|s)} β_t(s, a); the per-step loop evaluates the same
+the log, Lecture 20's log β_t(s) = log E_{a~p(a|s)} β_t(s, a); the per-step loop evaluates the same
 formula in Python floats, see ``_soft_maximum_row``), so the fixed point of soft Q-learning is
 exactly ``soft_value_iteration(mdp.replace(discount=γ), temperature=α, backup="expected").q`` and
 that of Q-learning ``value_iteration(mdp.replace(discount=γ)).q``. The soft target is the expected
@@ -117,7 +117,7 @@ def q_learning_target(reward, q_next: torch.Tensor, terminated, discount: float)
 
 def soft_q_learning_target(reward, q_next: torch.Tensor, terminated, discount: float,
                            temperature: float) -> torch.Tensor:
-    r"""y = r + γ (1 - terminated) softmax_{a'} Q(s', a') (seed 004, "Soft Optimality"), with
+    r"""y = r + γ (1 - terminated) softmax_{a'} Q(s', a') (CS285 notes, "Soft Optimality"), with
     softmax_{a'} Q = α log Σ_{a'} (1/A) exp(Q(s', a')/α); q_next ``[..., A]`` -> ``[...]``."""
     v_next = soft_maximum(q_next, -math.log(q_next.shape[-1]), temperature)
     return reward + discount * (1.0 - torch.as_tensor(terminated, dtype=DTYPE)) * v_next
@@ -150,7 +150,7 @@ def visit_count_lr(visits: int, exponent: float = LR_EXPONENT) -> float:
 def q_learning(env, num_steps: int, *, discount: float = 0.99, lr: float | None = None,
                exploration: str = "epsilon", epsilon: float = 0.1, temperature: float = 1.0,
                seed: int = 0, horizon: int | None = None, progress: bool | None = None) -> TabularQResult:
-    r"""Tabular Q-learning (Watkins 1989; seed 000, "Classical Q-learning"):
+    r"""Tabular Q-learning (Watkins 1989; Lecture 20, "Classical Q-learning"):
 
         Q(s, a) <- Q(s, a) + η · (r + γ (1 - terminated) max_{a'} Q(s', a') - Q(s, a))
 
@@ -196,7 +196,7 @@ def soft_q_learning(env, num_steps: int, *, temperature: float = 1.0, discount: 
                     lr: float | None = None, exploration: str = "boltzmann", epsilon: float = 0.1,
                     seed: int = 0, horizon: int | None = None,
                     progress: bool | None = None) -> TabularQResult:
-    r"""Tabular soft Q-learning (seed 004, "Soft Optimality": y_j = r_j + γ softmax_{a'_j} Q(s'_j, a'_j)):
+    r"""Tabular soft Q-learning (CS285 notes, "Soft Optimality": y_j = r_j + γ softmax_{a'_j} Q(s'_j, a'_j)):
 
         Q(s, a) <- Q(s, a) + η · (r + γ (1 - terminated) softmax_{a'} Q(s', a') - Q(s, a))
         softmax_{a'} Q(s', a') = α log Σ_{a'} (1/A) exp(Q(s', a')/α)        (soft_maximum)

@@ -1,4 +1,4 @@
-r"""A Pyro model as a graphical model, drawn (seed 000, "MDP as a Graphical Model").
+r"""A Pyro model as a graphical model, drawn (Lecture 20, "MDP as a Graphical Model").
 
 Data first, drawing last: :func:`pgm_graph` runs a Pyro model and reads its graph off the trace,
 :func:`pgm_layout` places the nodes in time slices, and :func:`draw_pgm` only draws. For
