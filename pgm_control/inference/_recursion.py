@@ -107,8 +107,9 @@ def fixed_point(
     ``modulus(V_{k+1})`` for a backup that is not a γ-contraction. With γ = 1 (terminal states) no
     modulus is known in advance, so L is estimated by the observed rate of the last three sweeps,
     L̂ = max ‖V_{j+1} - V_j‖_∞ / ‖V_j - V_{j-1}‖_∞ (exact for a single slowly absorbing state, where the
-    change itself would understate the error by a factor 1/(1-L)); a sweep that changes nothing, or
-    (γ = 1) changes V by no more than rounding while within `tol`, stops at once. Returns q ``[S, A]``, v ``[S]``
+    change itself would understate the error by a factor 1/(1-L)), and the bound is
+    max(1, L̂/(1-L̂)) ‖V_{k+1} - V_k‖_∞; a sweep that changes nothing, or (γ = 1) changes V by no more
+    than rounding while within `tol`, stops at once. Returns q ``[S, A]``, v ``[S]``
     and the number of sweeps, as a consistent pair: v = v_from_q(q) exactly (so a policy read off q
     and v is normalized) and q = q_from_v(V_k) is the backup of v to within γ‖V_{k+1} - V_k‖_∞ <=
     (1-γ)·tol (tol when γ = 1).
@@ -134,7 +135,8 @@ def fixed_point(
                 factor = _bound_factor(modulus(v_new))
             elif gamma == 1.0:
                 changes = [*changes[-3:], change]
-                factor = _bound_factor(_observed_rate(changes))
+                # at least 1: the returned q (the backup of V_k) is then within tol of the backup of v
+                factor = max(1.0, _bound_factor(_observed_rate(changes)))
             scale = max(v_new.abs().max().item(), v.abs().max().item())
             at_rounding = change <= STALL_ULPS * EPS * max(scale, 1.0)  # no sweep can tell more
             if change == 0.0 or factor * change <= tol or (gamma == 1.0 and at_rounding and change <= tol):
