@@ -289,7 +289,7 @@ def soft_bellman_operators(mdp: TabularMDP, temperature: float, backup: str, log
 
 def soft_bellman_step(mdp: TabularMDP, temperature: float, backup: str, log_prior: torch.Tensor,
                       uniform_prior: bool):
-    """The step of :func:`_recursion.backward_induction` for soft value iteration: the fused
+    """The step of ``backward_induction`` for soft value iteration: the fused
     :class:`FusedSoftStep` when nothing needs gradients and α > 0, else the two operators in turn."""
     q_from_v, v_from_q = soft_bellman_operators(mdp, temperature, backup, log_prior, uniform_prior)
     if temperature == 0.0 or (torch.is_grad_enabled() and mdp.rewards.requires_grad):
