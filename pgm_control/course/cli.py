@@ -68,16 +68,26 @@ def run_list(args) -> int:
 
 def run_fetch(args) -> int:
     """Write the student (or solution) notebook of ``args.name`` into ``args.out``."""
-    from pgm_control.course.grading import fetch, master_notebook
+    from pgm_control.course.grading import fetch
+
+    problem = _check_name_and_out(args)
+    if problem:
+        return _fail(args, problem)
+    print(f"wrote {fetch(args.name, Path(args.out), solution=args.solution)}")
+    return 0
+
+
+def _check_name_and_out(args) -> str | None:
+    """What is wrong with ``args.name`` (an assignment) and ``args.out`` (a folder), or None."""
+    from pgm_control.course.grading import master_notebook
 
     try:
         master_notebook(args.name)
     except ValueError as error:
-        return _fail(args, str(error))
+        return str(error)
     if Path(args.out).exists() and not Path(args.out).is_dir():
-        return _fail(args, f"--out: {args.out} exists and is not a folder")
-    print(f"wrote {fetch(args.name, Path(args.out), solution=args.solution)}")
-    return 0
+        return f"--out: {args.out} exists and is not a folder"
+    return None
 
 
 def run_grade(args) -> int:
@@ -99,14 +109,11 @@ def run_grade(args) -> int:
 
 def run_build(args) -> int:
     """Build ``args.name`` into ``args.out``; print where the autograder zip is."""
-    from pgm_control.course.grading import build, master_notebook
+    from pgm_control.course.grading import build
 
-    try:
-        master_notebook(args.name)
-    except ValueError as error:
-        return _fail(args, str(error))
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        return _fail(args, f"--out: {args.out} exists and is not a folder")
+    problem = _check_name_and_out(args)
+    if problem:
+        return _fail(args, problem)
     zip_path = build(args.name, Path(args.out))
     print(f"wrote {Path(args.out) / 'student' / (args.name + '.ipynb')} (hand this out)")
     print(f"wrote {zip_path} (upload to Gradescope as the autograder)")
