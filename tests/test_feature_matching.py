@@ -212,3 +212,26 @@ def test_validation(terrain_problem):
         feature_matching_irl(mdp, demos, features=torch.ones(3, 3, dtype=DTYPE))
     with pytest.raises(TypeError, match="Demonstrations"):
         feature_matching_irl(mdp, demos.states)
+
+
+# ---- mutation guards (second pass)
+def test_mixture_policy_is_uniform_where_no_found_policy_goes():
+    # Every demonstration starts in the corner cell 0 of a 3 x 3 grid (deterministic moves), so at step t
+    # only cells within t moves of it can be visited (Manhattan distance ≤ t, by hand); elsewhere the
+    # mixture's Markov policy is the uniform policy 1/A (a distribution, not a row of zeros), and every
+    # row sums to 1.
+    mdp = terrain_gridworld(size=3, num_terrains=3, weights=TRUE_PSI, seed=0)
+    horizon = 3
+    expert = soft_value_iteration(mdp, horizon).policy
+    starts = torch.zeros(mdp.num_states, dtype=DTYPE)
+    starts[0] = 1.0
+    trajectories = sample_trajectories(mdp.replace(initial=starts), expert, horizon, 20,
+                                       generator=torch.Generator().manual_seed(0))
+    result = feature_matching_irl(mdp, Demonstrations.from_trajectories(trajectories), max_iter=3, tol=1e-9)
+    rows, cols = np.divmod(np.arange(9), 3)
+    for t in range(horizon):
+        unreachable = torch.from_numpy(rows + cols > t)
+        assert unreachable.any()
+        torch.testing.assert_close(result.mixture_policy[t, unreachable],
+                                   torch.full((int(unreachable.sum()), 4), 0.25, dtype=DTYPE), atol=1e-15, rtol=0)
+    torch.testing.assert_close(result.mixture_policy.sum(-1), torch.ones(horizon, 9, dtype=DTYPE))

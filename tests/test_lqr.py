@@ -534,3 +534,22 @@ def test_guide_validation():
     with pytest.raises(ValueError, match="lqr_optimality_model needs temperature > 0"):
         lqr_optimality_model(system, 3, temperature=0.0)
     pyro.clear_param_store()
+
+
+# ---- mutation guards (second pass)
+def test_value_and_action_mean_read_step_t():
+    # The scalar case by hand (test_scalar_case_by_hand): P = (q + a²q - (abq)²/H, q, 0), K = (-abq/H, 0)
+    # and c_1 = (α/2)(log 2πα - log r), c_0 = c_1 - ½qw + (α/2)(log 2πα - log H), c_2 = 0; then
+    # V_t(x) = -½ P_t x² + c_t and E[u | x] = K_t x at each t, not at t = 0.
+    a, b, q, r, w, alpha = 1.2, 0.7, 2.0, 0.5, 0.3, 0.8
+    H = r + b * b * q
+    c1 = 0.5 * alpha * (math.log(2 * math.pi * alpha) - math.log(r))
+    c = [c1 - 0.5 * q * w + 0.5 * alpha * (math.log(2 * math.pi * alpha) - math.log(H)), c1, 0.0]
+    P = [q + a * a * q - (a * b * q) ** 2 / H, q, 0.0]
+    K = [-a * b * q / H, 0.0]
+    soft = soft_lqr(scalar_system(a=a, b=b, q=q, r=r, noise_var=w), 2, alpha)
+    x = torch.tensor([[-1.5], [0.5], [2.0]], dtype=F64)
+    for t in range(3):
+        np.testing.assert_allclose(soft.value(x, t).numpy(), -0.5 * P[t] * x[:, 0].numpy() ** 2 + c[t], rtol=1e-13)
+    for t in range(2):
+        np.testing.assert_allclose(soft.action_mean(x, t).numpy(), K[t] * x.numpy(), atol=1e-14)

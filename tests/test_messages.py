@@ -156,3 +156,27 @@ def test_log_evidence_is_differentiable_and_its_gradient_is_the_occupancy():
     for t in range(T):
         np.add.at(occupancy, (states[:, t], actions[:, t]), w)
     np.testing.assert_allclose(rewards.grad.numpy(), occupancy / w.sum(), **EXACT)
+
+
+# ---- mutation guards (second pass)
+def test_messages_at_a_temperature_are_those_of_the_rewards_over_it():
+    # p(O|s,a) = exp(r/α): at α = 0.5 every message equals brute-force enumeration with rewards r/α
+    # (β_1(s) with s_1 pinned to s, log Σ normalizers = log p(O_{1:T}), the posterior dynamics).
+    alpha = 0.5
+    P, r, p0, prior = brute_force.tiny_mdp(0)
+    mdp = build(P, r, p0)
+    prior_t = torch.tensor(prior)
+    log_beta_sa, log_beta_s = backward_messages(mdp, T, action_prior=prior_t, temperature=alpha)
+    for s in range(3):
+        expected = brute_force.log_evidence(P, r / alpha, np.eye(3)[s], prior, T)
+        assert log_beta_s[0, s].item() == pytest.approx(expected, abs=1e-10)
+    # log β_1(s) = log Σ_a p(a|s) β_1(s, a): the two tables are on the same scale
+    np.testing.assert_allclose(torch.logsumexp(log_beta_sa[0] + prior_t.log(), -1).numpy(), log_beta_s[0].numpy(),
+                               **EXACT)
+    forward = forward_messages(mdp, T, action_prior=prior_t, temperature=alpha)
+    assert forward.log_normalizers.sum().item() == pytest.approx(
+        brute_force.log_evidence(P, r / alpha, p0, prior, T), abs=1e-10)
+    expected = brute_force.posterior_transition(P, r / alpha, p0, prior, T)
+    got = posterior_dynamics(mdp, T, action_prior=prior_t, temperature=alpha)
+    reached = ~np.isnan(expected)
+    np.testing.assert_allclose(got[:-1].numpy()[reached], expected[reached], **EXACT)
