@@ -1,0 +1,90 @@
+r"""Multi-armed bandits simulated for many independent runs at once (CS285 notes, "Exploration",
+"Multi-Arm Bandits Problem").
+
+Each arm a pays r(a) ~ p_{θ_a}(r) with mean μ_a. A bandit holds the means [A]; ``pull(actions, generator)``
+takes one action per run, ``actions [R]``, and returns one reward per run, ``rewards [R]`` (float64), so
+that R runs advance together with one tensor operation per step.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pgm_control._checks import DTYPE, as_float_tensor, as_index_tensor, check_finite, check_real, check_shape
+
+
+def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    r"""KL(Bernoulli(p) ‖ Bernoulli(q)) = p ln(p/q) + (1 − p) ln((1 − p)/(1 − q)), elementwise,
+    with 0 ln 0 = 0 (``torch.xlogy``); +inf where q ∈ {0, 1} and p ≠ q."""
+    return torch.xlogy(p, p) - torch.xlogy(p, q) + torch.xlogy(1 - p, 1 - p) - torch.xlogy(1 - p, 1 - q)
+
+
+class _Bandit:
+    """Shared part of the bandits: the means μ [A], their best value μ* and the gaps Δ_a = μ* − μ_a."""
+
+    def __init__(self, means):
+        means = as_float_tensor(means, "means")
+        check_shape(means, [None], "means", "[A] (one mean reward per arm)")
+        if means.numel() < 1:
+            raise ValueError("means must hold at least one arm, got an empty tensor")
+        check_finite(means, "means")
+        self.means = means
+
+    @property
+    def num_arms(self) -> int:
+        return self.means.numel()
+
+    @property
+    def best_mean(self) -> float:
+        """μ* = max_a μ_a."""
+        return float(self.means.max())
+
+    @property
+    def gaps(self) -> torch.Tensor:
+        """Δ_a = μ* − μ_a, shape [A]."""
+        return self.means.max() - self.means
+
+    def pull(self, actions, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One pull per run: ``actions [R]`` (integers in [0, A)) → ``rewards [R]`` (float64)."""
+        actions = as_index_tensor(actions, "actions")
+        check_shape(actions, [None], "actions", "[R] (one arm per run)")
+        if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < self.num_arms:
+            raise ValueError(f"actions must be arm indices in [0, {self.num_arms}), got values in "
+                             f"[{int(actions.min())}, {int(actions.max())}]")
+        return self._pull(actions, generator)
+
+    def _pull(self, actions: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class BernoulliBandit(_Bandit):
+    r"""Arm a pays r ~ Bernoulli(μ_a), μ_a ∈ [0, 1] (CS285 notes, "Multi-Arm Bandits Problem").
+
+    >>> bandit = BernoulliBandit([0.5, 0.8, 0.3])
+    >>> bandit.pull(torch.tensor([1, 1, 0]), torch.Generator().manual_seed(0)).shape
+    torch.Size([3])
+    """
+
+    def __init__(self, means):
+        super().__init__(means)
+        if self.means.min() < 0 or self.means.max() > 1:
+            raise ValueError(f"means must be probabilities in [0, 1] for a Bernoulli bandit, got "
+                             f"{self.means.tolist()}")
+
+    def _pull(self, actions, generator):
+        return torch.bernoulli(self.means[actions], generator=generator)
+
+
+class GaussianBandit(_Bandit):
+    r"""Arm a pays r ~ N(μ_a, sd²), the same known noise sd > 0 for every arm."""
+
+    def __init__(self, means, sd=1.0):
+        super().__init__(means)
+        sd = check_real(sd, "sd", "a positive number (the reward noise standard deviation)")
+        if not 0.0 < sd < float("inf"):  # also rejects NaN
+            raise ValueError(f"sd must be a positive, finite standard deviation, got {sd}")
+        self.sd = sd
+
+    def _pull(self, actions, generator):
+        noise = torch.randn(actions.shape, generator=generator, dtype=DTYPE)
+        return self.means[actions] + self.sd * noise
