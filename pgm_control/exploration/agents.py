@@ -92,9 +92,9 @@ class UCB1(BanditAgent):
 
     def index(self) -> torch.Tensor:
         """The upper confidence bounds [R, A] (+∞ for unpulled arms)."""
-        t = self.counts.sum(-1, keepdim=True)
-        bonus = torch.sqrt(2 * torch.log(t.clamp(min=1)) / self.counts)
-        return self.empirical_means() + bonus
+        t = self.counts.sum(-1, keepdim=True).clamp(min=1)
+        bonus = torch.sqrt(2 * torch.log(t) / self.counts.clamp(min=1))
+        return torch.where(self.counts > 0, self.empirical_means() + bonus, math.inf)
 
     def act(self, generator=None):
         return _argmax_random_ties(self.index(), generator)
