@@ -20,6 +20,7 @@ PACKAGES = (
     "pgm_control.models",
     "pgm_control.inference",
     "pgm_control.rl",
+    "pgm_control.exploration",
     "pgm_control.viz",
     "pgm_control.course",
 )

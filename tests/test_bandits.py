@@ -79,6 +79,8 @@ def test_bad_inputs_name_the_argument():
         run_bandit(ThompsonBeta(), GaussianBandit([0.0, 1.0]), 10, 2)
     with pytest.raises(TypeError, match="agent must be a BanditAgent"):
         run_bandit("ucb", BernoulliBandit(MEANS), 10, 2)
+    with pytest.raises(ValueError, match="beta must hold positive Beta parameters"):
+        beta_information_gain(1.0, [2.0, 0.0])
     with pytest.raises(ValueError, match="t must hold times >= 1"):
         lai_robbins_bound(MEANS, 0.0)
 

@@ -13,11 +13,18 @@ from typing import NamedTuple
 import torch
 from torch.distributions import Beta, Normal
 
-from pgm_control._checks import DTYPE, check_positive_integer, check_real, check_seed
+from pgm_control._checks import (
+    DTYPE,
+    as_float_tensor,
+    check_finite,
+    check_positive_integer,
+    check_real,
+    check_seed,
+)
 from pgm_control._progress import progress_bar
 from pgm_control.exploration.bandits import BernoulliBandit, _Bandit, bernoulli_kl
 
-KL_UCB_BISECTION_STEPS = 24  # the index is found to within 2^-24 ≈ 6e-8
+_KL_UCB_BISECTION_STEPS = 24  # the index is found to within 2^-24 ≈ 6e-8
 
 
 def _argmax_random_ties(scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -122,7 +129,7 @@ class KLUCB(BanditAgent):
         budget = (torch.log(t) + self.c * torch.log(torch.log(t))) / self.counts.clamp(min=1)
         means = self.empirical_means().clamp(max=1.0)  # unpulled arms (+inf) are masked below
         low, high = means, torch.ones_like(means)
-        for _ in range(KL_UCB_BISECTION_STEPS):
+        for _ in range(_KL_UCB_BISECTION_STEPS):
             middle = (low + high) / 2
             inside = bernoulli_kl(means, middle) <= budget
             low = torch.where(inside, middle, low)
@@ -188,7 +195,11 @@ def beta_information_gain(alpha, beta) -> torch.Tensor:
                  = H(Beta(α, β)) − α/(α+β) · H(Beta(α+1, β)) − β/(α+β) · H(Beta(α, β+1)),
 
     with the differential entropy H(Beta(α, β)) = ln B(α, β) − (α−1)ψ(α) − (β−1)ψ(β) + (α+β−2)ψ(α+β)."""
-    alpha, beta = torch.as_tensor(alpha, dtype=DTYPE), torch.as_tensor(beta, dtype=DTYPE)
+    alpha, beta = as_float_tensor(alpha, "alpha"), as_float_tensor(beta, "beta")
+    for value, name in ((alpha, "alpha"), (beta, "beta")):
+        check_finite(value, name)
+        if value.numel() and value.min() <= 0:
+            raise ValueError(f"{name} must hold positive Beta parameters, got minimum {value.min().item()}")
     p_success = alpha / (alpha + beta)
     return (Beta(alpha, beta).entropy() - p_success * Beta(alpha + 1, beta).entropy()
             - (1 - p_success) * Beta(alpha, beta + 1).entropy())
