@@ -122,6 +122,13 @@ def test_thompson_beta_posterior_counts_by_hand():
     assert posterior.concentration0.tolist() == [[4, 3, 3], [3, 3, 4]]
 
 
+def test_thompson_beta_picks_each_arm_with_its_probability_of_being_best():
+    # posteriors Beta(2, 1) (density 2z) and Beta(1, 1): P(θ_0 > θ_1) = ∫ 2z · z dz = 2/3
+    agent = _agent_with(ThompsonBeta(), [[1, 0]] * 30_000, [[1, 0]] * 30_000)
+    share = (agent.act(torch.Generator().manual_seed(2)) == 0).double().mean().item()
+    assert share == pytest.approx(2 / 3, abs=0.011)  # SE = sqrt(2/9 / 30,000) = 0.0027; 4 SE
+
+
 def test_thompson_gaussian_posterior_matches_sequential_updates():
     agent = ThompsonGaussian(noise_sd=2.0, prior_mean=1.0, prior_sd=3.0)
     agent.reset(1, 2)
