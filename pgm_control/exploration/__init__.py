@@ -1,0 +1,1 @@
+"""Exploration (CS285 notes, "Exploration"): bandits, regret, exact Bayesian values."""
