@@ -1,6 +1,7 @@
 """Environments: grid worlds from ASCII maps, the book's examples, small teaching MDPs, Gymnasium."""
 
 from pgm_control.envs.berkeley import BERKELEY_GRIDS, BerkeleyGridWorld, berkeley_gridworld
+from pgm_control.envs.exploration import chain_mdp, deep_sea, riverswim
 from pgm_control.envs.grid import (
     ACTION_NAMES,
     GridLayout,
@@ -23,11 +24,14 @@ __all__ = [
     "LinearGaussianSystem",
     "TabularEnv",
     "berkeley_gridworld",
+    "chain_mdp",
     "cliff_walking",
+    "deep_sea",
     "double_integrator",
     "from_gymnasium",
     "lottery_mdp",
     "random_mdp",
+    "riverswim",
     "scalar_system",
     "sutton_barto_gridworld",
     "sutton_barto_small_gridworld",

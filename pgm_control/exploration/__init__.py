@@ -1,5 +1,6 @@
 r"""Exploration (CS285 notes, "Exploration"): bandits simulated for many runs at once, optimistic,
-posterior-sampling and information-directed agents, and regret with its classical bounds."""
+posterior-sampling and information-directed agents, regret with its classical bounds, and the exact
+Bayes-optimal value of bandit policies by recursion over belief states."""
 
 from pgm_control.exploration.agents import (
     KLUCB,
@@ -14,6 +15,7 @@ from pgm_control.exploration.agents import (
     run_bandit,
 )
 from pgm_control.exploration.bandits import BernoulliBandit, GaussianBandit, bernoulli_kl
+from pgm_control.exploration.bayes import BayesBanditResult, bayes_bandit_value, bayes_optimal_bandit
 from pgm_control.exploration.regret import RegretCurve, lai_robbins_bound, plot_regret, regret, ucb1_bound
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "UCB1",
     "BanditAgent",
     "BanditHistory",
+    "BayesBanditResult",
     "BernoulliBandit",
     "EpsilonGreedy",
     "GaussianBandit",
@@ -28,6 +31,8 @@ __all__ = [
     "RegretCurve",
     "ThompsonBeta",
     "ThompsonGaussian",
+    "bayes_bandit_value",
+    "bayes_optimal_bandit",
     "bernoulli_kl",
     "beta_information_gain",
     "lai_robbins_bound",
