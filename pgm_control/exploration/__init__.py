@@ -14,13 +14,14 @@ from pgm_control.exploration.agents import (
     beta_information_gain,
     run_bandit,
 )
-from pgm_control.exploration.bandits import BernoulliBandit, GaussianBandit, bernoulli_kl
+from pgm_control.exploration.bandits import Bandit, BernoulliBandit, GaussianBandit, bernoulli_kl
 from pgm_control.exploration.bayes import BayesBanditResult, bayes_bandit_value, bayes_optimal_bandit
 from pgm_control.exploration.regret import RegretCurve, lai_robbins_bound, plot_regret, regret, ucb1_bound
 
 __all__ = [
     "KLUCB",
     "UCB1",
+    "Bandit",
     "BanditAgent",
     "BanditHistory",
     "BayesBanditResult",

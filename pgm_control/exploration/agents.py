@@ -22,7 +22,7 @@ from pgm_control._checks import (
     check_seed,
 )
 from pgm_control._progress import progress_bar
-from pgm_control.exploration.bandits import BernoulliBandit, _Bandit, bernoulli_kl
+from pgm_control.exploration.bandits import Bandit, BernoulliBandit, bernoulli_kl
 
 _KL_UCB_BISECTION_STEPS = 24  # the index is found to within 2^-24 ≈ 6e-8
 
@@ -235,7 +235,7 @@ class BanditHistory(NamedTuple):
     rewards: torch.Tensor
 
 
-def run_bandit(agent: BanditAgent, bandit: _Bandit, num_pulls: int, num_runs: int = 1, seed: int = 0,
+def run_bandit(agent: BanditAgent, bandit: Bandit, num_pulls: int, num_runs: int = 1, seed: int = 0,
                progress: bool | None = None) -> BanditHistory:
     """Play ``agent`` on ``bandit`` for ``num_pulls`` steps in ``num_runs`` independent runs at once.
 
@@ -243,7 +243,7 @@ def run_bandit(agent: BanditAgent, bandit: _Bandit, num_pulls: int, num_runs: in
     bar (None: shown only for long runs). Returns ``BanditHistory(actions [R, T], rewards [R, T])``."""
     if not isinstance(agent, BanditAgent):
         raise TypeError(f"agent must be a BanditAgent (e.g. UCB1()), got {type(agent).__name__}")
-    if not isinstance(bandit, _Bandit):
+    if not isinstance(bandit, Bandit):
         raise TypeError(f"bandit must be a BernoulliBandit or GaussianBandit, got {type(bandit).__name__}")
     if agent.bernoulli_only and not isinstance(bandit, BernoulliBandit):
         raise ValueError(f"{type(agent).__name__} models rewards in {{0, 1}}: use it on a BernoulliBandit, "

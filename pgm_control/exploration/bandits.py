@@ -19,7 +19,7 @@ def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return torch.xlogy(p, p) - torch.xlogy(p, q) + torch.xlogy(1 - p, 1 - p) - torch.xlogy(1 - p, 1 - q)
 
 
-class _Bandit:
+class Bandit:
     """Shared part of the bandits: the means μ [A], their best value μ* and the gaps Δ_a = μ* − μ_a."""
 
     def __init__(self, means):
@@ -57,7 +57,7 @@ class _Bandit:
         raise NotImplementedError
 
 
-class BernoulliBandit(_Bandit):
+class BernoulliBandit(Bandit):
     r"""Arm a pays r ~ Bernoulli(μ_a), μ_a ∈ [0, 1] (CS285 notes, "Multi-Arm Bandits Problem").
 
     >>> bandit = BernoulliBandit([0.5, 0.8, 0.3])
@@ -75,7 +75,7 @@ class BernoulliBandit(_Bandit):
         return torch.bernoulli(self.means[actions], generator=generator)
 
 
-class GaussianBandit(_Bandit):
+class GaussianBandit(Bandit):
     r"""Arm a pays r ~ N(μ_a, sd²), the same known noise sd > 0 for every arm."""
 
     def __init__(self, means, sd=1.0):
