@@ -168,7 +168,6 @@ def solve_soft(mdp: TabularMDP, horizon: int | None, temperature: float, backup:
                progress: bool | None = None) -> SoftValueResult:
     """:func:`soft_value_iteration` for inputs already validated (inverse RL solves at every step):
     ``log_prior`` log p(a|s) ``[S, A]``, ``uniform_prior`` True when it is log 1/A (the fast path)."""
-    uniform_prior = uniform_prior and mdp.all_actions_available  # log 1/A only when every action is available
     q_from_v, v_from_q = soft_bellman_operators(mdp, temperature, backup, log_prior, uniform_prior)
     if horizon is not None:
         step = soft_bellman_step(mdp, temperature, backup, log_prior, uniform_prior)
@@ -294,7 +293,9 @@ def soft_bellman_step(mdp: TabularMDP, temperature: float, backup: str, log_prio
     q_from_v, v_from_q = soft_bellman_operators(mdp, temperature, backup, log_prior, uniform_prior)
     if temperature == 0.0 or (torch.is_grad_enabled() and mdp.rewards.requires_grad):
         return sequential_step(q_from_v, v_from_q)
-    return FusedSoftStep(mdp, temperature, backup, log_prior, uniform_prior, q_from_v)
+    # The 1/A fast path holds only when every action is available (as in soft_bellman_operators).
+    return FusedSoftStep(mdp, temperature, backup, log_prior, uniform_prior and mdp.all_actions_available,
+                         q_from_v)
 
 
 def _policy_step(step, log_prior: torch.Tensor, temperature: float):
