@@ -316,7 +316,7 @@ def _sample_action(q_row: np.ndarray, rng: np.random.Generator, exploration: str
     """One draw from :func:`exploration_policy` of one state's row, with NumPy (a few µs)."""
     if exploration == "epsilon":
         if epsilon > 0.0 and rng.random() < epsilon:
-            if q_row[0] == -math.inf or not np.isfinite(q_row).all():  # some actions unavailable here
+            if not np.isfinite(q_row).all():  # Q = -inf: some actions are unavailable here
                 return int(rng.choice(np.flatnonzero(q_row > -math.inf)))
             return int(rng.integers(num_actions))
         return int(q_row.argmax())
