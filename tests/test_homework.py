@@ -8,13 +8,13 @@ loops forever and deletes files must be graded without harm.
 
 from __future__ import annotations
 
-import json
 import re
 import zipfile
 
 import nbformat
 import pytest
 import torch
+from homework_helpers import edited, fetch_notebooks, grade_json
 
 from pgm_control.cli import main
 from pgm_control.course import checks, grading
@@ -146,36 +146,16 @@ def test_list_prints_the_assignments(capsys):
 @pytest.fixture(scope="module")
 def fetched(tmp_path_factory):
     """The student and solution notebooks of every assignment, fetched through the CLI."""
-    out = tmp_path_factory.mktemp("homework")
-    for name in ASSIGNMENTS:
-        assert main(["homework", "fetch", name, "--out", str(out)]) == 0
-        assert main(["homework", "fetch", name, "--out", str(out), "--solution"]) == 0
-    return out
-
-
-def _grade_json(path, capsys, *extra) -> dict:
-    assert main(["homework", "grade", str(path), "--json", *extra]) == 0
-    return json.loads(capsys.readouterr().out)
-
-
-def _edited(source_path, target_path, old: str, new: str, extra_cells=()):
-    """A copy of a notebook with ``old`` replaced by ``new`` in exactly one cell, plus extra cells."""
-    notebook = nbformat.read(source_path, as_version=4)
-    hits = [cell for cell in notebook.cells if old in cell.source]
-    assert len(hits) == 1, f"{old!r} is in {len(hits)} cells"
-    hits[0].source = hits[0].source.replace(old, new)
-    notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in extra_cells)
-    nbformat.write(notebook, target_path)
-    return target_path
+    return fetch_notebooks(ASSIGNMENTS, tmp_path_factory.mktemp("homework"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_solution_scores_full_marks_and_student_notebook_zero(name, fetched, capsys):
-    solution = _grade_json(fetched / f"{name}_solution.ipynb", capsys)
+    solution = grade_json(fetched / f"{name}_solution.ipynb", capsys)
     assert solution["total"] == solution["possible"] == 12, solution
     assert all(not question["messages"] for question in solution["questions"])
-    student = _grade_json(fetched / f"{name}.ipynb", capsys)
+    student = grade_json(fetched / f"{name}.ipynb", capsys)
     assert student["possible"] == 12
     for question in student["questions"]:
         assert question["score"] == 0, question
@@ -186,7 +166,7 @@ def test_solution_scores_full_marks_and_student_notebook_zero(name, fetched, cap
 def test_transposed_matrix_loses_exactly_q2_and_misbehaviour_is_contained(fetched, tmp_path, capsys):
     sentinel = tmp_path / "keep_me.txt"
     sentinel.write_text("the grader's files")
-    wrong = _edited(
+    wrong = edited(
         fetched / "01_bellman_equations_solution.ipynb", tmp_path / "wrong.ipynb",
         "torch.eye(mdp.num_states) - mdp.discount * p_pi", "torch.eye(mdp.num_states) - mdp.discount * p_pi.T",
         extra_cells=[
@@ -194,7 +174,7 @@ def test_transposed_matrix_loses_exactly_q2_and_misbehaviour_is_contained(fetche
             "while True:\n    pass",
             "import os\nfor entry in os.listdir('.'):\n    os.remove(entry)",  # the notebook's own folder
         ])
-    report = _grade_json(wrong, capsys, "--timeout", "20")  # the checks of q4 need ~5 s on a busy machine
+    report = grade_json(wrong, capsys, "--timeout", "20")  # the checks of q4 need ~5 s on a busy machine
     scores = {question["name"]: question for question in report["questions"]}
     assert {name: question["score"] for name, question in scores.items()} == \
         {"q1": 3, "q2": 0, "q3": 3, "q4": 3}, report
@@ -207,10 +187,10 @@ def test_transposed_matrix_loses_exactly_q2_and_misbehaviour_is_contained(fetche
 
 @pytest.mark.slow
 def test_action_prior_left_out_loses_exactly_q1(fetched, tmp_path, capsys):
-    wrong = _edited(
+    wrong = edited(
         fetched / "02_mdp_graphical_model_solution.ipynb", tmp_path / "wrong.ipynb",
         "torch.logsumexp(log_prior + log_beta_sa[t], dim=-1)", "torch.logsumexp(log_beta_sa[t], dim=-1)")
-    report = _grade_json(wrong, capsys)
+    report = grade_json(wrong, capsys)
     scores = {question["name"]: question for question in report["questions"]}
     assert {name: question["score"] for name, question in scores.items()} == \
         {"q1": 0, "q2": 3, "q3": 3, "q4": 3}, report

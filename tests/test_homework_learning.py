@@ -14,9 +14,8 @@ import re
 import nbformat
 import pytest
 import torch
-from test_homework import _edited, _grade_json
+from homework_helpers import edited, fetch_notebooks, grade_json
 
-from pgm_control.cli import main
 from pgm_control.course import checks_learning, grading
 
 pytest.importorskip("otter", reason="the course extra (otter-grader) is not installed")
@@ -160,20 +159,16 @@ def test_soft_q_tolerance_rejects_the_wrong_backups_on_every_seed(edit, message)
 @pytest.fixture(scope="module")
 def fetched(tmp_path_factory):
     """The student and solution notebooks of both assignments, fetched through the CLI."""
-    out = tmp_path_factory.mktemp("homework_learning")
-    for name in ASSIGNMENTS:
-        assert main(["homework", "fetch", name, "--out", str(out)]) == 0
-        assert main(["homework", "fetch", name, "--out", str(out), "--solution"]) == 0
-    return out
+    return fetch_notebooks(ASSIGNMENTS, tmp_path_factory.mktemp("homework_learning"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(ASSIGNMENTS))
 def test_solution_scores_full_marks_and_student_notebook_zero(name, fetched, capsys):
-    solution = _grade_json(fetched / f"{name}_solution.ipynb", capsys)
+    solution = grade_json(fetched / f"{name}_solution.ipynb", capsys)
     assert solution["total"] == solution["possible"] == ASSIGNMENTS[name], solution
     assert all(not question["messages"] for question in solution["questions"])
-    student = _grade_json(fetched / f"{name}.ipynb", capsys)
+    student = grade_json(fetched / f"{name}.ipynb", capsys)
     assert student["possible"] == ASSIGNMENTS[name]
     for question in student["questions"]:
         assert question["score"] == 0, question
@@ -186,9 +181,9 @@ def _scores(report: dict) -> dict:
 
 @pytest.mark.slow
 def test_gradient_descent_loses_exactly_q4(fetched, tmp_path, capsys):
-    wrong = _edited(fetched / "05_maxent_irl_solution.ipynb", tmp_path / "wrong.ipynb",
+    wrong = edited(fetched / "05_maxent_irl_solution.ipynb", tmp_path / "wrong.ipynb",
                     "psi = psi + lr * irl_gradient", "psi = psi - lr * irl_gradient")
-    scores = _scores(_grade_json(wrong, capsys))
+    scores = _scores(grade_json(wrong, capsys))
     assert {name: question["score"] for name, question in scores.items()} == \
         {"q1": 3, "q2": 3, "q3": 3, "q4": 0, "q5": 3}, scores
     assert len(scores["q4"]["messages"]) == 3
@@ -200,11 +195,11 @@ def test_gradient_descent_loses_exactly_q4(fetched, tmp_path, capsys):
 @pytest.mark.slow
 def test_missing_tanh_correction_and_alpha_for_log_alpha_lose_exactly_q2_and_q3(fetched, tmp_path, capsys):
     solution = fetched / "06_maxent_rl_solution.ipynb"
-    missing_correction = _edited(solution, tmp_path / "step.ipynb", "log_normal - log_one_minus_tanh2 -",
+    missing_correction = edited(solution, tmp_path / "step.ipynb", "log_normal - log_one_minus_tanh2 -",
                                  "log_normal -")
-    wrong = _edited(missing_correction, tmp_path / "wrong.ipynb", "temperature = torch.exp(log_temperature)",
+    wrong = edited(missing_correction, tmp_path / "wrong.ipynb", "temperature = torch.exp(log_temperature)",
                     "temperature = log_temperature")
-    scores = _scores(_grade_json(wrong, capsys))
+    scores = _scores(grade_json(wrong, capsys))
     assert {name: question["score"] for name, question in scores.items()} == \
         {"q1": 3, "q2": 0, "q3": 0, "q4": 3}, scores
     assert all("the change-of-variables term -Σ_j log(1 - tanh²(u_j)) is missing" in message

@@ -14,7 +14,7 @@ import re
 import nbformat
 import pytest
 import torch
-from test_homework import _edited, _grade_json
+from homework_helpers import edited, grade_json
 
 from pgm_control.course import checks_soft, checks_vi, grading
 from pgm_control.envs import lottery_mdp
@@ -220,10 +220,10 @@ def built(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_solution_scores_full_marks_and_student_notebook_zero(name, built, capsys):
-    solution = _grade_json(built[name] / "autograder" / f"{name}.ipynb", capsys)
+    solution = grade_json(built[name] / "autograder" / f"{name}.ipynb", capsys)
     assert solution["total"] == solution["possible"] == 12, solution
     assert all(not question["messages"] for question in solution["questions"])
-    student = _grade_json(built[name] / "student" / f"{name}.ipynb", capsys)
+    student = grade_json(built[name] / "student" / f"{name}.ipynb", capsys)
     assert student["possible"] == 12
     for question in student["questions"]:
         assert question["score"] == 0, question
@@ -241,11 +241,11 @@ def test_written_question_is_manual_and_left_to_the_instructor(built):
 
 @pytest.mark.slow
 def test_optimistic_backup_without_the_log_loses_exactly_q1(built, tmp_path, capsys):
-    wrong = _edited(
+    wrong = edited(
         built["03_soft_optimality"] / "autograder" / "03_soft_optimality.ipynb", tmp_path / "wrong.ipynb",
         "temperature * torch.logsumexp(log_p + v_next / temperature, dim=-1)",
         "temperature * (mdp.transitions @ torch.exp(v_next / temperature))")
-    report = _grade_json(wrong, capsys)
+    report = grade_json(wrong, capsys)
     scores = {question["name"]: question for question in report["questions"]}
     assert {name: question["score"] for name, question in scores.items()} == \
         {"q1": 0, "q2": 3, "q3": 3, "q4": 3}, report
@@ -256,10 +256,10 @@ def test_optimistic_backup_without_the_log_loses_exactly_q1(built, tmp_path, cap
 
 @pytest.mark.slow
 def test_elbo_without_the_action_prior_loses_exactly_q3(built, tmp_path, capsys):
-    wrong = _edited(
+    wrong = edited(
         built["04_control_as_vi_pyro"] / "autograder" / "04_control_as_vi_pyro.ipynb", tmp_path / "wrong.ipynb",
         "(mdp.rewards + log_prior - torch.log(policy))", "(mdp.rewards - torch.log(policy))")
-    report = _grade_json(wrong, capsys)
+    report = grade_json(wrong, capsys)
     scores = {question["name"]: question for question in report["questions"]}
     assert {name: question["score"] for name, question in scores.items()} == \
         {"q1": 3, "q2": 3, "q3": 0, "q4": 3}, report
