@@ -7,6 +7,7 @@ loops over runs or arms; ``run_bandit`` loops over time only.
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import NamedTuple
 
@@ -48,7 +49,7 @@ def _check_positive(value, name: str) -> float:
     return value
 
 
-class BanditAgent:
+class BanditAgent(abc.ABC):
     """Shared statistics: ``counts`` N(a) and ``sums`` Σ r over the pulls of a, each [R, A]."""
 
     bernoulli_only = False  # True where the agent's model needs rewards in {0, 1}
@@ -66,8 +67,9 @@ class BanditAgent:
         """μ̂_a = Σ r / N(a), [R, A]; +inf for arms not yet pulled, so that every arm is tried once first."""
         return torch.where(self.counts > 0, self.sums / self.counts.clamp(min=1), math.inf)
 
+    @abc.abstractmethod
     def act(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        raise NotImplementedError
+        """The arm of each run, ``[R]`` (long), drawn with ``generator``."""
 
 
 class EpsilonGreedy(BanditAgent):

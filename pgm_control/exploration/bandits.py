@@ -8,6 +8,8 @@ that R runs advance together with one tensor operation per step.
 
 from __future__ import annotations
 
+import abc
+
 import torch
 
 from pgm_control._checks import DTYPE, as_float_tensor, as_index_tensor, check_finite, check_real, check_shape
@@ -19,7 +21,7 @@ def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return torch.xlogy(p, p) - torch.xlogy(p, q) + torch.xlogy(1 - p, 1 - p) - torch.xlogy(1 - p, 1 - q)
 
 
-class Bandit:
+class Bandit(abc.ABC):
     """Shared part of the bandits: the means μ [A], their best value μ* and the gaps Δ_a = μ* − μ_a."""
 
     def __init__(self, means):
@@ -53,8 +55,9 @@ class Bandit:
                              f"[{int(actions.min())}, {int(actions.max())}]")
         return self._pull(actions, generator)
 
+    @abc.abstractmethod
     def _pull(self, actions: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        raise NotImplementedError
+        """The rewards ``[R]`` of validated ``actions [R]``."""
 
 
 class BernoulliBandit(Bandit):
