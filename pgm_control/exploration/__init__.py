@@ -16,6 +16,7 @@ from pgm_control.exploration.agents import (
 )
 from pgm_control.exploration.bandits import Bandit, BernoulliBandit, GaussianBandit, bernoulli_kl
 from pgm_control.exploration.bayes import BayesBanditResult, bayes_bandit_value, bayes_optimal_bandit
+from pgm_control.exploration.episodic import EpisodeHistory, EpisodicAgent, run_episodes
 from pgm_control.exploration.regret import RegretCurve, lai_robbins_bound, plot_regret, regret, ucb1_bound
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "BanditHistory",
     "BayesBanditResult",
     "BernoulliBandit",
+    "EpisodeHistory",
+    "EpisodicAgent",
     "EpsilonGreedy",
     "GaussianBandit",
     "InformationDirected",
@@ -40,5 +43,6 @@ __all__ = [
     "plot_regret",
     "regret",
     "run_bandit",
+    "run_episodes",
     "ucb1_bound",
 ]
