@@ -17,6 +17,8 @@ from pgm_control.exploration.agents import (
 from pgm_control.exploration.bandits import Bandit, BernoulliBandit, GaussianBandit, bernoulli_kl
 from pgm_control.exploration.bayes import BayesBanditResult, bayes_bandit_value, bayes_optimal_bandit
 from pgm_control.exploration.episodic import EpisodeHistory, EpisodicAgent, run_episodes
+from pgm_control.exploration.pseudo_counts import DensityModel, DirichletDensity, EmpiricalDensity, pseudo_count
+from pgm_control.exploration.q_agents import BootstrappedQ, CountBonusQ, EpsilonGreedyQ, PseudoCountQ
 from pgm_control.exploration.regret import RegretCurve, lai_robbins_bound, plot_regret, regret, ucb1_bound
 
 __all__ = [
@@ -27,11 +29,18 @@ __all__ = [
     "BanditHistory",
     "BayesBanditResult",
     "BernoulliBandit",
+    "BootstrappedQ",
+    "CountBonusQ",
+    "DensityModel",
+    "DirichletDensity",
+    "EmpiricalDensity",
     "EpisodeHistory",
     "EpisodicAgent",
     "EpsilonGreedy",
+    "EpsilonGreedyQ",
     "GaussianBandit",
     "InformationDirected",
+    "PseudoCountQ",
     "RegretCurve",
     "ThompsonBeta",
     "ThompsonGaussian",
@@ -41,6 +50,7 @@ __all__ = [
     "beta_information_gain",
     "lai_robbins_bound",
     "plot_regret",
+    "pseudo_count",
     "regret",
     "run_bandit",
     "run_episodes",
