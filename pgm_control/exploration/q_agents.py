@@ -215,14 +215,20 @@ class BootstrappedQ(_TabularQ):
     Each head starts from its own random prior, Q^k_t(s, a) ~ N(0, σ²) with σ = ``prior_scale``
     (the randomized prior of Osband, Aslanides & Cassirer 2018): with α_1 = 1 a head forgets the prior of a
     pair at its first visit of it, so the prior is what makes a head try pairs it has not seen — without
-    it (σ = 0) every head agrees on unseen pairs and the ensemble explores no deeper than greedy.
+    it (σ = 0) every head agrees on unseen pairs and the ensemble explores no deeper than greedy. σ should
+    be on the scale of the values (up to H).
+
+    Defaults, measured on RiverSwim(6), H = 20, 20 runs, 500 episodes: p = 1 (every head sees every
+    transition; the diversity comes from the priors) reached a regret of 797 against 1,428 for p = 0.5
+    (σ = 10), and found Deep Sea(10)'s treasure in 77 episodes against 177 (median of 10 runs): the masks
+    hide the rare rewarding transitions from half the heads.
 
     Args:
         num_heads: K >= 1.
         mask_probability: p in (0, 1], the chance that a head learns from a transition.
         prior_scale: σ >= 0 of the heads' initial values."""
 
-    def __init__(self, num_heads: int = 10, mask_probability: float = 0.5, prior_scale: float = 1.0):
+    def __init__(self, num_heads: int = 10, mask_probability: float = 1.0, prior_scale: float = 10.0):
         self.num_heads = check_positive_integer(num_heads, "num_heads")
         self.mask_probability = _check_probability(mask_probability, "mask_probability", open_low=True)
         self.prior_scale = _check_scale(prior_scale, "prior_scale")
