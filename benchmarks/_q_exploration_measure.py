@@ -12,8 +12,8 @@ import argparse
 import time
 
 import torch
+from _report import Table, load_average
 
-from benchmarks._report import Table, load_average
 from pgm_control.envs import deep_sea, riverswim
 from pgm_control.exploration import (
     BootstrappedQ,

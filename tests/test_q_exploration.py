@@ -3,6 +3,9 @@ frequency density acting exactly as the count-bonus agent, bootstrap heads and m
 and bad inputs."""
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -156,3 +159,14 @@ def test_riverswim_regret_is_sublinear_and_below_epsilon_greedy(agent, epsilon_g
 def test_bad_inputs(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+@pytest.mark.slow
+def test_measurement_script_prints_both_tables():
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "_q_exploration_measure.py"
+    completed = subprocess.run([sys.executable, str(script), "--episodes", "4", "--runs", "2", "--cap", "3",
+                                "--sizes", "2"], capture_output=True, text=True, timeout=120, check=False)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    assert "| agent | regret mean | ± SE | regret at K/2 | seconds |" in output
+    assert sum(line.startswith("| 2 |") for line in output.splitlines()) == 4  # a Deep Sea(2) row per agent

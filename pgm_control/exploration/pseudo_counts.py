@@ -42,7 +42,7 @@ def pseudo_count(prob_before, prob_after) -> torch.Tensor:
 
     Example:
         >>> pseudo_count(0.25, 0.4)  # a frequency model that has seen x 1 time in 4: 1/4 → 2/5
-        tensor(1., dtype=torch.float64)
+        tensor(1.0000, dtype=torch.float64)
     """
     before, after = as_float_tensor(prob_before, "prob_before"), as_float_tensor(prob_after, "prob_after")
     if before.shape != after.shape:

@@ -119,8 +119,10 @@ class _TabularQ(EpisodicAgent):
 class EpsilonGreedyQ(_TabularQ):
     r"""ε-greedy Q-learning, the dithering baseline: with probability ε a uniformly random action, else
     argmax_a Q_t(s, a) (ties at random). No bonus, and Q starts at 0 — no optimism anywhere, so on
-    Deep Sea (where "right" costs) it finds the treasure only by chance, after about (2/ε)^N episodes
-    once the left moves look better, 2^N while everything is still untried.
+    Deep Sea it finds the treasure only by chance: ε = 1 (uniform actions) needs 2^N episodes on
+    average, and ε < 1 far more, because once a costly "right" has been tried its Q falls below the free
+    "left" and only the ε-moves go right (measured on Deep Sea(5), ε = 0.1: 4 runs of 10 found it
+    within 2,000 episodes; ε = 1: all 10, median 39).
 
     Args:
         epsilon: ε in [0, 1]."""
@@ -149,7 +151,18 @@ class CountBonusQ(_TabularQ):
     worst case; the notes' β / √N with N pooled over steps learns faster on stationary dynamics.
 
     Args:
-        beta: β >= 0, the bonus scale (β = 0: optimistic initial values only)."""
+        beta: β >= 0, the bonus scale (β = 0: optimistic initial values only).
+
+    Example:
+        >>> from pgm_control.envs import riverswim
+        >>> from pgm_control.exploration import run_episodes
+        >>> agent = CountBonusQ(beta=0.5)
+        >>> history = run_episodes(agent, riverswim(), num_episodes=20, horizon=10, num_runs=3)
+        >>> agent.q.shape  # [R, K, H, S, A]
+        torch.Size([3, 1, 10, 6, 2])
+        >>> history.regret.shape  # [R, K episodes]
+        torch.Size([3, 20])
+    """
 
     def __init__(self, beta: float = 0.5):
         self.beta = _check_scale(beta, "beta")
@@ -219,9 +232,9 @@ class BootstrappedQ(_TabularQ):
     be on the scale of the values (up to H).
 
     Defaults, measured on RiverSwim(6), H = 20, 20 runs, 500 episodes: p = 1 (every head sees every
-    transition; the diversity comes from the priors) reached a regret of 797 against 1,428 for p = 0.5
-    (σ = 10), and found Deep Sea(10)'s treasure in 77 episodes against 177 (median of 10 runs): the masks
-    hide the rare rewarding transitions from half the heads.
+    transition; the diversity comes from the priors) reached a regret of 798 against 1,428 for p = 0.5
+    (σ = 10 both; ε-greedy: 1,653), and found Deep Sea(10)'s treasure after 77 episodes against 177
+    (median of 10 runs).
 
     Args:
         num_heads: K >= 1.
