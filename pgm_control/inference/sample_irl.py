@@ -153,6 +153,14 @@ def sample_irl_objective(demo_rewards: torch.Tensor, sample_rewards: torch.Tenso
 
     Returns:
         :class:`SampleIRLObjective`.
+
+    Example:
+        >>> rewards = torch.tensor([0.0, 1.0], dtype=torch.float64, requires_grad=True)
+        >>> log_probs = torch.log(torch.tensor([0.5, 0.5], dtype=torch.float64))
+        >>> objective = sample_irl_objective(torch.tensor([1.0], dtype=torch.float64), rewards, log_probs)
+        >>> # w ∝ (1, e), ESS = (1 + e)² / (1 + e²)
+        >>> [round(w, 4) for w in objective.weights.tolist()], round(objective.ess, 4)
+        ([0.2689, 0.7311], 1.6481)
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
@@ -283,7 +291,9 @@ class SampleIRLResult:
         reward_table: r_ψ ``[S, A]``.
         log_policy: the learner's final log π_t(a|s) ``[T, S, A]``.
         objective: ``[K]`` per iteration, L̂(ψ) of :func:`sample_irl_objective` before the update.
-        ess: ``[K]`` per iteration, the effective sample size of the M policy samples (1..M).
+        ess: ``[K]`` per iteration, the effective sample size (Σ w̄)² / Σ w̄² of the weights actually used
+            (1..M): w̄_j = ρ̂(s_1) w_j / Σ_{k: same start} w_k, so uneven numbers of samples per start lower
+            it too; with exact posterior samples from a single start it is M.
         gradient_norm: ``[K]`` per iteration, ‖∇L̂‖_∞ over the reward parameters.
     """
 
