@@ -19,7 +19,7 @@ from pgm_control.inference import (
     state_action_visitation,
     trajectory_rewards,
 )
-from pgm_control.models import LinearReward
+from pgm_control.models import LinearReward, NeuralReward
 from pgm_control.rl import ReinforceLearner
 
 PSI = torch.tensor([-1.0, 0.3, 0.8], dtype=torch.float64)
@@ -129,8 +129,13 @@ def test_one_group_is_the_notes_formula():
 @pytest.fixture(scope="module")
 def terrain():
     mdp = terrain_gridworld(size=3, num_terrains=3, weights=[-2.0, -0.5, 1.0], seed=0)
-    demos = demonstrations_of(mdp, 5, 150)
-    return mdp, demos, maxent_irl(mdp, demos, progress=False)
+    return mdp, demonstrations_of(mdp, 5, 150)
+
+
+@pytest.fixture(scope="module")
+def reference(terrain):
+    mdp, demos = terrain
+    return maxent_irl(mdp, demos, progress=False)
 
 
 def visitation_kl(mdp, demos, reference, log_policy):
@@ -143,8 +148,8 @@ def visitation_kl(mdp, demos, reference, log_policy):
 
 
 @pytest.mark.slow
-def test_end_to_end_with_the_exact_learner_matches_maxent_irl(terrain):
-    mdp, demos, reference = terrain
+def test_end_to_end_with_the_exact_learner_matches_maxent_irl(terrain, reference):
+    mdp, demos = terrain
     env = TabularEnv(mdp, horizon=5)
     fit = sample_based_irl(env, demos, LinearReward(mdp.features), ExactSoftPolicyLearner(mdp, 5),
                            num_iterations=150, num_samples=128, lr=0.1, progress=False)
@@ -157,8 +162,8 @@ def test_end_to_end_with_the_exact_learner_matches_maxent_irl(terrain):
 
 
 @pytest.mark.slow
-def test_end_to_end_with_reinforce_from_the_env_only(terrain):
-    mdp, demos, reference = terrain
+def test_end_to_end_with_reinforce_from_the_env_only(terrain, reference):
+    mdp, demos = terrain
     env = TabularEnv(mdp, horizon=5)
     learner = ReinforceLearner(env, 5, num_episodes=64, lr=0.2)
     fit = sample_based_irl(env, demos, LinearReward(mdp.features), learner, num_iterations=300,
@@ -171,7 +176,7 @@ def test_end_to_end_with_reinforce_from_the_env_only(terrain):
 
 
 def test_bad_inputs_are_named(terrain):
-    mdp, demos, _ = terrain
+    mdp, demos = terrain
     env = TabularEnv(mdp, horizon=5)
     learner = ExactSoftPolicyLearner(mdp, 5)
     reward = LinearReward(mdp.features)
@@ -198,3 +203,17 @@ def test_bad_inputs_are_named(terrain):
     with pytest.raises(ValueError, match="sample_rewards must be finite"):
         sample_irl_objective(torch.zeros(2, dtype=torch.float64), torch.tensor([0.0, math.nan], dtype=torch.float64),
                              torch.zeros(2, dtype=torch.float64))
+
+
+def test_neural_reward_seeds_and_progress_bar(terrain, capsys):
+    mdp, demos = terrain
+    env = TabularEnv(mdp, horizon=5)
+
+    def run(progress):
+        return sample_based_irl(env, demos, NeuralReward(mdp.features, hidden=(8,)), ExactSoftPolicyLearner(mdp, 5),
+                                num_iterations=3, num_samples=128, seed=4, progress=progress)
+
+    first, second = run(True), run(False)
+    assert first.psi is None and first.reward_table.shape == (9, 4)
+    assert torch.equal(first.objective, second.objective) and torch.equal(first.ess, second.ess)
+    assert "ess=" in capsys.readouterr().err  # the bar shows the effective sample size

@@ -217,7 +217,8 @@ def _start_groups(demo_starts, sample_starts, N: int, M: int) -> tuple[torch.Ten
     missing = ~match.any(0)
     if missing.any():
         raise ValueError(f"no policy sample starts in state {int(demonstrated[missing][0])}, where a demonstration "
-                         "starts: draw more samples (or pass no starts to normalize over all samples at once)")
+                         "starts: draw more samples (num_samples of sample_based_irl), or pass no starts to "
+                         "normalize over all samples at once")
     in_group = match.any(1)  # samples from starts that no demonstration has carry no weight
     sample_groups = torch.where(in_group, match.to(torch.long).argmax(1), demonstrated.numel())
     return demo_groups, sample_groups
@@ -384,7 +385,7 @@ def sample_based_irl(env, demonstrations: Demonstrations, reward, policy_learner
             optimizer.step()
             objectives.append(objective.value.item())
             ess.append(objective.ess)
-            bar.set_postfix(ess=f"{objective.ess:.1f}/{num_samples}", refresh=False)
+            bar.set_postfix(ess=f"{objective.ess:.1f}/{num_samples}")  # drawn each iteration
             bar.update()
     with torch.no_grad():
         table = reward(psi) if linear else reward()
