@@ -35,7 +35,7 @@ from pgm_control._mdp_inputs import check_mdp
 from pgm_control._progress import progress_bar
 from pgm_control.demonstrations import Demonstrations
 from pgm_control.mdp import TabularMDP
-from pgm_control.models.irl import check_demonstrations, soft_solution
+from pgm_control.models.irl import check_demonstrations, check_variant, soft_solution
 from pgm_control.models.rewards import LinearReward, NeuralReward
 
 WEIGHTINGS = ("importance", "none")
@@ -77,8 +77,7 @@ def rollout(env: gymnasium.Env, log_policy: torch.Tensor, num: int, rng: np.rand
 
     Args:
         env: the environment (only ``reset`` and ``step`` are used: the dynamics stay hidden).
-        log_policy: log π_t(a|s) ``[T, S, A]`` (time-indexed) or ``[S, A]`` with T = ``log_policy``'s
-            first axis; no gradient is kept.
+        log_policy: log π_t(a|s) ``[T, S, A]`` (time-indexed: T steps per episode); no gradient is kept.
         num: M.
         rng: the NumPy generator of the action draws.
         seed: passed to the first ``env.reset`` (None: continue the environment's own stream).
@@ -266,9 +265,7 @@ class ExactSoftPolicyLearner:
     def __init__(self, mdp: TabularMDP, horizon: int, variant: str = "causal"):
         self.mdp = check_mdp(mdp)
         self.horizon = check_horizon(horizon, required=True)
-        if variant not in ("causal", "trajectory"):
-            raise ValueError(f"variant must be 'causal' or 'trajectory', got {variant!r}")
-        self.variant = variant
+        self.variant = check_variant(variant)
         self._log_policy = torch.full((self.horizon, mdp.num_states, mdp.num_actions), -math.log(mdp.num_actions),
                                       dtype=DTYPE)
 
