@@ -14,6 +14,13 @@ the notes' first form, w_j = 1: exact only when π is already the soft-optimal p
 weights' effective sample size ESS = (Σ_j w_j)² / Σ_j w_j² (between 1 and M) says how many policy
 samples the estimate is worth.
 
+Which likelihood: the weighted form estimates the gradient of the notes' trajectory-level likelihood,
+p(τ | O_{1:T}, ψ) ∝ p(τ) exp(r_ψ(τ)), i.e. ``maxent_irl(..., variant="trajectory")``, whatever the
+proposal π. Under deterministic dynamics that is also ``variant="causal"`` (the default there). Under
+stochastic dynamics the two differ: the unweighted form with a learner at the causal soft optimum
+(REINFORCE with entropy, soft Q-learning, :class:`ExactSoftPolicyLearner`) follows the causal gradient
+instead (the demonstrated minus the causal policy's feature counts).
+
 Like ``maxent_irl``, the likelihood conditions on each demonstration's start state s_1: the weights are
 self-normalized among the samples that start where the demonstrations start, and the start states are
 averaged with the demonstrations' frequencies ρ̂(s_1). (Normalizing over all samples at once would
