@@ -2,6 +2,7 @@
 Pyro optimality model (enumeration, SVI), inverse RL, and continuous control as inference (linear-Gaussian)."""
 
 from pgm_control.inference.bayesian_irl import BayesianIRLResult, bayesian_irl
+from pgm_control.inference.behaviour_cloning import BehaviourCloningResult, tabular_behaviour_cloning
 from pgm_control.inference.dynamic_programming import policy_evaluation, policy_iteration, value_iteration
 from pgm_control.inference.enumeration import (
     DiscreteTrajectories,
@@ -44,14 +45,27 @@ from pgm_control.inference.results import (
     SoftValueResult,
     ValueResult,
 )
+from pgm_control.inference.sample_irl import (
+    ExactSoftPolicyLearner,
+    PolicyLearner,
+    PolicySamples,
+    SampleIRLObjective,
+    SampleIRLResult,
+    effective_sample_size,
+    sample_based_irl,
+    sample_irl_objective,
+    trajectory_rewards,
+)
 from pgm_control.inference.soft import soft_maximum, soft_value_iteration
 from pgm_control.inference.variational import PolicyFit, elbo, fit_policy, policy_svi, state_distributions
 
 __all__ = [
     "BackwardMessages",
     "BayesianIRLResult",
+    "BehaviourCloningResult",
     "CausalScoreELBO",
     "DiscreteTrajectories",
+    "ExactSoftPolicyLearner",
     "FeatureMatchingResult",
     "ForwardMessages",
     "GaussianPolicyFit",
@@ -59,11 +73,16 @@ __all__ = [
     "LQRSolution",
     "MaxEntIRLResult",
     "PolicyFit",
+    "PolicyLearner",
+    "PolicySamples",
+    "SampleIRLObjective",
+    "SampleIRLResult",
     "SoftValueResult",
     "ValueResult",
     "backward_messages",
     "bayesian_irl",
     "demonstrated_feature_counts",
+    "effective_sample_size",
     "elbo",
     "enumerate_log_evidence",
     "expected_feature_counts",
@@ -85,11 +104,15 @@ __all__ = [
     "policy_svi",
     "posterior_dynamics",
     "posterior_trajectories",
+    "sample_based_irl",
+    "sample_irl_objective",
     "soft_lqr",
     "soft_maximum",
     "soft_value_iteration",
     "state_action_visitation",
     "state_distributions",
     "state_marginals",
+    "tabular_behaviour_cloning",
+    "trajectory_rewards",
     "value_iteration",
 ]

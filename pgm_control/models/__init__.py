@@ -1,6 +1,11 @@
 """Pyro models and guides of control as inference: the trajectory model with optimality variables and
 policy guides that keep the true dynamics; the reward-parameter models of inverse RL."""
 
+from pgm_control.models.behaviour_cloning import (
+    behaviour_cloning_model,
+    empirical_policy,
+    tabular_behaviour_cloning_model,
+)
 from pgm_control.models.guides import AmortizedPolicyGuide, TabularPolicyGuide, policy_guide
 from pgm_control.models.irl import flat_prior, hierarchical_irl_model, irl_model
 from pgm_control.models.lqr import GaussianPolicyGuide, lqr_optimality_model
@@ -13,6 +18,8 @@ __all__ = [
     "LinearReward",
     "NeuralReward",
     "TabularPolicyGuide",
+    "behaviour_cloning_model",
+    "empirical_policy",
     "flat_prior",
     "hierarchical_irl_model",
     "irl_model",
@@ -20,4 +27,5 @@ __all__ = [
     "lqr_optimality_model",
     "optimality_model",
     "policy_guide",
+    "tabular_behaviour_cloning_model",
 ]

@@ -8,6 +8,8 @@ both driven by :class:`~pgm_control.rl.training.OffPolicyAgent`: ``train``, ``ev
 and :func:`reinforce` (:mod:`pgm_control.rl.policy_gradient`).
 """
 
+from pgm_control.rl.behaviour_cloning import NeuralCloningResult, behaviour_cloning
+from pgm_control.rl.irl_learners import ReinforceLearner
 from pgm_control.rl.networks import (
     DiscreteQNetwork,
     QNetwork,
@@ -33,9 +35,11 @@ from pgm_control.rl.training import (
 __all__ = [
     "SAC",
     "DiscreteQNetwork",
+    "NeuralCloningResult",
     "OffPolicyAgent",
     "PolicyGradientResult",
     "QNetwork",
+    "ReinforceLearner",
     "ReplayBuffer",
     "ReturnsLog",
     "SACConfig",
@@ -46,6 +50,7 @@ __all__ = [
     "TrainingHistory",
     "Transitions",
     "ValueNetwork",
+    "behaviour_cloning",
     "plot_learning_curve",
     "polyak_update",
     "q_learning",
