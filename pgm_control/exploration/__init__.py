@@ -16,8 +16,29 @@ from pgm_control.exploration.agents import (
 )
 from pgm_control.exploration.bandits import Bandit, BernoulliBandit, GaussianBandit, bernoulli_kl
 from pgm_control.exploration.bayes import BayesBanditResult, bayes_bandit_value, bayes_optimal_bandit
+from pgm_control.exploration.contextual import (
+    ContextualAgent,
+    ContextualBandit,
+    ContextualHistory,
+    LinearContextualBandit,
+    LinearThompson,
+    LinUCB,
+    LogisticContextualBandit,
+    LogisticThompson,
+    fit_logistic_nuts,
+    fit_logistic_svi,
+    logistic_model,
+    run_contextual_bandit,
+)
 from pgm_control.exploration.episodic import EpisodeHistory, EpisodicAgent, run_episodes
-from pgm_control.exploration.regret import RegretCurve, lai_robbins_bound, plot_regret, regret, ucb1_bound
+from pgm_control.exploration.regret import (
+    RegretCurve,
+    cumulative_regret,
+    lai_robbins_bound,
+    plot_regret,
+    regret,
+    ucb1_bound,
+)
 
 __all__ = [
     "KLUCB",
@@ -27,11 +48,19 @@ __all__ = [
     "BanditHistory",
     "BayesBanditResult",
     "BernoulliBandit",
+    "ContextualAgent",
+    "ContextualBandit",
+    "ContextualHistory",
     "EpisodeHistory",
     "EpisodicAgent",
     "EpsilonGreedy",
     "GaussianBandit",
     "InformationDirected",
+    "LinUCB",
+    "LinearContextualBandit",
+    "LinearThompson",
+    "LogisticContextualBandit",
+    "LogisticThompson",
     "RegretCurve",
     "ThompsonBeta",
     "ThompsonGaussian",
@@ -39,10 +68,15 @@ __all__ = [
     "bayes_optimal_bandit",
     "bernoulli_kl",
     "beta_information_gain",
+    "cumulative_regret",
+    "fit_logistic_nuts",
+    "fit_logistic_svi",
     "lai_robbins_bound",
+    "logistic_model",
     "plot_regret",
     "regret",
     "run_bandit",
+    "run_contextual_bandit",
     "run_episodes",
     "ucb1_bound",
 ]
