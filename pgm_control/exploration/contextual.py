@@ -49,7 +49,7 @@ _MAX_SEED = 2**62  # seeds handed from the run's generator to Pyro's (global) ge
 class ContextualBandit(abc.ABC):
     """Shared part of the contextual bandits: the parameter θ [d], A arms, contexts N(0, feature_sd² I)."""
 
-    def __init__(self, theta, num_arms: int, feature_sd: float = 1.0):
+    def __init__(self, theta, num_arms: int = 10, feature_sd: float = 1.0):
         theta = as_float_tensor(theta, "theta")
         check_shape(theta, [None], "theta", "[d] (one weight per feature)")
         if theta.numel() < 1:
@@ -122,9 +122,6 @@ class LinearContextualBandit(ContextualBandit):
 
 class LogisticContextualBandit(ContextualBandit):
     r"""Binary payoffs r ~ Bernoulli(sigmoid(x_{t,a}·θ)), contexts x_{t,a} ~ N(0, feature_sd² I)."""
-
-    def __init__(self, theta, num_arms: int = 10, feature_sd: float = 1.0):
-        super().__init__(theta, num_arms, feature_sd)
 
     def _mean(self, scores):
         return torch.sigmoid(scores)

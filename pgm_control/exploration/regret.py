@@ -35,6 +35,7 @@ def regret(actions, means, level: float = 0.95) -> RegretCurve:
     Column t − 1 of every tensor is Reg(t)."""
     means = as_float_tensor(means, "means")
     check_shape(means, [None], "means", "[A] (one mean reward per arm)")
+    check_finite(means, "means")
     actions = as_index_tensor(actions, "actions")
     check_shape(actions, [None, None], "actions", "[R, T] (runs × pulls)")
     if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < means.numel():
