@@ -80,7 +80,7 @@ class ContextualBandit(abc.ABC):
         contexts = self._check_contexts(contexts)
         actions = as_index_tensor(actions, "actions")
         check_shape(actions, [contexts.shape[0]], "actions", "[R] (one arm per run of contexts)")
-        if not 0 <= int(actions.min()) <= int(actions.max()) < self.num_arms:
+        if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < self.num_arms:
             raise ValueError(f"actions must be arm indices in [0, {self.num_arms}), got values in "
                              f"[{int(actions.min())}, {int(actions.max())}]")
         return self._sample(self._mean(_chosen_features(contexts, actions) @ self.theta), generator)
