@@ -25,8 +25,6 @@ from pgm_control.exploration.contextual import (
     LinUCB,
     LogisticContextualBandit,
     LogisticThompson,
-    fit_logistic_nuts,
-    fit_logistic_svi,
     logistic_model,
     run_contextual_bandit,
 )
@@ -69,8 +67,6 @@ __all__ = [
     "bernoulli_kl",
     "beta_information_gain",
     "cumulative_regret",
-    "fit_logistic_nuts",
-    "fit_logistic_svi",
     "lai_robbins_bound",
     "logistic_model",
     "plot_regret",

@@ -269,7 +269,7 @@ def _gaussian_guide(loc: torch.Tensor, raw_scale: torch.Tensor) -> None:
         pyro.sample("theta", dist.MultivariateNormal(loc, scale_tril=scale_tril))
 
 
-def fit_logistic_svi(features, rewards, prior_sd: float, init: MultivariateNormal, num_steps: int, lr: float,
+def _fit_logistic_svi(features, rewards, prior_sd: float, init: MultivariateNormal, num_steps: int, lr: float,
                      num_particles: int) -> MultivariateNormal:
     r"""Gaussian variational posterior of :func:`logistic_model` by SVI, started from ``init``:
 
@@ -293,7 +293,7 @@ def fit_logistic_svi(features, rewards, prior_sd: float, init: MultivariateNorma
     return MultivariateNormal(loc.detach(), scale_tril=scale_tril)
 
 
-def fit_logistic_nuts(features, rewards, prior_sd: float, num_samples: int, warmup_steps: int) -> torch.Tensor:
+def _fit_logistic_nuts(features, rewards, prior_sd: float, num_samples: int, warmup_steps: int) -> torch.Tensor:
     """Posterior draws of θ under :func:`logistic_model` by NUTS (one chain over the joint [R, d]
     latent, which factorizes over runs; meant for a few runs): ``[R, num_samples, d]``."""
     kernel = NUTS(functools.partial(logistic_model, features, rewards, prior_sd), max_plate_nesting=1)
@@ -312,13 +312,14 @@ class LogisticThompson(ContextualAgent):
     with p̂ refit to all pulls so far every ``refresh_every`` pulls (:func:`logistic_model`) and
     sampled afresh at every pull in between; before the first refit p̂ is the prior.
 
-    - ``inference="svi"``: a full-covariance Gaussian per run (:func:`fit_logistic_svi`), warm-started
-      from the previous fit, ``svi_steps`` Adam steps of rate ``lr`` with ``num_particles`` draws. The
+    - ``inference="svi"``: a full-covariance Gaussian q(θ) = N(m, L Lᵀ) per run maximizing the ELBO
+      E_q[log p(y | X, θ)] − KL(q(θ) ‖ N(0, σ₀² I)) (KL analytic, likelihood by ``num_particles``
+      reparameterized draws), warm-started from the previous fit, ``svi_steps`` Adam steps of rate ``lr``. The
       defaults (50 steps, 8 draws) leave Monte Carlo noise of ~0.1-0.2 posterior sd in the fitted mean, small
       beside the posterior draw Thompson sampling takes; on 100 runs × 500 pulls (d = 5, A = 10) they
       reach the regret of 100 steps with 32 draws at a fifth of the cost.
-    - ``inference="nuts"``: ``num_samples`` NUTS draws after ``warmup_steps`` (:func:`fit_logistic_nuts`);
-      each pull uses one draw chosen uniformly. Its cost grows with R: use it for a few runs.
+    - ``inference="nuts"``: ``num_samples`` NUTS draws after ``warmup_steps``, one chain over the joint
+      [R, d] latent; each pull uses one draw chosen uniformly. Its cost grows with R: use it for a few runs.
 
     Departure from Chapelle & Li: they refit a diagonal Laplace approximation after each batch of
     pulls; here the Gaussian is fitted by SVI with a full covariance, or replaced by NUTS draws.
@@ -372,10 +373,10 @@ class LogisticThompson(ContextualAgent):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             if self.inference == "svi":
-                self.gaussian = fit_logistic_svi(features, rewards, self.prior_sd, self.gaussian, self.svi_steps,
+                self.gaussian = _fit_logistic_svi(features, rewards, self.prior_sd, self.gaussian, self.svi_steps,
                                                  self.lr, self.num_particles)
             else:
-                self.samples = fit_logistic_nuts(features, rewards, self.prior_sd, self.num_samples,
+                self.samples = _fit_logistic_nuts(features, rewards, self.prior_sd, self.num_samples,
                                                  self.warmup_steps)
         self.fitted_at = len(self.features)
 
@@ -462,8 +463,6 @@ __all__ = [
     "LinearThompson",
     "LogisticContextualBandit",
     "LogisticThompson",
-    "fit_logistic_nuts",
-    "fit_logistic_svi",
     "logistic_model",
     "run_contextual_bandit",
 ]
