@@ -16,10 +16,29 @@ from pgm_control.exploration.agents import (
 )
 from pgm_control.exploration.bandits import Bandit, BernoulliBandit, GaussianBandit, bernoulli_kl
 from pgm_control.exploration.bayes import BayesBanditResult, bayes_bandit_value, bayes_optimal_bandit
+from pgm_control.exploration.contextual import (
+    ContextualAgent,
+    ContextualBandit,
+    ContextualHistory,
+    LinearContextualBandit,
+    LinearThompson,
+    LinUCB,
+    LogisticContextualBandit,
+    LogisticThompson,
+    logistic_model,
+    run_contextual_bandit,
+)
 from pgm_control.exploration.episodic import EpisodeHistory, EpisodicAgent, run_episodes
 from pgm_control.exploration.pseudo_counts import DensityModel, DirichletDensity, EmpiricalDensity, pseudo_count
 from pgm_control.exploration.q_agents import BootstrappedQ, CountBonusQ, EpsilonGreedyQ, PseudoCountQ
-from pgm_control.exploration.regret import RegretCurve, lai_robbins_bound, plot_regret, regret, ucb1_bound
+from pgm_control.exploration.regret import (
+    RegretCurve,
+    cumulative_regret,
+    lai_robbins_bound,
+    plot_regret,
+    regret,
+    ucb1_bound,
+)
 
 __all__ = [
     "KLUCB",
@@ -30,6 +49,9 @@ __all__ = [
     "BayesBanditResult",
     "BernoulliBandit",
     "BootstrappedQ",
+    "ContextualAgent",
+    "ContextualBandit",
+    "ContextualHistory",
     "CountBonusQ",
     "DensityModel",
     "DirichletDensity",
@@ -40,6 +62,11 @@ __all__ = [
     "EpsilonGreedyQ",
     "GaussianBandit",
     "InformationDirected",
+    "LinUCB",
+    "LinearContextualBandit",
+    "LinearThompson",
+    "LogisticContextualBandit",
+    "LogisticThompson",
     "PseudoCountQ",
     "RegretCurve",
     "ThompsonBeta",
@@ -48,11 +75,14 @@ __all__ = [
     "bayes_optimal_bandit",
     "bernoulli_kl",
     "beta_information_gain",
+    "cumulative_regret",
     "lai_robbins_bound",
+    "logistic_model",
     "plot_regret",
     "pseudo_count",
     "regret",
     "run_bandit",
+    "run_contextual_bandit",
     "run_episodes",
     "ucb1_bound",
 ]

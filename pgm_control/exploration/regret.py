@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import torch
 
-from pgm_control._checks import DTYPE, as_float_tensor, as_index_tensor, check_real, check_shape
+from pgm_control._checks import DTYPE, as_float_tensor, as_index_tensor, check_finite, check_real, check_shape
 from pgm_control.exploration.bandits import BernoulliBandit, bernoulli_kl
 
 
@@ -35,15 +35,26 @@ def regret(actions, means, level: float = 0.95) -> RegretCurve:
     Column t − 1 of every tensor is Reg(t)."""
     means = as_float_tensor(means, "means")
     check_shape(means, [None], "means", "[A] (one mean reward per arm)")
+    check_finite(means, "means")
     actions = as_index_tensor(actions, "actions")
     check_shape(actions, [None, None], "actions", "[R, T] (runs × pulls)")
     if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < means.numel():
         raise ValueError(f"actions must be arm indices in [0, {means.numel()}), got values in "
                          f"[{int(actions.min())}, {int(actions.max())}]")
+    return cumulative_regret(means.max() - means[actions], level)
+
+
+def cumulative_regret(step_regret, level: float = 0.95) -> RegretCurve:
+    r"""Cumulative regret Reg(t) = Σ_{s≤t} Δ_s from the per-step regrets ``step_regret [R, T]`` (e.g.
+    Δ_s = max_a E[r | x_{s,a}] − E[r | x_{s,a_s}] in a contextual bandit), with the band mean ± z·SE over
+    the R runs as in :func:`regret`. Column t − 1 of every tensor is Reg(t)."""
+    step_regret = as_float_tensor(step_regret, "step_regret")
+    check_shape(step_regret, [None, None], "step_regret", "[R, T] (runs × pulls)")
+    check_finite(step_regret, "step_regret")
     level = check_real(level, "level", "a probability in (0, 1)")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie in (0, 1), got {level}")
-    per_run = (means.max() - means[actions]).cumsum(-1)
+    per_run = step_regret.cumsum(-1)
     mean = per_run.mean(0)
     num_runs = per_run.shape[0]
     sd = per_run.std(0) if num_runs > 1 else torch.zeros_like(mean)
@@ -107,4 +118,4 @@ def plot_regret(curves: dict, means=None, ax=None):
     return ax
 
 
-__all__ = ["RegretCurve", "lai_robbins_bound", "plot_regret", "regret", "ucb1_bound"]
+__all__ = ["RegretCurve", "cumulative_regret", "lai_robbins_bound", "plot_regret", "regret", "ucb1_bound"]
