@@ -58,7 +58,7 @@ class _Model(NamedTuple):
 
 
 class _Level(NamedTuple):
-    """The nodes of one step: states ``[M]``, belief keys ``[M, Z]``, and their observation table: for
+    """The nodes of one step: states ``[M]``, belief keys ``[M, C]`` (a bitmask or a rounded posterior), and their observation table: for
     each entry (node, action, probability, reward), the next node."""
 
     states: torch.Tensor
@@ -89,6 +89,7 @@ class BayesAdaptiveResult:
     q: list[torch.Tensor]
     states: list[torch.Tensor]
     keys: list[torch.Tensor]
+    representation: object
 
     @property
     def num_nodes(self) -> list[int]:
@@ -101,7 +102,7 @@ class BayesAdaptiveResult:
         level = self._level(episode, step)
         belief = self._read_belief(belief)
         state = check_integer(state, "state", "a state index")
-        key = torch.round(belief * BELIEF_QUANTUM).long()
+        key = self.representation.key_of(belief)
         match = (self.states[level] == state) & (self.keys[level] == key).all(-1)
         if not match.any():
             raise ValueError(f"no node with state={state} and this belief is reachable at episode {episode}, "
@@ -159,7 +160,8 @@ def bayes_adaptive_value(task_family: FiniteTaskFamily, num_episodes: int, *,
     num_episodes = check_positive_integer(num_episodes, "num_episodes")
     model = _family_model(family)
     horizon = num_episodes * family.episode_length
-    levels = _forward(model, family.prior, family.episode_length, horizon, progress)
+    representation = _beliefs_for(model, family.prior)
+    levels = _forward(model, representation, family.episode_length, horizon, progress)
     q_tables, v_first = _backward(model, levels, progress)
     start = levels[0].states
     value = float((model.initial[start] * v_first).sum())
@@ -172,6 +174,7 @@ def bayes_adaptive_value(task_family: FiniteTaskFamily, num_episodes: int, *,
         q=q_tables,
         states=[level.states for level in levels],
         keys=[level.keys for level in levels],
+        representation=representation,
     )
 
 
@@ -183,6 +186,123 @@ def oracle_value(task_family: FiniteTaskFamily, num_episodes: int) -> float:
     per_task = torch.stack([value_iteration(task, horizon=family.episode_length).v[0] @ task.initial
                             for task in family.tasks])
     return float(num_episodes * (family.prior * per_task).sum())
+
+
+# ----------------------------------------------------------------------------------------------------
+# Beliefs: two representations with one interface
+
+
+class _SubsetBeliefs:
+    r"""Beliefs of a family whose tasks are deterministic given z (every p_z(s'|s,a) is 0 or 1, as in
+    grid navigation): b is p(z) restricted to the tasks not yet ruled out, stored as a bitmask (one int64
+    per node; bit z set while z is possible). An observation o = (s', r) keeps the tasks consistent with
+    it, mask' = mask & consistent(s, a, o), with p(o | s, a, b) = p(mask') / p(mask)."""
+
+    def __init__(self, model: _Model, prior: torch.Tensor):
+        num_tasks, num_values = prior.shape[0], model.reward_values.shape[0]
+        bits = 2 ** torch.arange(num_tasks)
+        agrees = (model.probs == 1)[..., None] & (model.reward_index[..., None] == torch.arange(num_values))
+        self.consistent = (agrees.long() * bits[:, None, None, None, None]).sum(0)  # [S, A, K, V]
+        # p(mask) = Σ_j table_j[byte j of mask]: one 256-entry table of prior sums per byte.
+        num_bytes = (num_tasks + 7) // 8
+        padded = torch.cat([prior, prior.new_zeros(8 * num_bytes - num_tasks)]).reshape(num_bytes, 8)
+        byte_bits = (torch.arange(256)[:, None] >> torch.arange(8)) & 1  # [256, 8]
+        self.tables = byte_bits.to(DTYPE) @ padded.T  # [256, bytes]
+        self.model, self.num_tasks = model, num_tasks
+
+    def start(self, count: int) -> torch.Tensor:
+        return torch.full((count,), 2 ** self.num_tasks - 1, dtype=torch.long)
+
+    def weight(self, masks: torch.Tensor) -> torch.Tensor:
+        """p(mask) = Σ_{z in mask} p(z), elementwise."""
+        total = torch.zeros(masks.shape, dtype=DTYPE)
+        for j in range(self.tables.shape[1]):
+            total += self.tables[(masks >> (8 * j)) & 255, j]
+        return total
+
+    def expand(self, states: torch.Tensor, masks: torch.Tensor):
+        children = masks[:, None, None, None] & self.consistent[states]  # [M, A, K, V]
+        mass = self.weight(children)
+        node, action, succ, value = (mass > 0).nonzero(as_tuple=True)
+        prob = mass[node, action, succ, value] / self.weight(masks)[node]
+        next_states = self.model.successors[states[node], action, succ]
+        return node, action, prob, self.model.reward_values[value], next_states, children[node, action, succ, value]
+
+    def label(self, states: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.unique(masks * self.model.successors.shape[0] + states, return_inverse=True)[1]
+        return labels, _first_of_each(labels)
+
+    def keys(self, masks: torch.Tensor) -> torch.Tensor:
+        return masks[:, None]
+
+    def key_of(self, belief: torch.Tensor) -> torch.Tensor:
+        return ((belief > 0).long() * 2 ** torch.arange(self.num_tasks)).sum()[None]
+
+
+class _VectorBeliefs:
+    r"""Beliefs as posterior vectors b ``[M, Z]`` (any finite family):
+    b'(z) = b(z) p_z(s'|s,a) 1[r = r_z(s, a, s')] / p(o | s, a, b). Nodes merge when their states agree
+    and their beliefs agree after rounding to multiples of 2^-40."""
+
+    def __init__(self, model: _Model, prior: torch.Tensor):
+        self.model, self.prior = model, prior
+
+    def start(self, count: int) -> torch.Tensor:
+        return self.prior.expand(count, -1)
+
+    def expand(self, states: torch.Tensor, beliefs: torch.Tensor):
+        num_tasks, _, num_actions, branching = self.model.probs.shape
+        num_values = self.model.reward_values.shape[0]
+        chunk = max(CHUNK_ENTRIES // (num_tasks * num_actions * branching * num_values), 1)
+        parts = [self._expand_chunk(states[i:i + chunk], beliefs[i:i + chunk], i)
+                 for i in range(0, states.shape[0], chunk)]
+        return tuple(torch.cat(column) for column in zip(*parts))
+
+    def _expand_chunk(self, states: torch.Tensor, beliefs: torch.Tensor, offset: int):
+        model = self.model
+        joint = beliefs.T[:, :, None, None] * model.probs[:, states]  # b(z) p_z(s'|s,a), [Z, M, A, K]
+        matches = model.reward_index[:, states, ..., None] == torch.arange(model.reward_values.shape[0])
+        joint = joint[..., None] * matches  # [Z, M, A, K, V]: b(z) p_z(s'|s,a) 1[r = r_z(s,a,s')]
+        mass = joint.sum(0)  # p(s', r | s, a, b)
+        node, action, succ, value = (mass > 0).nonzero(as_tuple=True)
+        prob = mass[node, action, succ, value]
+        next_beliefs = joint[:, node, action, succ, value].T / prob[:, None]
+        next_states = model.successors[states[node], action, succ]
+        return node + offset, action, prob, model.reward_values[value], next_states, next_beliefs
+
+    def label(self, states: torch.Tensor, beliefs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return _unique_rows(torch.cat([states[:, None], self.keys(beliefs)], 1))
+
+    def keys(self, beliefs: torch.Tensor) -> torch.Tensor:
+        return torch.round(beliefs * BELIEF_QUANTUM).long()
+
+    def key_of(self, belief: torch.Tensor) -> torch.Tensor:
+        return self.keys(belief)
+
+
+def _unique_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Label equal rows of an integer table ``[N, C]``: the label ``[N]`` of each row (0..U−1) and the first
+    row ``[U]`` of each label. Column by column with 1-D sorts (much faster than ``unique(dim=0)``): the
+    label of the first c columns and the rank of column c pair up into the label of the first c + 1."""
+    labels = torch.zeros(rows.shape[0], dtype=torch.long)
+    for column in rows.T:
+        ranks = torch.unique(column, return_inverse=True)[1]
+        labels = torch.unique(labels * (int(ranks.max()) + 1) + ranks, return_inverse=True)[1]
+    return labels, _first_of_each(labels)
+
+
+def _first_of_each(labels: torch.Tensor) -> torch.Tensor:
+    """The first position ``[U]`` of each label 0..U−1 in ``labels`` ``[N]``."""
+    count = int(labels.max()) + 1 if labels.numel() else 0
+    return torch.full((count,), labels.shape[0], dtype=torch.long).scatter_reduce_(
+        0, labels, torch.arange(labels.shape[0]), "amin")
+
+
+def _beliefs_for(model: _Model, prior: torch.Tensor):
+    """Bitmask beliefs when every task is deterministic and the bitmask fits an int64 with the state."""
+    deterministic = bool(((model.probs == 0) | (model.probs == 1)).all())
+    fits = prior.shape[0] + model.successors.shape[0].bit_length() <= 62
+    return (_SubsetBeliefs if deterministic and fits else _VectorBeliefs)(model, prior)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -202,77 +322,37 @@ def _family_model(family: FiniteTaskFamily) -> _Model:
     return _Model(successors, probs, reward_index, reward_values, family.initial, family.tasks[0].available_actions)
 
 
-def _forward(model: _Model, prior: torch.Tensor, episode_length: int, horizon: int, progress) -> list[_Level]:
+def _forward(model: _Model, representation, episode_length: int, horizon: int, progress) -> list[_Level]:
     """The reachable (state, belief) nodes of every step, and the observation table of each."""
-    start = model.initial.nonzero().squeeze(-1)
-    states, beliefs = start, prior.expand(start.shape[0], -1)
-    keys = _keys(beliefs)
+    states = model.initial.nonzero().squeeze(-1)
+    beliefs = representation.start(states.shape[0])
     levels = []
     with progress_bar(horizon, progress, horizon * 1e6, "belief nodes") as bar:
         for k in range(horizon):
-            ends_episode = (k + 1) % episode_length == 0
-            table, next_states, next_beliefs = _expand(model, states, beliefs, ends_episode)
+            node, action, prob, reward, next_states, next_beliefs = representation.expand(states, beliefs)
+            if (k + 1) % episode_length == 0:
+                node, action, prob, reward, next_states, next_beliefs = _reset(
+                    model.initial, node, action, prob, reward, next_beliefs)
             if k + 1 < horizon:
-                next_keys = _keys(next_beliefs)
-                child, first = _unique_rows(torch.cat([next_states[:, None], next_keys], 1))
+                child, first = representation.label(next_states, next_beliefs)
                 _require_tractable(first.shape[0], k + 1)
             else:
                 child = torch.zeros(next_states.shape[0], dtype=torch.long)
-            levels.append(_Level(states, keys, *table, child))
+            levels.append(_Level(states, representation.keys(beliefs), node, action, prob, reward, child))
             if k + 1 < horizon:
-                states, beliefs, keys = next_states[first], next_beliefs[first], next_keys[first]
+                states, beliefs = next_states[first], next_beliefs[first]
             bar.update()
     return levels
 
 
-def _unique_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Label equal rows of an integer table ``[N, C]``: the label ``[N]`` of each row (0..U−1) and the first
-    row ``[U]`` of each label. Column by column with 1-D sorts (much faster than ``unique(dim=0)``): the
-    label of the first c columns and the rank of column c pair up into the label of the first c + 1."""
-    labels = torch.zeros(rows.shape[0], dtype=torch.long)
-    for column in rows.T:
-        ranks = torch.unique(column, return_inverse=True)[1]
-        labels = torch.unique(labels * (int(ranks.max()) + 1) + ranks, return_inverse=True)[1]
-    count = int(labels.max()) + 1 if labels.numel() else 0
-    first = torch.full((count,), rows.shape[0], dtype=torch.long).scatter_reduce_(
-        0, labels, torch.arange(rows.shape[0]), "amin")
-    return labels, first
-
-
-def _keys(beliefs: torch.Tensor) -> torch.Tensor:
-    return torch.round(beliefs * BELIEF_QUANTUM).long()
-
-
-def _expand(model: _Model, states: torch.Tensor, beliefs: torch.Tensor, ends_episode: bool):
-    """Every observation o = (s', r) of every node and action: the entries (node, action, p(o | s, a, b),
-    r) and the next state and belief b' of each (s' replaced by s_1 ~ p(s_1) when the episode ends)."""
-    num_tasks, _, num_actions, branching = model.probs.shape
-    num_values = model.reward_values.shape[0]
-    chunk = max(CHUNK_ENTRIES // (num_tasks * num_actions * branching * num_values), 1)
-    parts = [_expand_chunk(model, states[i:i + chunk], beliefs[i:i + chunk], i)
-             for i in range(0, states.shape[0], chunk)]
-    node, action, prob, reward, next_states, next_beliefs = (torch.cat(column) for column in zip(*parts))
-    if ends_episode:
-        start = model.initial.nonzero().squeeze(-1)
-        repeat = start.shape[0]
-        node, action, reward = (t.repeat_interleave(repeat) for t in (node, action, reward))
-        prob = (prob[:, None] * model.initial[start]).reshape(-1)
-        next_states = start.repeat(next_states.shape[0])
-        next_beliefs = next_beliefs.repeat_interleave(repeat, 0)
-    return (node, action, prob, reward), next_states, next_beliefs
-
-
-def _expand_chunk(model: _Model, states: torch.Tensor, beliefs: torch.Tensor, offset: int):
-    probs = model.probs[:, states]  # [Z, M, A, K]
-    joint = beliefs.T[:, :, None, None] * probs  # b(z) p_z(s'|s,a)
-    matches = model.reward_index[:, states, ..., None] == torch.arange(model.reward_values.shape[0])
-    joint = joint[..., None] * matches  # [Z, M, A, K, V]: b(z) p_z(s'|s,a) 1[r = r_z(s,a,s')]
-    mass = joint.sum(0)  # p(s', r | s, a, b)
-    node, action, succ, value = (mass > 0).nonzero(as_tuple=True)
-    prob = mass[node, action, succ, value]
-    next_beliefs = joint[:, node, action, succ, value].T / prob[:, None]
-    next_states = model.successors[states[node], action, succ]
-    return node + offset, action, prob, model.reward_values[value], next_states, next_beliefs
+def _reset(initial: torch.Tensor, node, action, prob, reward, next_beliefs):
+    """End of an episode: each observation's next state becomes s_1 ~ p(s_1), the belief is kept."""
+    start = initial.nonzero().squeeze(-1)
+    repeat = start.shape[0]
+    node, action, reward = (t.repeat_interleave(repeat) for t in (node, action, reward))
+    prob = (prob[:, None] * initial[start]).reshape(-1)
+    next_states = start.repeat(next_beliefs.shape[0])
+    return node, action, prob, reward, next_states, next_beliefs.repeat_interleave(repeat, 0)
 
 
 def _backward(model: _Model, levels: list[_Level], progress) -> tuple[list[torch.Tensor], torch.Tensor]:
