@@ -197,7 +197,7 @@ def grid_navigation_tasks(size: int, episode_length: int) -> FiniteTaskFamily:
         >>> family = grid_navigation_tasks(3, episode_length=4)
         >>> family.num_tasks, family.num_states, family.num_actions
         (5, 9, 5)
-        >>> family.task_names[0], family.tasks[0].rewards[1, 2].item()
+        >>> family.task_names[0], family.tasks[0].rewards[1, 4].item()  # right from (0, 1)
         ('goal (0, 2)', 1.0)
     """
     size = _check_size(size)
@@ -367,3 +367,68 @@ def check_family(task_family, finite: bool = False) -> TaskFamily:
         raise TypeError(f"task_family must be {what}, got {type(task_family).__name__}")
     return task_family
 
+
+
+# ----------------------------------------------------------------------------------------------------
+# The 2-D point robot
+
+
+@dataclass(frozen=True, eq=False)
+class PointRobotFamily(TaskFamily):
+    r"""A 2-D point robot whose goal lies on a half circle (Finn et al. 2017, "MAML"; Rakelly et al. 2019,
+    "PEARL"): the task z is the goal's angle, z ~ Uniform(0, π), goal g(z) = radius · (cos z, sin z). Each
+    run starts at the origin; the action a ∈ R² is clipped to [−max_step, max_step]² and
+    s' = s + clip(a); the reward is r = −‖s' − g(z)‖. Fields: ``radius``, ``episode_length``,
+    ``max_step``. States ``[R, 2]``, actions ``[R, 2]``, tasks (angles) ``[R]``.
+
+    Example:
+        >>> family = point_robot_tasks(episode_length=5)
+        >>> states, rewards = family.step(torch.tensor([0.0]), family.reset(1), torch.tensor([[1.0, 0.0]]))
+        >>> states.tolist(), round(rewards.item(), 6)
+        ([[0.1, 0.0]], -0.9)
+    """
+
+    radius: float = 1.0
+    episode_length: int = 20
+    max_step: float = 0.1
+
+    @property
+    def prior(self) -> torch.distributions.Distribution:
+        """p(z) = Uniform(0, π) over the goal angle."""
+        return torch.distributions.Uniform(torch.tensor(0.0, dtype=DTYPE), torch.tensor(math.pi, dtype=DTYPE))
+
+    def goals(self, tasks) -> torch.Tensor:
+        """g(z) = radius · (cos z, sin z), ``[..., 2]`` for angles ``[...]``."""
+        tasks = as_float_tensor(tasks, "tasks")
+        return self.radius * torch.stack([torch.cos(tasks), torch.sin(tasks)], -1)
+
+    def sample(self, num_runs: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Goal angles z ~ Uniform(0, π), ``[R]``."""
+        num_runs = check_positive_integer(num_runs, "num_runs")
+        return math.pi * torch.rand(num_runs, dtype=DTYPE, generator=generator)
+
+    def reset(self, num_runs: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Every run starts at the origin, ``[R, 2]``."""
+        return torch.zeros(check_positive_integer(num_runs, "num_runs"), 2, dtype=DTYPE)
+
+    def step(self, tasks, states, actions, generator: torch.Generator | None = None):
+        """s' = s + clip(a) and r = −‖s' − g(z)‖ for R runs (any batch shape ``[...]``): angles ``[...]``,
+        states and actions ``[..., 2]`` → ``(next_states [..., 2], rewards [...])``."""
+        states, actions = as_float_tensor(states, "states"), as_float_tensor(actions, "actions")
+        goals = self.goals(tasks)
+        for tensor, name in ((states, "states"), (actions, "actions")):
+            if tensor.shape != goals.shape:
+                raise ValueError(f"{name} must have shape [..., 2] = {shape_str(goals.shape)} (one 2-D vector per "
+                                 f"task), got {shape_str(tensor.shape)}")
+        next_states = states + actions.clamp(-self.max_step, self.max_step)
+        return next_states, -torch.linalg.vector_norm(next_states - goals, dim=-1)
+
+
+def point_robot_tasks(radius: float = 1.0, episode_length: int = 20, max_step: float = 0.1) -> PointRobotFamily:
+    """The point robot with goals on a half circle (:class:`PointRobotFamily`), validated."""
+    radius = float(as_float_tensor(radius, "radius"))
+    max_step = float(as_float_tensor(max_step, "max_step"))
+    if not (0 < radius < math.inf and 0 < max_step < math.inf):
+        raise ValueError(f"radius and max_step must be positive and finite, got radius={radius}, "
+                         f"max_step={max_step}")
+    return PointRobotFamily(radius, check_positive_integer(episode_length, "episode_length"), max_step)
