@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pyro.distributions as dist
 import torch
 from scipy.special import roots_jacobi
 
@@ -393,9 +394,9 @@ class PointRobotFamily(TaskFamily):
     max_step: float = 0.1
 
     @property
-    def prior(self) -> torch.distributions.Distribution:
-        """p(z) = Uniform(0, π) over the goal angle."""
-        return torch.distributions.Uniform(torch.tensor(0.0, dtype=DTYPE), torch.tensor(math.pi, dtype=DTYPE))
+    def prior(self) -> dist.Uniform:
+        """p(z) = Uniform(0, π) over the goal angle (a Pyro distribution)."""
+        return dist.Uniform(torch.tensor(0.0, dtype=DTYPE), torch.tensor(math.pi, dtype=DTYPE))
 
     def goals(self, tasks) -> torch.Tensor:
         """g(z) = radius · (cos z, sin z), ``[..., 2]`` for angles ``[...]``."""
