@@ -65,15 +65,14 @@ class _Model(NamedTuple):
 
 class _Level(NamedTuple):
     """The nodes of one step: states ``[M]``, belief keys ``[M, C]`` (a bitmask or a rounded posterior),
-    and their observation table: for
-    each entry (node, action, probability, reward), the next node."""
+    the expected reward E[r | s, b, a] ``[M, A]``, and one entry per observation o: the flat index
+    node · A + action (int32), p(o | s, a, b) and the next node (int32)."""
 
     states: torch.Tensor
     keys: torch.Tensor
-    node: torch.Tensor
-    action: torch.Tensor
+    immediate: torch.Tensor
+    entry: torch.Tensor
     prob: torch.Tensor
-    reward: torch.Tensor
     child: torch.Tensor
 
 
@@ -336,20 +335,29 @@ def _forward(model: _Model, representation, episode_length: int, horizon: int, p
     levels = []
     with progress_bar(horizon, progress, horizon * 1e6, "belief nodes") as bar:
         for k in range(horizon):
-            node, action, prob, reward, next_states, next_beliefs = representation.expand(states, beliefs)
+            observations = representation.expand(states, beliefs)
             if (k + 1) % episode_length == 0:
-                node, action, prob, reward, next_states, next_beliefs = _reset(
-                    model.initial, node, action, prob, reward, next_beliefs)
+                observations = _reset(model.initial, *observations[:4], observations[5])  # s' is replaced
+            node, action, prob, reward, next_states, next_beliefs = observations
             if k + 1 < horizon:
                 child, first = representation.label(next_states, next_beliefs)
                 _require_tractable(first.shape[0], k + 1)
             else:
-                child = torch.zeros(next_states.shape[0], dtype=torch.long)
-            levels.append(_Level(states, representation.keys(beliefs), node, action, prob, reward, child))
+                child = torch.zeros_like(node)
+            keys = representation.keys(beliefs)
+            levels.append(_compact_level(states, keys, node, action, prob, reward, child, model.available.shape[1]))
             if k + 1 < horizon:
                 states, beliefs = next_states[first], next_beliefs[first]
             bar.update()
     return levels
+
+
+def _compact_level(states, keys, node, action, prob, reward, child, num_actions: int) -> _Level:
+    """The step's table as E[r | s, b, a] ``[M, A]`` and int32 entries: every entry of every step stays in
+    memory until the backward pass."""
+    immediate = torch.zeros(states.shape[0], num_actions, dtype=DTYPE)
+    immediate.index_put_((node, action), prob * reward, accumulate=True)
+    return _Level(states, keys, immediate, (node * num_actions + action).int(), prob, child.int())
 
 
 def _reset(initial: torch.Tensor, node, action, prob, reward, next_beliefs):
@@ -364,15 +372,13 @@ def _reset(initial: torch.Tensor, node, action, prob, reward, next_beliefs):
 
 def _backward(model: _Model, levels: list[_Level], progress) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Q_k ``[M_k, A]`` of every step and V_0 of the first nodes, backward from V_H = 0."""
-    num_actions = model.available.shape[1]
     v_next = torch.zeros(1, dtype=DTYPE)
     q_tables = [None] * len(levels)
     with progress_bar(len(levels), progress, len(levels) * 1e6, "belief backups") as bar:
         for k in range(len(levels) - 1, -1, -1):
             level = levels[k]
-            q = torch.zeros(level.states.shape[0], num_actions, dtype=DTYPE)
-            q.index_put_((level.node, level.action), level.prob * (level.reward + v_next[level.child]),
-                         accumulate=True)
+            q = level.immediate.clone()
+            q.view(-1).index_add_(0, level.entry, level.prob * v_next[level.child])
             q = q.masked_fill(~model.available[level.states], -torch.inf)
             q_tables[k] = q
             v_next = q.max(-1).values
