@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from pgm_control.exploration import bayes_optimal_bandit
+from pgm_control.exploration import bayes_bandit_value, bayes_optimal_bandit
 from pgm_control.inference import value_iteration
 from pgm_control.mdp import TabularMDP
 from pgm_control.meta import bayes_adaptive as bayes_adaptive_module
@@ -93,6 +93,7 @@ def test_beta_bandit_family_matches_the_exploration_recursion(alpha, beta, pulls
     family = beta_bandit_tasks(alpha, beta, num_pulls=pulls)
     value = bayes_adaptive_value(family, num_episodes=pulls).value
     assert value == pytest.approx(bayes_optimal_bandit(alpha, beta, pulls).value, abs=1e-10)
+    assert value == pytest.approx(bayes_bandit_value("bayes_optimal", alpha, beta, pulls), abs=1e-10)
 
 
 def test_oracle_value_is_the_hand_computed_mean_of_shortest_paths():
@@ -163,3 +164,5 @@ def test_bad_inputs_raise_named_errors():
         result.policy(0, 0, 0, [0.5] * 5)
     with pytest.raises(ValueError, match="no node with state=8"):
         result.policy(0, 1, 8, [True] * 5)
+    with pytest.raises(ValueError, match="restricted to the tasks not ruled out"):
+        result.policy(0, 0, 0, [0.6, 0.1, 0.1, 0.1, 0.1])

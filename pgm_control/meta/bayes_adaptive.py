@@ -104,7 +104,8 @@ class BayesAdaptiveResult:
     def action_values(self, episode: int, step: int, state: int, belief) -> torch.Tensor:
         r"""Q_k(s, b, a) ``[A]`` at ``step`` t of ``episode`` e (both from 0) in ``state`` with ``belief``
         b: a posterior ``[Z]`` over the tasks, or a bool mask ``[Z]`` of the tasks not yet ruled out
-        (then b = p(z) restricted to the mask). A belief the optimal policy never reaches is a ValueError."""
+        (then b = p(z) restricted to the mask). A (state, belief) that no history reaches at that step is a
+        ValueError."""
         level = self._level(episode, step)
         belief = self._read_belief(belief)
         state = check_integer(state, "state", "a state index")
@@ -214,7 +215,7 @@ class _SubsetBeliefs:
         padded = torch.cat([prior, prior.new_zeros(8 * num_bytes - num_tasks)]).reshape(num_bytes, 8)
         byte_bits = (torch.arange(256)[:, None] >> torch.arange(8)) & 1  # [256, 8]
         self.tables = byte_bits.to(DTYPE) @ padded.T  # [256, bytes]
-        self.model, self.num_tasks = model, num_tasks
+        self.model, self.prior, self.num_tasks = model, prior, num_tasks
 
     def start(self, count: int) -> torch.Tensor:
         return torch.full((count,), 2 ** self.num_tasks - 1, dtype=torch.long)
@@ -242,7 +243,12 @@ class _SubsetBeliefs:
         return masks[:, None]
 
     def key_of(self, belief: torch.Tensor) -> torch.Tensor:
-        return ((belief > 0).long() * 2 ** torch.arange(self.num_tasks)).sum()[None]
+        support = belief > 0
+        restricted = self.prior * support
+        if not torch.allclose(belief, restricted / restricted.sum(), rtol=0.0, atol=1e-9):
+            raise ValueError("belief must be p(z) restricted to the tasks not ruled out (the only posteriors "
+                             "of a family whose tasks are deterministic); pass a bool mask of those tasks")
+        return (support.long() * 2 ** torch.arange(self.num_tasks)).sum()[None]
 
 
 class _VectorBeliefs:
