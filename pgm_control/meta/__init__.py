@@ -6,7 +6,15 @@ Every family has ``prior``, ``episode_length``, ``sample``, ``reset`` and ``step
 see :class:`TaskFamily`); finite ones also ``tasks`` (ordinary TabularMDPs) and ``num_tasks``."""
 
 from pgm_control.meta.bayes_adaptive import BayesAdaptiveResult, bayes_adaptive_value, oracle_value
-from pgm_control.meta.encoder import TaskEncoder, fit_task_encoder, point_robot_model, random_contexts
+from pgm_control.meta.encoder import (
+    TaskEncoder,
+    encoder_guide,
+    fit_task_encoder,
+    mean_rewards,
+    point_robot_model,
+    random_contexts,
+    rollout,
+)
 from pgm_control.meta.latent import task_model, task_posterior, transition_posterior
 from pgm_control.meta.tasks import (
     FiniteTaskFamily,
@@ -29,13 +37,16 @@ __all__ = [
     "bandit_tasks",
     "bayes_adaptive_value",
     "beta_bandit_tasks",
+    "encoder_guide",
     "fit_task_encoder",
     "grid_navigation_tasks",
+    "mean_rewards",
     "navigation_goals",
     "oracle_value",
     "point_robot_model",
     "point_robot_tasks",
     "random_contexts",
+    "rollout",
     "slippery_grid_tasks",
     "task_model",
     "task_posterior",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import abc
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyro.distributions as dist
@@ -138,9 +139,9 @@ class FiniteTaskFamily(TaskFamily):
         """p(s_1) ``[S]``, shared by the tasks."""
         return self.tasks[0].initial
 
-    @property
+    @cached_property
     def transitions(self) -> torch.Tensor:
-        """p_z(s' | s, a) of every task, ``[Z, S, A, S']``."""
+        """p_z(s' | s, a) of every task, ``[Z, S, A, S']`` (stacked once, for batched simulation)."""
         return torch.stack([task.transitions for task in self.tasks])
 
     def sample(self, num_runs: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -359,7 +360,7 @@ def _beta_quadrature(alpha: float, beta: float, atoms: int) -> tuple[torch.Tenso
     return torch.as_tensor((x + 1.0) / 2.0, dtype=DTYPE), torch.as_tensor(w / w.sum(), dtype=DTYPE)
 
 
-def check_family(task_family, finite: bool = False) -> TaskFamily:
+def _check_family(task_family, finite: bool = False) -> TaskFamily:
     """``task_family`` must be a :class:`TaskFamily` (a :class:`FiniteTaskFamily` when ``finite``)."""
     expected = FiniteTaskFamily if finite else TaskFamily
     if not isinstance(task_family, expected):
