@@ -94,6 +94,10 @@ def test_impossible_context_and_bad_shapes_raise_named_errors():
         task_posterior(point_robot_tasks(), [[0, 1, 2]], [[RIGHT, RIGHT]], [[-0.1, -0.1]])
     with pytest.raises(ValueError, match="pass actions"):
         task_model(point_robot_tasks(), 1)
+    with pytest.raises(ValueError, match="pass all of states, actions and rewards"):
+        task_model(family, 1, states=[[0, 1, 2]])
+    with pytest.raises(ValueError, match=r"states must have shape \[E, T\+1\]"):
+        task_model(family, 2, [[0, 1, 2]], [[RIGHT, RIGHT]], [[-0.1, -0.1]])
 
 
 def test_point_robot_model_and_encoder_shapes():

@@ -21,7 +21,15 @@ import pyro.distributions as dist
 import torch
 from pyro.infer import TraceEnum_ELBO
 
-from pgm_control._checks import DTYPE, as_float_tensor, as_index_tensor, check_distribution, check_shape, shape_str
+from pgm_control._checks import (
+    DTYPE,
+    as_float_tensor,
+    as_index_tensor,
+    check_distribution,
+    check_positive_integer,
+    check_shape,
+    shape_str,
+)
 from pgm_control.meta.encoder import point_robot_model
 from pgm_control.meta.tasks import FiniteTaskFamily, PointRobotFamily, TaskFamily, _check_family
 
@@ -55,10 +63,20 @@ def task_model(task_family: TaskFamily, num_episodes: int, states=None, actions=
         check_shape(actions, [None, num_episodes, task_family.episode_length, 2], "actions", "[B, E, T, 2]")
         return point_robot_model(task_family, actions, rewards, reward_noise)
     family = _check_family(task_family, finite=True)
+    num_episodes = check_positive_integer(num_episodes, "num_episodes")
+    given = [value is not None for value in (states, actions, rewards)]
+    if any(given) and not all(given):
+        raise ValueError("pass all of states, actions and rewards (a context), or none of them (to sample)")
+    if all(given):
+        states, actions, rewards = _read_episodes(family, states, actions, rewards, num_episodes)
+    return _finite_task_model(family, num_episodes, states, actions, rewards, _behaviour(family, policy))
+
+
+def _finite_task_model(family: FiniteTaskFamily, num_episodes: int, states, actions, rewards, behaviour):
+    """:func:`task_model` of a finite family, on validated inputs."""
     # Logits, not probs: Categorical(probs) clamps p = 0 to a tiny positive number, which would leave
     # impossible tasks a posterior of ~1e-15 instead of 0.
     log_transitions = torch.log(family.transitions)
-    behaviour = _behaviour(family, policy)
     task = pyro.sample("task", dist.Categorical(family.prior), infer={"enumerate": "parallel"})
     with pyro.plate("episodes", num_episodes):
         state = pyro.sample("state_0", dist.Categorical(family.initial),
@@ -91,7 +109,8 @@ def task_posterior(task_family: FiniteTaskFamily, states, actions, rewards) -> t
     # Inputs are validated above; Pyro's own check would report an impossible context as NaN logits.
     with pyro.validation_enabled(False):
         marginals = TraceEnum_ELBO(max_plate_nesting=1).compute_marginals(
-            task_model, _empty_guide, family, states.shape[0], states, actions, rewards)
+            _finite_task_model, _empty_guide, family, states.shape[0], states, actions, rewards,
+            _behaviour(family, None))
     log_posterior = marginals["task"].logits
     _require_possible(log_posterior)
     return torch.softmax(log_posterior, -1)
@@ -136,10 +155,10 @@ def _behaviour(family: FiniteTaskFamily, policy) -> torch.Tensor:
     return policy
 
 
-def _read_episodes(family: FiniteTaskFamily, states, actions, rewards):
+def _read_episodes(family: FiniteTaskFamily, states, actions, rewards, num_episodes: int | None = None):
     horizon = family.episode_length
     states = _read_index(states, "states", family.num_states)
-    check_shape(states, [None, horizon + 1], "states", "[E, T+1] (T = episode_length)")
+    check_shape(states, [num_episodes, horizon + 1], "states", "[E, T+1] (T = episode_length)")
     actions = _read_index(actions, "actions", family.num_actions, [states.shape[0], horizon])
     rewards = as_float_tensor(rewards, "rewards")
     check_shape(rewards, [states.shape[0], horizon], "rewards", "[E, T]")
