@@ -10,15 +10,17 @@ import torch
 from pgm_control.exploration import bayes_bandit_value, bayes_optimal_bandit
 from pgm_control.inference import value_iteration
 from pgm_control.mdp import TabularMDP
-from pgm_control.meta import bayes_adaptive as bayes_adaptive_module
 from pgm_control.meta import (
+    FiniteTaskFamily,
     bayes_adaptive_value,
     beta_bandit_tasks,
     grid_navigation_tasks,
     oracle_value,
     slippery_grid_tasks,
 )
+from pgm_control.meta import bayes_adaptive as bayes_adaptive_module
 
+NAVIGATION = grid_navigation_tasks(3, episode_length=2)
 MOVES = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]  # stay, up, down, left, right
 
 
@@ -80,8 +82,10 @@ def test_grid_navigation_equals_expectimax_over_all_histories(episode_length, nu
     (slippery_grid_tasks(3, slips=[0.0, 0.5], episode_length=1, goal=4), 3),
     (slippery_grid_tasks(3, slips=[0.1, 0.9], episode_length=3, prior=[0.3, 0.7]), 1),
     (beta_bandit_tasks([1, 2], [2, 1], num_pulls=4), 4),
+    # bitmask beliefs under a prior that is not uniform and gives one goal no mass
+    (FiniteTaskFamily.from_tasks(NAVIGATION.tasks, NAVIGATION.transition_rewards, 2, prior=[0, .1, .2, .3, .4]), 2),
 ])
-def test_stochastic_families_equal_expectimax_over_all_histories(family, num_episodes):
+def test_families_equal_posterior_expectimax_over_all_histories(family, num_episodes):
     truth = posterior_expectimax(family.transitions.numpy(), family.transition_rewards.numpy(),
                                  family.prior.numpy(), family.initial.numpy(), family.episode_length, num_episodes)
     assert bayes_adaptive_value(family, num_episodes).value == pytest.approx(truth, abs=1e-10)

@@ -229,11 +229,15 @@ class _SubsetBeliefs:
 
     def expand(self, states: torch.Tensor, masks: torch.Tensor):
         children = masks[:, None, None, None] & self.consistent[states]  # [M, A, K, V]
+        node, action, succ, value = children.nonzero(as_tuple=True)  # most observations rule out every task
+        children = children[node, action, succ, value]
         mass = self.weight(children)
-        node, action, succ, value = (mass > 0).nonzero(as_tuple=True)
-        prob = mass[node, action, succ, value] / self.weight(masks)[node]
+        if not bool((mass > 0).all()):  # tasks of prior probability 0 only
+            kept = mass > 0
+            node, action, succ, value, children, mass = (t[kept] for t in (node, action, succ, value, children, mass))
+        prob = mass / self.weight(masks)[node]
         next_states = self.model.successors[states[node], action, succ]
-        return node, action, prob, self.model.reward_values[value], next_states, children[node, action, succ, value]
+        return node, action, prob, self.model.reward_values[value], next_states, children
 
     def label(self, states: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         labels = torch.unique(masks * self.model.successors.shape[0] + states, return_inverse=True)[1]
