@@ -28,7 +28,6 @@ from functools import cached_property
 import numpy as np
 import pyro.distributions as dist
 import torch
-from scipy.special import roots_jacobi
 
 from pgm_control._checks import (
     DTYPE,
@@ -354,10 +353,27 @@ def beta_bandit_tasks(prior_successes, prior_failures, num_pulls: int) -> Finite
 
 
 def _beta_quadrature(alpha: float, beta: float, atoms: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nodes in (0, 1) and weights (summing to 1) of the n-point Gauss rule for the Beta(α, β) density:
-    Gauss–Jacobi on [−1, 1] with weight (1 − x)^{β−1} (1 + x)^{α−1}, x = 2μ − 1."""
-    x, w = roots_jacobi(atoms, beta - 1.0, alpha - 1.0)
-    return torch.as_tensor((x + 1.0) / 2.0, dtype=DTYPE), torch.as_tensor(w / w.sum(), dtype=DTYPE)
+    r"""Nodes in (0, 1) and weights (summing to 1) of the n-point Gauss rule for the Beta(α, β) density:
+    Gauss–Jacobi on [−1, 1] with weight (1 − x)^a (1 + x)^b, a = β − 1, b = α − 1, x = 2μ − 1, by
+    Golub–Welsch (the eigenvalues of the Jacobi matrix of the monic recurrence, weights from the first
+    components of its eigenvectors). Recurrence (with the removable 0/0 of k = 0 and 1 cancelled):
+
+        α_k = (b² − a²) / ((2k + a + b)(2k + a + b + 2)),     α_0 = (b − a) / (a + b + 2)
+        β_k = 4k (k + a)(k + b)(k + a + b) / ((2k + a + b)² (2k + a + b + 1)(2k + a + b − 1)),
+        β_1 = 4 (1 + a)(1 + b) / ((2 + a + b)² (3 + a + b))
+    """
+    a, b = beta - 1.0, alpha - 1.0
+    k = torch.arange(atoms, dtype=DTYPE)
+    c = 2 * k + a + b
+    diagonal = (b * b - a * a) / (c * (c + 2))
+    diagonal[0] = (b - a) / (a + b + 2)
+    off = 4 * k * (k + a) * (k + b) * (k + a + b) / (c * c * (c + 1) * (c - 1))
+    if atoms > 1:
+        off[1] = 4 * (1 + a) * (1 + b) / ((2 + a + b) ** 2 * (3 + a + b))
+    jacobi = torch.diag(diagonal) + torch.diag(off[1:].sqrt(), 1) + torch.diag(off[1:].sqrt(), -1)
+    x, vectors = torch.linalg.eigh(jacobi)
+    weights = vectors[0] ** 2
+    return (x + 1.0) / 2.0, weights / weights.sum()
 
 
 def _check_family(task_family, finite: bool = False) -> TaskFamily:
