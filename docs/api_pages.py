@@ -21,6 +21,7 @@ PACKAGES = (
     "pgm_control.inference",
     "pgm_control.rl",
     "pgm_control.exploration",
+    "pgm_control.meta",
     "pgm_control.viz",
     "pgm_control.course",
 )
