@@ -133,6 +133,15 @@ def test_kl_ucb_index_matches_bisection_over_counts_and_budgets():
     assert index.tolist() == pytest.approx(expected, abs=1e-11)
 
 
+@pytest.mark.parametrize(("means", "budget", "message"), [
+    ([0.5, 1.5], 1.0, "means must be probabilities"), ([0.5], 0.0, "budget must be positive"),
+    ([0.5], float("nan"), "budget"), ([0.5, 0.2], [1.0, 1.0, 1.0], "must broadcast"),
+])
+def test_kl_ucb_index_rejects_bad_inputs(means, budget, message):
+    with pytest.raises(ValueError, match=message):
+        kl_ucb_index(means, budget)
+
+
 def test_thompson_beta_posterior_counts_by_hand():
     agent = ThompsonBeta(prior_successes=2.0, prior_failures=3.0)
     agent.reset(2, 3)

@@ -133,13 +133,13 @@ class KLUCB(BanditAgent):
         t = self.counts.sum(-1, keepdim=True).clamp(min=math.e)
         budget = (torch.log(t) + self.c * torch.log(torch.log(t))) / self.counts.clamp(min=1)
         means = self.sums / self.counts.clamp(min=1)  # unpulled arms are masked below
-        return torch.where(self.counts > 0, kl_ucb_index(means, budget), math.inf)
+        return torch.where(self.counts > 0, _kl_ucb_index(means, budget.expand_as(means)), math.inf)
 
     def act(self, generator=None):
         return _argmax_random_ties(self.index(), generator)
 
 
-def kl_ucb_index(means: torch.Tensor, budget: torch.Tensor) -> torch.Tensor:
+def kl_ucb_index(means, budget) -> torch.Tensor:
     r"""The largest q ∈ [p, 1] with KL(p, q) ≤ d, elementwise for p = ``means`` ∈ [0, 1] and d = ``budget``
     > 0 (broadcast), by Newton's method on f(q) = KL(p, q) − d, f'(q) = (q − p) / (q (1 − q)):
 
@@ -148,14 +148,36 @@ def kl_ucb_index(means: torch.Tensor, budget: torch.Tensor) -> torch.Tensor:
     started from above at min(p + sqrt(d / 2), 1 − (1 − p) exp((p ln p − d) / (1 − p))), the roots of
     Pinsker's bound KL ≥ 2 (q − p)² and of KL ≥ p ln p + (1 − p) ln((1 − p)/(1 − q)). f is convex and
     increasing on [p, 1), so every iterate stays above the root and they decrease to it; iteration
-    stops when no entry moves by more than 1e-12. q = 1 where p = 1."""
+    stops when no entry moves by more than 1e-12. q = 1 where p = 1.
+
+    >>> [round(q, 10) for q in kl_ucb_index([0.0, 0.5], [math.log(2), 0.1]).tolist()]  # KL(0, q) = −ln(1 − q)
+    [0.5, 0.7128786315]
+    """
+    means, budget = as_float_tensor(means, "means"), as_float_tensor(budget, "budget")
+    check_finite(budget, "budget")
+    if means.numel() and not bool(((means >= 0) & (means <= 1)).all()):  # also rejects NaN
+        raise ValueError(f"means must be probabilities in [0, 1], got values in [{means.min().item()}, "
+                         f"{means.max().item()}]")
+    if budget.numel() and not bool((budget > 0).all()):
+        raise ValueError(f"budget must be positive (the KL radius d), got minimum {budget.min().item()}")
+    try:
+        means, budget = torch.broadcast_tensors(means, budget)
+    except RuntimeError:
+        raise ValueError(f"means {list(means.shape)} and budget {list(budget.shape)} must broadcast") from None
+    if means.numel() == 0:
+        return means.clone()
+    return _kl_ucb_index(means, budget)
+
+
+def _kl_ucb_index(means: torch.Tensor, budget: torch.Tensor) -> torch.Tensor:
+    """``kl_ucb_index`` for validated, non-empty tensors of one shape (its docstring's iteration)."""
     below_one = means < 1
     p = torch.where(below_one, means, 0.5)  # p = 1 is answered by the where below
     q = torch.minimum(p + torch.sqrt(budget / 2), 1 - (1 - p) * torch.exp((torch.xlogy(p, p) - budget) / (1 - p)))
     for _ in range(_KL_UCB_MAX_STEPS):
         step = (bernoulli_kl(p, q) - budget) * q * (1 - q) / (q - p)
         q = q - step
-        if not step.abs().max() > _KL_UCB_TOLERANCE:  # also stops on an empty batch
+        if not step.abs().max() > _KL_UCB_TOLERANCE:
             break
     return torch.where(below_one, q, 1.0)
 
