@@ -1,13 +1,15 @@
 """Shared steps of the homework tests: fetch notebooks through the CLI, grade one as JSON, plant an
-edit in a copy."""
+edit in a copy, and run a master notebook's solutions in process."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import nbformat
 
 from pgm_control.cli import main
+from pgm_control.course import grading
 
 
 def fetch_notebooks(names, out):
@@ -33,3 +35,41 @@ def edited(source_path, target_path, old: str, new: str, extra_cells=()):
     notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in extra_cells)
     nbformat.write(notebook, target_path)
     return target_path
+
+
+# ---- the master notebooks' solutions, in process ----------------------------------------------
+
+def master_cells(name: str) -> list[str]:
+    """The sources of the code cells of assignment ``name``'s master notebook."""
+    return [cell.source for cell in nbformat.read(grading.master_notebook(name), as_version=4).cells
+            if cell.cell_type == "code"]
+
+
+def solution_code(source: str) -> str:
+    """A master's solution cell without Otter's markers and without the student's prompt."""
+    source = re.sub(r'\n    """ # BEGIN PROMPT\n.*?\n    """ # END PROMPT', "", source, flags=re.DOTALL)
+    return "\n".join(line for line in source.splitlines()
+                     if line.strip() not in ("# BEGIN SOLUTION NO PROMPT", "# END SOLUTION"))
+
+
+def solution_namespace(name: str, replace: tuple[str, str] | None = None) -> dict:
+    """The master's setup cell and solution functions, run here; ``replace`` edits one solution first."""
+    cells = master_cells(name)
+    namespace: dict = {}
+    exec(cells[0], namespace)  # the setup cell (imports, the visible instance)
+    solutions = [solution_code(cell) for cell in cells if "# BEGIN SOLUTION NO PROMPT" in cell]
+    if replace is not None:
+        hits = [index for index, code in enumerate(solutions) if replace[0] in code]
+        assert len(hits) == 1, f"{replace[0]!r} is in {len(hits)} solutions"
+        solutions[hits[0]] = solutions[hits[0]].replace(*replace)
+    for code in solutions:
+        exec(code, namespace)
+    return namespace
+
+
+def master_test_calls(name: str, module: str) -> list[tuple[str, str, int]]:
+    """(check, function, seed) of every visible and hidden test cell of the master that calls
+    ``module.check_...(function, seed=N)``."""
+    pattern = re.compile(module + r"\.(check_\w+)\((\w+), seed=(\d+)\)")
+    return [(check, function, int(seed)) for cell in master_cells(name)
+            for check, function, seed in pattern.findall(cell)]

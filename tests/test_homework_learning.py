@@ -11,52 +11,19 @@ from __future__ import annotations
 
 import re
 
-import nbformat
 import pytest
 import torch
-from homework_helpers import edited, fetch_notebooks, grade_json
+from homework_helpers import edited, fetch_notebooks, grade_json, master_test_calls, solution_namespace
 
 from pgm_control.course import checks_learning, grading
 
 pytest.importorskip("otter", reason="the course extra (otter-grader) is not installed")
 
 ASSIGNMENTS = {"05_maxent_irl": 15, "06_maxent_rl": 12}  # name: points
-_TEST_CALL = re.compile(r"checks_learning\.(check_\w+)\((\w+), seed=(\d+)\)")
-
-
-# ---- the master notebooks' solutions, in process ----------------------------------------------
-
-def _master_cells(name: str) -> list[str]:
-    return [cell.source for cell in nbformat.read(grading.master_notebook(name), as_version=4).cells
-            if cell.cell_type == "code"]
-
-
-def _solution_code(source: str) -> str:
-    """A master's solution cell without Otter's markers and without the student's prompt."""
-    source = re.sub(r'\n    """ # BEGIN PROMPT\n.*?\n    """ # END PROMPT', "", source, flags=re.DOTALL)
-    return "\n".join(line for line in source.splitlines()
-                     if line.strip() not in ("# BEGIN SOLUTION NO PROMPT", "# END SOLUTION"))
-
-
-def solution_namespace(name: str, replace: tuple[str, str] | None = None) -> dict:
-    """The master's setup cell and solution functions, run here; ``replace`` edits one solution first."""
-    cells = _master_cells(name)
-    namespace: dict = {}
-    exec(cells[0], namespace)  # the setup cell (imports, the visible instance)
-    solutions = [_solution_code(cell) for cell in cells if "# BEGIN SOLUTION NO PROMPT" in cell]
-    if replace is not None:
-        hits = [index for index, code in enumerate(solutions) if replace[0] in code]
-        assert len(hits) == 1, f"{replace[0]!r} is in {len(hits)} solutions"
-        solutions[hits[0]] = solutions[hits[0]].replace(*replace)
-    for code in solutions:
-        exec(code, namespace)
-    return namespace
 
 
 def _test_calls(name: str) -> list[tuple[str, str, int]]:
-    """(check, function, seed) of every visible and hidden test cell of the master."""
-    return [(check, function, int(seed)) for cell in _master_cells(name)
-            for check, function, seed in _TEST_CALL.findall(cell)]
+    return master_test_calls(name, "checks_learning")
 
 
 @pytest.fixture(scope="module", params=list(ASSIGNMENTS))

@@ -12,6 +12,7 @@ from pgm_control.exploration.agents import (
     ThompsonBeta,
     ThompsonGaussian,
     beta_information_gain,
+    kl_ucb_index,
     run_bandit,
 )
 from pgm_control.exploration.bandits import Bandit, BernoulliBandit, GaussianBandit, bernoulli_kl
@@ -76,6 +77,7 @@ __all__ = [
     "bernoulli_kl",
     "beta_information_gain",
     "cumulative_regret",
+    "kl_ucb_index",
     "lai_robbins_bound",
     "logistic_model",
     "plot_regret",

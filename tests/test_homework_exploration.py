@@ -1,0 +1,128 @@
+"""Homework 07 (exploration on a two-armed bandit): its checks against independent truth, the master's
+solutions in process, named mistakes, and the notebooks graded end to end in a separate kernel (slow):
+the solution scores full marks, the student notebook 0, and a planted bug loses exactly its question."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from homework_helpers import edited, fetch_notebooks, grade_json, master_test_calls, solution_namespace
+from scipy import integrate, stats
+
+from pgm_control.course import checks_exploration, grading
+
+pytest.importorskip("otter", reason="the course extra (otter-grader) is not installed")
+
+NAME, POINTS = "07_exploration", 12
+
+
+def _test_calls() -> list[tuple[str, str, int]]:
+    return master_test_calls(NAME, "checks_exploration")
+
+
+@pytest.fixture
+def float64():
+    torch.set_default_dtype(torch.float64)  # as the notebook's setup cell does
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+def test_assignment_is_listed():
+    assert NAME in grading.assignments()
+
+
+# ---- the truth the checks rely on --------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 21, 22])
+def test_thompson_probability_is_the_integral(seed):
+    # P(θ_0 > θ_1) = ∫ f_0 F_1 by scipy's adaptive quadrature (error estimate < 1e-10), another route
+    alpha, beta = checks_exploration.belief_instance(seed)
+    integral = integrate.quad(lambda x: stats.beta(alpha[0], beta[0]).pdf(x) * stats.beta(alpha[1], beta[1]).cdf(x),
+                              0, 1, epsabs=1e-13)[0]
+    probs = checks_exploration.thompson_probability(alpha, beta)
+    assert probs.tolist() == pytest.approx([integral, 1 - integral], abs=1e-10)
+
+
+def test_ucb_instances_cover_an_untried_arm():
+    successes, failures = checks_exploration.ucb_instance(0)
+    pulls = successes + failures
+    assert (pulls[0] == 0).any() and (successes <= pulls).all() and (successes >= 0).all()
+
+
+# ---- the master's solutions, in process ----------------------------------------------------------
+
+def test_master_solutions_pass_every_test_seed(float64):
+    namespace = solution_namespace(NAME)
+    calls = _test_calls()
+    assert len(calls) == 3 * (POINTS // 3)  # one visible and two hidden tests per question
+    for check, function, seed in calls:
+        getattr(checks_exploration, check)(namespace[function], seed=seed)
+
+
+def test_checks_reject_stubs_and_none(float64):
+    def stub(*args):
+        raise NotImplementedError
+
+    for check in sorted({check for check, _, _ in _test_calls()}):
+        with pytest.raises(AssertionError, match="not implemented yet"):
+            getattr(checks_exploration, check)(stub, seed=7)
+        with pytest.raises(AssertionError, match="got None"):
+            getattr(checks_exploration, check)(lambda *args: None, seed=7)
+
+
+MISTAKES = [
+    ("check_ucb1_index", ("torch.log(t.clamp(min=1))", "torch.log(safe)"), r"the log is of t"),
+    ("check_ucb1_index", ("torch.sqrt(2 * torch.log", "torch.sqrt(torch.log"), r"the 2 is missing"),
+    ("check_ucb1_index", ("torch.where(pulls > 0, index, math.inf)", "index"), r"never pulled has index \+∞"),
+    ("check_thompson_probability", ("return torch.stack([p0, 1 - p0])",
+                                    "means = alpha / (alpha + beta)\n    return means / means.sum()"),
+     r"normalized posterior means"),
+    ("check_bayes_optimal_value", ("return max(_look_ahead", "return min(_look_ahead"), r"^V\*: got [\d.]+, expected"),
+    ("check_thompson_value", ("return sum(float(probs[arm])", "return max(float(probs[arm]) / float(probs[arm])"),
+     r"that is the Bayes-optimal value"),
+]
+
+
+@pytest.mark.parametrize(("check", "edit", "message"), MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
+def test_named_mistakes_fail_with_their_name(float64, check, edit, message):
+    namespace = solution_namespace(NAME, replace=edit)
+    function = next(function for check_, function, _ in _test_calls() if check_ == check)
+    with pytest.raises(AssertionError, match=message):
+        getattr(checks_exploration, check)(namespace[function], seed=0)
+
+
+def test_bayes_optimal_two_pulls_by_hand(float64):
+    # uniform priors, H = 2: 1/2 now, then keep a winner (2/3) or switch to the fresh arm (1/2): 13/12
+    assert solution_namespace(NAME)["bayes_optimal_value"]([1, 1], [1, 1], 2) == pytest.approx(13 / 12, abs=1e-15)
+    assert math.isclose(checks_exploration.thompson_probability([2, 1], [1, 1])[0].item(), 2 / 3, abs_tol=1e-14)
+
+
+# ---- end to end: real notebooks graded in a separate kernel (slow) ------------------------------
+
+@pytest.fixture(scope="module")
+def fetched(tmp_path_factory):
+    return fetch_notebooks([NAME], tmp_path_factory.mktemp("homework_exploration"))
+
+
+@pytest.mark.slow
+def test_solution_scores_full_marks_and_student_notebook_zero(fetched, capsys):
+    solution = grade_json(fetched / f"{NAME}_solution.ipynb", capsys)
+    assert solution["total"] == solution["possible"] == POINTS, solution
+    student = grade_json(fetched / f"{NAME}.ipynb", capsys)
+    assert student["possible"] == POINTS
+    for question in student["questions"]:
+        assert question["score"] == 0, question
+        assert all("not implemented yet" in message for message in question["messages"]), question
+
+
+@pytest.mark.slow
+def test_ln_n_for_ln_t_loses_exactly_q1(fetched, tmp_path, capsys):
+    wrong = edited(fetched / f"{NAME}_solution.ipynb", tmp_path / "wrong.ipynb",
+                   "torch.log(t.clamp(min=1))", "torch.log(safe)")
+    scores = {question["name"]: question for question in grade_json(wrong, capsys)["questions"]}
+    assert {name: question["score"] for name, question in scores.items()} == \
+        {"q1": 0, "q2": 3, "q3": 3, "q4": 3}, scores
+    assert len(scores["q1"]["messages"]) == 3
+    assert all("the log is of t" in message for message in scores["q1"]["messages"]), scores["q1"]
