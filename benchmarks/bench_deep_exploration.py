@@ -111,11 +111,12 @@ def main(argv=None) -> int:
                    "final greedy return", "solved", "wall s"], "llrrrrlr")
     jobs = [(agent, seed, size, steps, args.bonus_scale, hidden) for seed in range(seeds) for agent in AGENTS]
     start = time.perf_counter()
+    runs = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        runs = list(pool.map(run_one, *zip(*jobs, strict=True)))
-    for r in runs:
-        table.row(r.agent, r.seed, "never" if r.first_success is None else r.first_success, r.successes, r.cells,
-                  f"{r.final_return:.3f}", "yes" if r.solved else "no", f"{r.wall:.1f}")
+        for r in pool.map(run_one, *zip(*jobs, strict=True)):  # in order, each as soon as it and those before end
+            runs.append(r)
+            table.row(r.agent, r.seed, "never" if r.first_success is None else r.first_success, r.successes, r.cells,
+                      f"{r.final_return:.3f}", "yes" if r.solved else "no", f"{r.wall:.1f}")
     summary(runs, steps)
     print(f"\ntotal wall {time.perf_counter() - start:.0f} s; {load_average()} after")
     return 0
