@@ -5,11 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_deep_exploration.py"
 HEADER = ("| agent | seed | first treasure at step | treasures | cells (of 10) | final greedy return | solved | "
           "wall s |")
 
 
+@pytest.mark.slow  # a fresh interpreter and a process pool: several seconds of imports
 def test_quick_run_prints_one_run_of_each_agent():
     completed = subprocess.run([sys.executable, str(SCRIPT), "--quick"], capture_output=True, text=True,
                                timeout=120, check=False)
