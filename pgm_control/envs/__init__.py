@@ -10,7 +10,7 @@ from pgm_control.envs.grid import (
     sutton_barto_gridworld,
     sutton_barto_small_gridworld,
 )
-from pgm_control.envs.gym import TabularEnv, from_gymnasium, taxi_layout
+from pgm_control.envs.gym import DEEP_SEA_ID, TabularEnv, deep_sea_env, from_gymnasium, taxi_layout
 from pgm_control.envs.lqr import LinearGaussianSystem, double_integrator, scalar_system
 from pgm_control.envs.small import lottery_mdp, random_mdp
 from pgm_control.envs.terrain import terrain_gridworld
@@ -18,6 +18,7 @@ from pgm_control.envs.terrain import terrain_gridworld
 __all__ = [
     "ACTION_NAMES",
     "BERKELEY_GRIDS",
+    "DEEP_SEA_ID",
     "BerkeleyGridWorld",
     "GridLayout",
     "GridWorld",
@@ -27,6 +28,7 @@ __all__ = [
     "chain_mdp",
     "cliff_walking",
     "deep_sea",
+    "deep_sea_env",
     "double_integrator",
     "from_gymnasium",
     "lottery_mdp",

@@ -1,4 +1,5 @@
-"""Gymnasium interop: read a toy-text environment's model ``P``, and wrap any TabularMDP as an Env."""
+"""Gymnasium interop: read a toy-text environment's model ``P``, wrap any TabularMDP as an Env, and
+register ``pgm_control/DeepSea-v0`` (Deep Sea with one-hot vector observations, for the deep agents)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from gymnasium.envs.toy_text import CliffWalkingEnv, FrozenLakeEnv, TaxiEnv
 
 from pgm_control._checks import DTYPE, check_horizon, check_integer
+from pgm_control.envs.exploration import deep_sea
 from pgm_control.envs.grid import GOAL, START, TRAP, GridLayout
 from pgm_control.mdp import TabularMDP
 
@@ -202,7 +204,9 @@ def _reachable(next_states, probs, terminal, initial) -> np.ndarray:
 class TabularEnv(gymnasium.Env):
     """A ``gymnasium.Env`` that simulates a :class:`TabularMDP`.
 
-    Observations and actions are ``Discrete(S)`` and ``Discrete(A)``; the reward of a step is r(s, a);
+    Observations and actions are ``Discrete(S)`` and ``Discrete(A)`` (with ``one_hot=True``, the
+    observation is the one-hot float32 vector e_s in ``Box(0, 1, (S,))``, for agents that need vector
+    observations, such as the deep agents of :mod:`pgm_control.rl`); the reward of a step is r(s, a);
     an episode terminates on entering a terminal state and is truncated after ``horizon`` steps (if
     given). ``info["action_mask"]`` is the ``np.int8`` mask ``[A]`` of the actions available in the new
     state (1 = available, as in Gymnasium's Taxi; all ones unless ``mdp.available_actions`` says
@@ -221,12 +225,16 @@ class TabularEnv(gymnasium.Env):
 
     metadata: ClassVar[dict] = {"render_modes": []}
 
-    def __init__(self, mdp: TabularMDP, horizon: int | None = None):
+    def __init__(self, mdp: TabularMDP, horizon: int | None = None, one_hot: bool = False):
         if not isinstance(mdp, TabularMDP):
             raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
+        if not isinstance(one_hot, bool):
+            raise TypeError(f"one_hot must be a bool, got {type(one_hot).__name__}")
         self.mdp = mdp
         self.horizon = check_horizon(horizon)
-        self.observation_space = gymnasium.spaces.Discrete(mdp.num_states)
+        self._eye = np.eye(mdp.num_states, dtype=np.float32) if one_hot else None
+        self.observation_space = (gymnasium.spaces.Box(0.0, 1.0, (mdp.num_states,), dtype=np.float32) if one_hot
+                                  else gymnasium.spaces.Discrete(mdp.num_states))
         self.action_space = gymnasium.spaces.Discrete(mdp.num_actions)
         # Renormalized: the constructor accepts sums off by 1e-6, NumPy's sampler only by ~1e-8.
         self._initial = _normalized(mdp.initial.detach().numpy())
@@ -243,7 +251,7 @@ class TabularEnv(gymnasium.Env):
         super().reset(seed=seed)
         self._state = int(self.np_random.choice(len(self._initial), p=self._initial))
         self._steps = 0
-        return self._state, self._info()
+        return self._observation(), self._info()
 
     def step(self, action):
         if self._state is None:
@@ -261,7 +269,10 @@ class TabularEnv(gymnasium.Env):
         self._steps += 1
         terminated = bool(self._terminal[self._state])
         truncated = self.horizon is not None and self._steps >= self.horizon
-        return self._state, float(self._rewards[s, a]), terminated, truncated, self._info()
+        return self._observation(), float(self._rewards[s, a]), terminated, truncated, self._info()
+
+    def _observation(self):
+        return self._state if self._eye is None else self._eye[self._state].copy()
 
     def _info(self) -> dict:
         return {"action_mask": self._action_mask[self._state].copy()}
@@ -269,3 +280,31 @@ class TabularEnv(gymnasium.Env):
 
 def _normalized(probabilities: np.ndarray) -> np.ndarray:
     return probabilities / probabilities.sum(-1, keepdims=True)
+
+
+DEEP_SEA_ID = "pgm_control/DeepSea-v0"
+
+
+def deep_sea_env(size: int = 10, move_cost: float = 0.01) -> gymnasium.Env:
+    r"""bsuite's Deep Sea as a Gymnasium environment with vector observations: the N × N grid of
+    :func:`~pgm_control.envs.deep_sea` simulated by :class:`TabularEnv`, its state shown one-hot
+    (``Box(0, 1, (N² + 1,))``: bsuite's N × N image of the agent's cell, flattened, plus one entry for
+    the ``end`` state entered after N steps, where the episode terminates). Registered as
+    ``gymnasium.make("pgm_control/DeepSea-v0", size=N)`` when :mod:`pgm_control.envs` is imported.
+
+    A sparse-reward test of deep exploration: the treasure (1) waits behind N ``right`` moves, each
+    costing ``move_cost``/N, so a dithering policy finds it with probability 2^{-N} per episode.
+
+    Example:
+        >>> env = deep_sea_env(3)
+        >>> observation, _ = env.reset(seed=0)
+        >>> observation.shape, int(observation.argmax())
+        ((10,), 0)
+        >>> returns = sum(env.step(1)[1] for _ in range(3))  # right, right, right: the treasure
+        >>> round(returns, 6)
+        0.99
+    """
+    return TabularEnv(deep_sea(size, move_cost), one_hot=True)
+
+
+gymnasium.register(DEEP_SEA_ID, entry_point="pgm_control.envs.gym:deep_sea_env")

@@ -4,11 +4,13 @@ Q-learning and Soft Actor-Critic.
 Deep agents (Gymnasium environments with Box observations): :class:`SAC` (Box actions; Lecture 20's
 Algorithm 1 as ``variant="v1"``, automatic temperature as ``"v2"``) and :class:`SoftQ` (Discrete actions),
 both driven by :class:`~pgm_control.rl.training.OffPolicyAgent`: ``train``, ``evaluate``, ``save``,
-``load``. Tabular algorithms: :func:`q_learning`, :func:`soft_q_learning` (:mod:`pgm_control.rl.tabular`)
+``load``; either takes an exploration bonus (``exploration_bonus="rnd"``: :class:`RandomNetworkDistillation`).
+Tabular algorithms: :func:`q_learning`, :func:`soft_q_learning` (:mod:`pgm_control.rl.tabular`)
 and :func:`reinforce` (:mod:`pgm_control.rl.policy_gradient`).
 """
 
 from pgm_control.rl.behaviour_cloning import NeuralCloningResult, behaviour_cloning
+from pgm_control.rl.bonus import RandomNetworkDistillation
 from pgm_control.rl.irl_learners import ReinforceLearner
 from pgm_control.rl.networks import (
     DiscreteQNetwork,
@@ -39,6 +41,7 @@ __all__ = [
     "OffPolicyAgent",
     "PolicyGradientResult",
     "QNetwork",
+    "RandomNetworkDistillation",
     "ReinforceLearner",
     "ReplayBuffer",
     "ReturnsLog",

@@ -67,6 +67,9 @@ class SACConfig:
         learning_starts: uniform random actions before the first update (and while D fills).
         train_every: environment steps between updates; gradient_steps: updates each time.
         eval_every: environment steps between evaluations (0: none); eval_episodes: episodes each.
+        exploration_bonus: ``None`` or ``"rnd"``: random network distillation, the target Q̂ uses
+            r + β b(s') (:mod:`pgm_control.rl.bonus`).
+        bonus_scale: β.
     """
 
     variant: str = "v2"
@@ -83,6 +86,8 @@ class SACConfig:
     gradient_steps: int = 1
     eval_every: int = 2000
     eval_episodes: int = 5
+    exploration_bonus: str | None = None
+    bonus_scale: float = 1.0
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -244,12 +249,12 @@ class SAC(OffPolicyAgent):
     def modules(self) -> dict[str, nn.Module]:
         names = ["policy", "q1", "q2", "log_temperature"]
         names += ["value", "value_target"] if self.config.variant == "v1" else ["q1_target", "q2_target"]
-        return {name: getattr(self, name) for name in names}
+        return {**{name: getattr(self, name) for name in names}, **self.bonus_modules()}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         names = ["q_optimizer", "policy_optimizer"]
         names += ["value_optimizer"] if self.config.variant == "v1" else ["temperature_optimizer"]
-        return {name: getattr(self, name) for name in names}
+        return {**{name: getattr(self, name) for name in names}, **self.bonus_optimizers()}
 
     def act(self, observation, deterministic: bool = False, generator: torch.Generator | None = None) -> np.ndarray:
         """a ~ π_φ(·|s) (or the mean action c + h tanh(μ) when ``deterministic``) for one observation
@@ -280,11 +285,12 @@ class SAC(OffPolicyAgent):
             return q_target(batch.rewards, batch.terminated, next_value, self.config.discount)
 
     def update(self, batch: Transitions) -> dict[str, torch.Tensor]:
-        """One gradient step of every loss on ``batch``, in Algorithm 1's order; returns the losses."""
+        """One gradient step of every loss on ``batch``, in Algorithm 1's order; returns the losses.
+        With an ``exploration_bonus``, Q̂ uses r + β b(s') and the bonus model takes its own step first."""
         config = self.config
+        batch, losses = self.add_exploration_bonus(batch)
         s, a = batch.observations, batch.actions
         temperature = self.log_temperature().detach()
-        losses = {}
         # ã = f_φ(ε; s): one reparameterized sample serves J_V (detached) and J_π.
         action, log_prob = self.policy.sample(s, self.generator)
         if config.variant == "v1":

@@ -78,6 +78,10 @@ class SoftQConfig:
         learning_starts: uniform random actions before the first update.
         train_every: environment steps between updates; gradient_steps: updates each time.
         eval_every: environment steps between evaluations (0: none); eval_episodes: episodes each.
+        loss: ``"mse"`` or ``"huber"`` (see :func:`soft_q_loss`); max_grad_norm: gradient clipping (None: none).
+        exploration_bonus: ``None`` or ``"rnd"``: random network distillation, the target y uses
+            r + β b(s') (:mod:`pgm_control.rl.bonus`).
+        bonus_scale: β.
     """
 
     hidden: tuple[int, ...] = (128, 128)
@@ -95,6 +99,8 @@ class SoftQConfig:
     eval_episodes: int = 5
     loss: str = "mse"
     max_grad_norm: float | None = None
+    exploration_bonus: str | None = None
+    bonus_scale: float = 1.0
 
     def __post_init__(self):
         check_common_config(self)
@@ -173,10 +179,10 @@ class SoftQ(OffPolicyAgent):
         self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.lr, foreach=True)
 
     def modules(self) -> dict[str, nn.Module]:
-        return {"q": self.q, "q_target": self.q_target}
+        return {"q": self.q, "q_target": self.q_target, **self.bonus_modules()}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"optimizer": self.optimizer}
+        return {"optimizer": self.optimizer, **self.bonus_optimizers()}
 
     def policy_probs(self, observations: torch.Tensor) -> torch.Tensor:
         """π(a|s) ``[B, A]`` for observations ``[B, dim S]`` (one-hot argmax at α = 0)."""
@@ -203,8 +209,10 @@ class SoftQ(OffPolicyAgent):
         return int(torch.randint(self.num_actions, (), generator=self.generator))
 
     def update(self, batch: Transitions) -> dict[str, torch.Tensor]:
-        """One gradient step on J(θ); the target network moves every ``target_update_interval`` of them."""
+        """One gradient step on J(θ); the target network moves every ``target_update_interval`` of them.
+        With an ``exploration_bonus``, y uses r + β b(s') and the bonus model takes its own step."""
         config = self.config
+        batch, losses = self.add_exploration_bonus(batch)
         with torch.no_grad():
             target = soft_q_target(batch.rewards, batch.terminated, self.q_target(batch.next_observations),
                                    config.temperature, config.discount)
@@ -217,4 +225,4 @@ class SoftQ(OffPolicyAgent):
         self.optimizer.step()
         if self.updates % config.target_update_interval == 0:
             polyak_update(self.q_target, self.q, config.tau)
-        return {"q": loss.detach()}
+        return {"q": loss.detach(), **losses}

@@ -8,7 +8,8 @@ Common options: ``--seed S``, ``--no-progress``, ``--eval-episodes K`` (default 
 (torch CPU threads, default 1: intra-op threads cost more than they save on these small networks) and
 ``--set KEY=VALUE`` (repeatable) to override a field of :class:`~pgm_control.rl.SACConfig` /
 :class:`~pgm_control.rl.SoftQConfig`, or a keyword of ``q_learning`` (values are Python literals:
-``--set hidden=64,64 --set lr=3e-4``).
+``--set hidden=64,64 --set lr=3e-4``; ``--set exploration_bonus=rnd --set bonus_scale=3`` adds the RND
+exploration bonus, e.g. on ``--env pgm_control/DeepSea-v0``).
 
 Each run writes ``OUT/returns.csv`` (one row per training episode and per evaluation; the last row is
 the final evaluation over ``--eval-episodes`` episodes), ``OUT/learning_curve.png``, a checkpoint

@@ -47,6 +47,7 @@ from tqdm import tqdm
 
 from pgm_control._checks import check_integer, check_positive_integer, check_real, check_seed, shape_str
 from pgm_control._files import check_format, invalid_part, read_torch_file
+from pgm_control.rl.bonus import EXPLORATION_BONUSES, make_bonus
 from pgm_control.rl.replay import ReplayBuffer, Transitions
 
 EVAL_SEED_OFFSET = 10_000  # evaluation episode i of an agent seeded s resets with seed s + 10_000 + i
@@ -186,6 +187,12 @@ def check_common_config(config) -> None:
         raise ValueError(f"{kind}.tau must be in (0, 1] (1 copies the network), got {config.tau}")
     if not 0.0 < config_number(config, "lr", "a positive number") < math.inf:
         raise ValueError(f"{kind}.lr must be a finite positive number, got {config.lr}")
+    if config.exploration_bonus is not None and config.exploration_bonus not in EXPLORATION_BONUSES:
+        raise ValueError(f"{kind}.exploration_bonus must be None (no bonus) or one of {EXPLORATION_BONUSES}, "
+                         f"got {config.exploration_bonus!r}")
+    if not 0.0 <= config_number(config, "bonus_scale", "a number >= 0") < math.inf:
+        raise ValueError(f"{kind}.bonus_scale must be a finite number >= 0 (β of r + β b(s')), "
+                         f"got {config.bonus_scale}")
 
 
 def config_number(config, name: str, expected: str) -> float:
@@ -265,6 +272,9 @@ class OffPolicyAgent(abc.ABC):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self._build()
+            self.bonus = make_bonus(config.exploration_bonus, self.observation_dim)  # f_φ drawn after the agent's nets
+        self.bonus_optimizer = None if self.bonus is None else torch.optim.Adam(
+            self.bonus.predictor.parameters(), lr=config.lr, foreach=True)
         self.buffer = ReplayBuffer(config.buffer_size, env.observation_space.shape, env.action_space.shape,
                                    action_dtype=self.action_dtype, seed=seed + 1)
         env.action_space.seed(seed)
@@ -309,6 +319,33 @@ class OffPolicyAgent(abc.ABC):
     @abc.abstractmethod
     def update(self, batch: Transitions) -> dict[str, torch.Tensor]:
         """One gradient step on a batch; returns the losses by name."""
+
+    def bonus_modules(self) -> dict[str, nn.Module]:
+        """The exploration-bonus model by name (``{}`` without one), for the subclasses' :meth:`modules`."""
+        return {} if self.bonus is None else {"bonus": self.bonus}
+
+    def bonus_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The bonus predictor's optimizer by name (``{}`` without a bonus), for :meth:`optimizers`."""
+        return {} if self.bonus is None else {"bonus_optimizer": self.bonus_optimizer}
+
+    def add_exploration_bonus(self, batch: Transitions) -> tuple[Transitions, dict[str, torch.Tensor]]:
+        r"""The batch with the rewards of the Q target raised by the bonus, r⁺ = r + β b(s') (CS285 notes,
+        "Count-Based Exploration"), and the bonus model's loss after one gradient step on the batch's s'
+        (the visited observations). Without a bonus: the batch unchanged and ``{}``.
+
+        The bonus is computed before the step, so b(s') is the novelty of s' as the batch found it; the
+        returns in ``history`` and of :meth:`evaluate` are the environment's alone.
+        """
+        if self.bonus is None:
+            return batch, {}
+        next_observations = batch.next_observations
+        self.bonus.observe(next_observations)
+        rewards = batch.rewards + self.config.bonus_scale * self.bonus.bonus(next_observations)
+        loss = self.bonus.loss(next_observations)
+        self.bonus_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.bonus_optimizer.step()
+        return batch._replace(rewards=rewards), {"bonus": loss.detach()}
 
     def _as_observations(self, value, batch: bool = False) -> torch.Tensor:
         """One observation ``[dim S]`` (or a batch ``[B, dim S]``) as float32, shape-checked."""
