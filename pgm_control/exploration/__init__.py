@@ -31,7 +31,7 @@ from pgm_control.exploration.contextual import (
 )
 from pgm_control.exploration.episodic import EpisodeHistory, EpisodicAgent, run_episodes
 from pgm_control.exploration.pseudo_counts import DensityModel, DirichletDensity, EmpiricalDensity, pseudo_count
-from pgm_control.exploration.q_agents import BootstrappedQ, CountBonusQ, EpsilonGreedyQ, PseudoCountQ
+from pgm_control.exploration.q_agents import BootstrappedQ, CountBonusQ, EpsilonGreedyQ, PseudoCountQ, TabularQAgent
 from pgm_control.exploration.regret import (
     RegretCurve,
     cumulative_regret,
@@ -70,6 +70,7 @@ __all__ = [
     "LogisticThompson",
     "PseudoCountQ",
     "RegretCurve",
+    "TabularQAgent",
     "ThompsonBeta",
     "ThompsonGaussian",
     "bayes_bandit_value",

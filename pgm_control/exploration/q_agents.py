@@ -64,8 +64,13 @@ def next_values(q_next: torch.Tensor, remaining: int) -> torch.Tensor:
     return q_next.max(-1).values.clamp(max=remaining)
 
 
-class _TabularQ(EpisodicAgent):
-    """Time-indexed Q-learning with K heads, a bonus and an initialisation chosen by the subclasses."""
+class TabularQAgent(EpisodicAgent):
+    """Time-indexed episodic Q-learning with K heads (the base of the agents below).
+
+    Q_t(s, a) ← Q_t(s, a) + η_N (r + b(s, a) + min(H − t − 1, max_a' Q_{t+1}(s', a')) − Q_t(s, a)), with
+    η_N = (H + 1)/(H + N) (Jin et al. 2018); subclasses choose the bonus b (``_bonus``), the initial Q
+    (``_initial_q``), which heads learn (``_masks``) and the action (``act``). Tables: ``q`` and
+    ``step_visits`` ``[R, K, H, S, A]``, ``visits`` N(s, a) ``[R, S, A]``."""
 
     num_heads = 1
 
@@ -116,7 +121,7 @@ class _TabularQ(EpisodicAgent):
         self._generator = generator  # the masks of BootstrappedQ are drawn in observe, which gets none
 
 
-class EpsilonGreedyQ(_TabularQ):
+class EpsilonGreedyQ(TabularQAgent):
     r"""ε-greedy Q-learning, the dithering baseline: with probability ε a uniformly random action, else
     argmax_a Q_t(s, a) (ties at random). No bonus, and Q starts at 0 — no optimism anywhere, so on
     Deep Sea it finds the treasure only by chance: ε = 1 (uniform actions) needs 2^N episodes on
@@ -137,7 +142,7 @@ class EpsilonGreedyQ(_TabularQ):
         return torch.where(explore, uniform, greedy)
 
 
-class CountBonusQ(_TabularQ):
+class CountBonusQ(TabularQAgent):
     r"""Optimistic Q-learning with a count-based bonus (CS285 notes, "Count-Based Exploration"; the
     MBIE-EB bonus of Strehl & Littman 2008 on the Q-learning of Jin et al. 2018):
 
@@ -215,7 +220,7 @@ class PseudoCountQ(CountBonusQ):
         return self.beta * counts.rsqrt()
 
 
-class BootstrappedQ(_TabularQ):
+class BootstrappedQ(TabularQAgent):
     r"""Bootstrapped Q-learning (CS285 notes, "Posterior Sampling" in RL problems; Osband, Blundell,
     Pritzel & Van Roy 2016, "Deep exploration via bootstrapped DQN"): a distribution over Q-functions
     held as an ensemble of K heads,
