@@ -7,7 +7,6 @@ import itertools
 import pytest
 import torch
 
-from brute_force import tiny_mdp
 from pgm_control import Demonstrations, TabularMDP
 from pgm_control.rl.demonstrations_rl import (
     empirical_log_prefix_probs,
@@ -18,6 +17,8 @@ from pgm_control.rl.demonstrations_rl import (
     reinforce_with_demonstrations,
 )
 from pgm_control.sampling import sample_trajectories
+
+from brute_force import tiny_mdp
 
 T, GAMMA = 3, 0.9
 
@@ -82,14 +83,14 @@ def test_importance_sampled_gradient_with_fused_sampling_is_the_exact_gradient()
 
     exact = exact_gradient(arrays, theta)
     estimates = chunk_gradients(estimate, 60)
-    mean, se = assert_within_monte_carlo_error(estimates, exact)
+    _mean, se = assert_within_monte_carlo_error(estimates, exact)
     # the check has power: the exact gradient is far from 0 on the scale of the error
     assert exact.abs().max() > 20 * se.max()
 
 
 def test_ignoring_the_sampling_distribution_is_detected():
     # the same samples weighted as if drawn from π_θ (q = π_θ): biased, and the check above sees it
-    arrays, mdp, theta, log_old, log_demo = stochastic_setup()
+    arrays, mdp, theta, log_old, _log_demo = stochastic_setup()
     generator = torch.Generator().manual_seed(0)
 
     def estimate(_):

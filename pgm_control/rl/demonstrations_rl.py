@@ -27,8 +27,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pgm_control._checks import DTYPE, check_finite, check_horizon, check_learning_rate, check_positive_integer, \
-    check_real, check_seed, shape_str
+from pgm_control._checks import (
+    DTYPE,
+    check_finite,
+    check_horizon,
+    check_learning_rate,
+    check_positive_integer,
+    check_real,
+    check_seed,
+    shape_str,
+)
 from pgm_control._mdp_inputs import check_mdp
 from pgm_control._progress import progress_bar
 from pgm_control.demonstrations import Demonstrations
