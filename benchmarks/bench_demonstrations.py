@@ -22,8 +22,8 @@ import argparse
 import math
 
 import torch
-
 from _report import Table, library_version, load_average
+
 from pgm_control import Demonstrations
 from pgm_control.envs import GridWorld
 from pgm_control.inference import policy_evaluation, tabular_behaviour_cloning, value_iteration
