@@ -1,15 +1,23 @@
 r"""Pretrain & finetune with and without the demonstrations (CS285 notes, "Imitation vs. RL"): does the
-first batch of the policy's own data destroy the behaviour-cloning initialization, and do the hybrid
-objective and the importance-sampled use of the demonstrations (the off-policy fix) prevent it?
+first batch of the policy's own data destroy the behaviour-cloning initialization, and do the off-policy
+use of the demonstrations and the hybrid objective prevent it?
 
-    python benchmarks/bench_demonstrations.py            # the full run (8 seeds, 30 updates)
+    python benchmarks/bench_demonstrations.py            # the full run (tabular 8 seeds, CartPole 5 seeds)
     python benchmarks/bench_demonstrations.py --quick    # a smoke run (tests/test_bench_demonstrations.py)
 
-Task: ``GridWorld([".......", "S.....G", "XXXXXXX"], slip=0.1, step_reward=-1, goal_reward=0,
+Deep, discrete actions: CartPole-v1 and :class:`pgm_control.rl.SoftQ` (default config but
+``learning_starts=128``, no periodic evaluation). Per seed, 2 episodes (1000 transitions) of a linear
+expert, a = [0.1 x + 0.5 ẋ + 10 θ + 2 θ̇ > 0] (return 500), are cloned (500 Adam steps, lr 1e-3) and
+fine-tuned with :func:`pgm_control.rl.pretrain_and_finetune`: ``naive`` (empty buffer, the notes' steps 3-4),
+``demo buffer`` (the demonstrations kept in the replay buffer, half of each batch) and ``hybrid``
+(imitation term λ = 1, empty buffer). Greedy return (5 episodes) after BC and after 250, 500 and 3000
+environment steps (updates start at step 128, one per step), mean ± standard error over seeds.
+
+Tabular: ``GridWorld([".......", "S.....G", "XXXXXXX"], slip=0.1, step_reward=-1, goal_reward=0,
 trap_reward=-20)``, horizon T = 10: walk east along a row beside a line of traps. The demonstrator is
 ε-greedy around the optimal time-indexed policy of ``value_iteration`` (ε = 0.2); each seed samples 5
 demonstrations, clones them with ``tabular_behaviour_cloning`` (50 L-BFGS steps, stationary [S, A]
-policy), and fine-tunes the clone with :func:`pgm_control.rl.demonstrations_rl.reinforce_with_demonstrations`
+policy), and fine-tunes the clone with :func:`pgm_control.rl.reinforce_with_demonstrations`
 (8 episodes per update, Adam lr 1): ``on_policy`` (naive fine-tuning), ``hybrid`` (λ = 0.1) and
 ``importance`` (q fused from π_θ and the BC estimate of π_demo). Returns are exact: J = Σ_s p(s_1)
 V_1(s) of the policy by ``policy_evaluation`` (no evaluation noise), reported as mean ± standard error
@@ -21,19 +29,24 @@ from __future__ import annotations
 import argparse
 import math
 
+import gymnasium
+import numpy as np
 import torch
 from _report import Table, library_version, load_average
 
 from pgm_control import Demonstrations
 from pgm_control.envs import GridWorld
 from pgm_control.inference import policy_evaluation, tabular_behaviour_cloning, value_iteration
-from pgm_control.rl.demonstrations_rl import reinforce_with_demonstrations
+from pgm_control.rl import SoftQ, SoftQConfig, Transitions, pretrain_and_finetune, reinforce_with_demonstrations
 from pgm_control.sampling import sample_trajectories
 
 MAP = [".......", "S.....G", "XXXXXXX"]
 HORIZON, EPSILON, NUM_DEMOS = 10, 0.2, 5
 SETTINGS = {"num_episodes": 8, "lr": 1.0, "bc_weight": 0.1, "sampling": "bc"}
 METHODS = ("on_policy", "hybrid", "importance")
+EXPERT_GAINS = np.array([0.1, 0.5, 10.0, 2.0])  # a = [gains · (x, ẋ, θ, θ̇) > 0]: return 500 on CartPole-v1
+DEEP_VARIANTS = {"naive": {}, "demo buffer": {"keep_demonstrations": True, "demo_fraction": 0.5},
+                 "hybrid": {"bc_weight": 1.0}}
 
 
 def exact_return(world: GridWorld, log_policy: torch.Tensor) -> float:
@@ -64,9 +77,51 @@ def run_seed(world: GridWorld, demonstrator: torch.Tensor, seed: int, num_update
     return out
 
 
+def expert_transitions(num_episodes: int, seed: int) -> Transitions:
+    """The linear CartPole expert's transitions (episode i reset with seed 1000 seed + i)."""
+    env = gymnasium.make("CartPole-v1")
+    rows = []
+    for episode in range(num_episodes):
+        observation, _ = env.reset(seed=1000 * seed + episode)
+        done = False
+        while not done:
+            action = int(EXPERT_GAINS @ observation > 0)
+            next_observation, reward, terminated, truncated, _ = env.step(action)
+            rows.append((observation, action, reward, next_observation, float(terminated)))
+            observation, done = next_observation, terminated or truncated
+    columns = list(zip(*rows))
+    dtypes = (torch.float32, torch.long, torch.float32, torch.float32, torch.float32)
+    return Transitions(*(torch.tensor(np.array(c), dtype=d) for c, d in zip(columns, dtypes)))
+
+
+def run_deep_seed(seed: int, checkpoints: list[int], bc_steps: int, config: SoftQConfig) -> dict:
+    """Greedy returns after BC and at each checkpoint (environment steps), per variant."""
+    demos = expert_transitions(2, seed)
+    out = {}
+    for name, options in DEEP_VARIANTS.items():
+        agent = SoftQ(gymnasium.make("CartPole-v1"), config, seed=seed)
+        pretrain_and_finetune(agent, demos, 0, bc_steps=bc_steps, bc_lr=1e-3, seed=seed, **options)
+        out[name, 0] = float(agent.evaluate(5, seed=10_000 + seed).mean())
+        for step in checkpoints:
+            agent.train(step - agent.step, progress=False)
+            out[name, step] = float(agent.evaluate(5, seed=10_000 + seed).mean())
+    return out
+
+
+def deep_table(num_seeds: int, quick: bool) -> None:
+    checkpoints = [20, 40] if quick else [250, 500, 3000]
+    config = SoftQConfig(hidden=(16,) if quick else (128, 128), learning_starts=10 if quick else 128, eval_every=0)
+    runs = [run_deep_seed(seed, checkpoints, 20 if quick else 500, config) for seed in range(num_seeds)]
+    print(f"\n## CartPole-v1, SoftQ, {num_seeds} seeds: greedy return (5 episodes), mean ± SE\n")
+    columns = ["variant", "after BC", *(f"after {step} steps" for step in checkpoints)]
+    table = Table(columns, "l" + "r" * (len(columns) - 1))
+    for name in DEEP_VARIANTS:
+        table.row(name, *(mean_se([r[name, step] for r in runs]) for step in [0, *checkpoints]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds, 3 updates")
+    parser.add_argument("--quick", action="store_true", help="2 tabular seeds, 3 updates; 1 tiny CartPole run")
     parser.add_argument("--seeds", type=int, default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -85,6 +140,7 @@ def main() -> None:
     for method in METHODS:
         table.row(method, mean_se([r["bc"] for r in runs]), mean_se([r[method, "first"] for r in runs]),
                   mean_se([r[method, "first"] - r["bc"] for r in runs]), mean_se([r[method, "last"] for r in runs]))
+    deep_table(1 if args.quick else args.seeds or 5, args.quick)
     print(f"\n# {load_average()}")
 
 
