@@ -105,3 +105,12 @@ def test_pretrain_and_finetune_clones_then_trains_with_the_demonstrations_kept()
     assert clone.log_likelihood[-1] > clone.log_likelihood[0]
     assert isinstance(agent.buffer, DemonstrationReplayBuffer) and len(agent.buffer) == 16 + 30
     assert agent.step == 30 and len(history.episode_returns) >= 1
+
+
+def test_sac_keeps_box_demonstrations_in_its_buffer():
+    from pgm_control.rl import SAC, SACConfig
+    agent = SAC(gymnasium.make("Pendulum-v1"), SACConfig(hidden=(8,), eval_every=0), seed=0)
+    demos = Transitions(torch.zeros(4, 3), torch.full((4, 1), 0.5), torch.ones(4), torch.zeros(4, 3), torch.zeros(4))
+    buffer = use_demonstrations(agent, demos, demo_fraction=1.0)
+    batch = buffer.sample(6)
+    assert batch.actions.shape == (6, 1) and batch.actions.dtype == torch.float32
