@@ -12,6 +12,12 @@ either a behaviour-cloning estimate of π_demo (``sampling="bc"``: the empirical
 n(s, a)/n(s)) or the Dirac form π_demo(τ) = δ(τ ∈ D)/N (``sampling="dirac"``: the fraction of
 demonstrations sharing the prefix τ_{1:t}).
 
+Departure from the notes: their formula multiplies the whole reward-to-go Σ_{t'>=t} r_{t'} by the ratio
+of the prefix up to t only, which drops the ratios of steps t+1..t' that r_{t'} also depends on (biased
+unless q = π_θ); here each reward r_{t'} keeps the ratio of its own prefix τ_{1:t'}, the same causality
+argument (a_t cannot change rewards before t) applied to an unbiased estimator — the test compares its
+mean with the exact ∇J(θ).
+
 Hybrid objective ("Hybrid Goal"):
 
     J_λ(θ) = E_{π_θ}[Σ_t γ^t r(s_t, a_t)] + λ Σ_{(s,a)∈D_demo} log π_θ(a|s)
