@@ -97,6 +97,13 @@ def test_imitation_term_rejects_bad_input():
         add_imitation_term(small_agent(temperature=0.0), torch.zeros(2, 4), torch.tensor([0, 1]), 1.0)
 
 
+def test_pretrain_and_finetune_rejects_bad_input():
+    with pytest.raises(TypeError, match=r"demonstrations must be a pgm_control\.rl\.Transitions"):
+        pretrain_and_finetune(small_agent(), (torch.zeros(2, 4), torch.zeros(2)), 10)
+    with pytest.raises(TypeError, match="keep_demonstrations must be True or False"):
+        pretrain_and_finetune(small_agent(), demo_transitions(2), 10, keep_demonstrations="yes")
+
+
 def test_pretrain_and_finetune_clones_then_trains_with_the_demonstrations_kept():
     agent = small_agent()
     demos = demo_transitions(16)

@@ -184,6 +184,11 @@ def pretrain_and_finetune(agent: OffPolicyAgent, demonstrations: Transitions, nu
     (``keep_demonstrations``, ``demo_fraction``: :func:`use_demonstrations`) and the hybrid objective's
     imitation term (``bc_weight`` > 0, SoftQ only: :func:`add_imitation_term`). With neither, this is the
     naive fine-tuning the notes warn about. Returns the cloning result and the training history."""
+    if not isinstance(demonstrations, Transitions):
+        raise TypeError("demonstrations must be a pgm_control.rl.Transitions (observations, actions, rewards, "
+                        f"next_observations, terminated), got {type(demonstrations).__name__}")
+    if not isinstance(keep_demonstrations, bool):
+        raise TypeError(f"keep_demonstrations must be True or False, got {keep_demonstrations!r}")
     clone = behaviour_cloning(agent, demonstrations.observations, demonstrations.actions, num_steps=bc_steps,
                               lr=bc_lr, seed=seed, progress=progress)
     if keep_demonstrations:
