@@ -22,6 +22,28 @@ policy), and fine-tunes the clone with :func:`pgm_control.rl.reinforce_with_demo
 ``importance`` (q fused from π_θ and the BC estimate of π_demo). Returns are exact: J = Σ_s p(s_1)
 V_1(s) of the policy by ``policy_evaluation`` (no evaluation noise), reported as mean ± standard error
 over seeds just after BC, after the first update and after the last.
+
+Measured (full run, commit 2e66aab, 2 shared CPU cores, load ~10; about 13 minutes):
+
+    CartPole-v1, SoftQ, 5 seeds   after BC       250 steps      500 steps      3000 steps
+    naive                         449.5 ± 24.8   12.9 ± 3.2     16.4 ± 3.7     233.6 ± 22.0
+    demo buffer                   449.5 ± 24.8   9.7 ± 0.3      76.3 ± 41.3    306.4 ± 52.7
+    hybrid                        449.5 ± 24.8   379.6 ± 32.6   326.0 ± 40.8   457.4 ± 21.6
+
+    grid, REINFORCE, 8 seeds      after BC       1st update     change         30 updates
+    on_policy                     -11.86 ± 0.85  -11.48 ± 0.92  +0.39 ± 0.33   -9.67 ± 0.21
+    hybrid                        -11.86 ± 0.85  -11.48 ± 0.95  +0.38 ± 0.38   -9.70 ± 0.28
+    importance                    -11.86 ± 0.85  -12.21 ± 1.07  -0.35 ± 0.52   -11.87 ± 0.86
+
+The notes' collapse is real for the deep agent: the clone's soft Q-values are log-probabilities
+α log π + c, not returns, and the first Bellman updates on the agent's own data overwrite its action
+gaps (the return falls from ~450 to ~13 within 122 updates). Keeping the demonstrations in the buffer
+(half of each batch) does not prevent that fall (the Bellman loss has no term that keeps the demonstrated
+action on top; DQfD adds a large-margin loss for this), but it recovers faster; the hybrid objective
+keeps the imitation term in every update and holds the clone's return. The tabular time-indexed policy
+shows no collapse: one noisy Adam step moves only the logits of visited (t, s), and the clone's margins
+at the demonstrated states outweigh it; there the importance-sampled gradient is the noisiest (products
+of per-step ratios over T = 10 steps).
 """
 
 from __future__ import annotations
