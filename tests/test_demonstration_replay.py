@@ -121,3 +121,24 @@ def test_sac_keeps_box_demonstrations_in_its_buffer():
     buffer = use_demonstrations(agent, demos, demo_fraction=1.0)
     batch = buffer.sample(6)
     assert batch.actions.shape == (6, 1) and batch.actions.dtype == torch.float32
+
+
+def test_sac_imitation_term_adds_lambda_times_negative_log_likelihood_to_the_policy_loss():
+    from pgm_control.rl import SAC, SACConfig, squashed_gaussian_log_prob
+
+    def agent():
+        return SAC(gymnasium.make("Pendulum-v1"), SACConfig(hidden=(8,), eval_every=0), seed=0)
+
+    observations = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    actions = torch.linspace(-1.5, 1.5, 5)[:, None]  # inside Pendulum's Box [-2, 2]
+    plain, hybrid = agent(), agent()
+    add_imitation_term(hybrid, observations, actions, 0.5, batch_size=3, seed=1)
+    index = torch.randint(5, (3,), generator=torch.Generator().manual_seed(1))
+    mean, log_std = hybrid.policy(observations[index])
+    u = torch.atanh(actions[index] / 2.0)  # center 0, scale h = 2
+    expected = -0.5 * squashed_gaussian_log_prob(u, mean, log_std, 2.0).mean()
+    batch = Transitions(torch.randn(8, 3), torch.zeros(8, 1), torch.zeros(8), torch.randn(8, 3), torch.zeros(8))
+    difference = hybrid.update(batch)["policy"] - plain.update(batch)["policy"]
+    torch.testing.assert_close(difference, expected.detach())
+    with pytest.raises(ValueError, match="on or outside the action Box"):
+        add_imitation_term(hybrid, observations, actions * 2, 0.5)

@@ -8,10 +8,11 @@ r"""Demonstrations for the deep off-policy agents (CS285 notes, "Imitation vs. R
   D = D_agent ∪ D_demo, and each batch of B draws either uniformly from the union or a fixed share
   round(f B) from D_demo (the demonstration share of DQfD, Hester et al. 2018); the demonstrations are
   never overwritten.
-* The hybrid objective E_π[r] + λ Σ_{(s,a)∈D_demo} log π_θ(a|s) ("Hybrid Goal") for :class:`SoftQ`, whose
-  π_θ(a|s) = softmax_a(Q_θ(s, a)/α): :func:`add_imitation_term` adds λ × (-(1/B) Σ log π_θ(a_i|s_i)) on a
-  minibatch of B demonstrated pairs to the soft Bellman loss of every update (minimizing the loss
-  ascends the imitation term; the Bellman loss stands in for -E_π[r]).
+* The hybrid objective E_π[r] + λ Σ_{(s,a)∈D_demo} log π_θ(a|s) ("Hybrid Goal"): :func:`add_imitation_term`
+  adds λ × (-(1/B) Σ log π_θ(a_i|s_i)) on a minibatch of B demonstrated pairs to the policy's loss at
+  every update — for :class:`SoftQ` (π_θ = softmax_a(Q_θ(s, a)/α)) the soft Bellman loss, for
+  :class:`SAC` the policy loss J_π (minimizing ascends the imitation term; the RL loss stands in for
+  -E_π[r]).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import math
 import torch
 
 from pgm_control._checks import check_positive_integer, check_real, check_seed, shape_str
-from pgm_control.rl.behaviour_cloning import NeuralCloningResult, behaviour_cloning
+from pgm_control.rl.behaviour_cloning import NeuralCloningResult, _sac_policy, _soft_q_policy, behaviour_cloning
+from pgm_control.rl.networks import squashed_gaussian_log_prob
 from pgm_control.rl.replay import ReplayBuffer, Transitions
+from pgm_control.rl.sac import SAC
 from pgm_control.rl.soft_q import SoftQ, boltzmann_log_policy
 from pgm_control.rl.training import OffPolicyAgent, TrainingHistory
 
@@ -133,8 +136,9 @@ def use_demonstrations(agent: OffPolicyAgent, demonstrations: Transitions, *,
 
 
 class ImitationTerm:
-    r"""λ × (-(1/B) Σ_i log π_θ(a_i|s_i)) over a minibatch of B demonstrated pairs, for a SoftQ agent
-    (π_θ = softmax(Q_θ/α)); called by ``SoftQ.update`` as its ``auxiliary_loss``."""
+    r"""λ × (-(1/B) Σ_i log π_θ(a_i|s_i)) over a minibatch of B demonstrated pairs; called by the agent's
+    ``update`` as its ``auxiliary_loss`` (SoftQ: π_θ = softmax(Q_θ/α), added to the soft Bellman loss;
+    SAC: the squashed Gaussian π_φ, added to the policy loss J_π)."""
 
     def __init__(self, observations: torch.Tensor, actions: torch.Tensor, bc_weight: float, batch_size: int,
                  seed: int):
@@ -142,34 +146,41 @@ class ImitationTerm:
         self.bc_weight, self.batch_size = bc_weight, batch_size
         self.generator = torch.Generator().manual_seed(seed)
 
-    def __call__(self, agent: SoftQ) -> torch.Tensor:
+    def __call__(self, agent: OffPolicyAgent) -> torch.Tensor:
         index = torch.randint(self.actions.shape[0], (self.batch_size,), generator=self.generator)
-        log_policy = boltzmann_log_policy(agent.q(self.observations[index]), agent.config.temperature)
-        return -self.bc_weight * log_policy.gather(-1, self.actions[index, None]).mean()
+        return -self.bc_weight * demonstrated_log_prob(agent, self.observations[index], self.actions[index]).mean()
 
 
-def add_imitation_term(agent: SoftQ, observations, actions, bc_weight: float, *, batch_size: int = 128,
-                       seed: int = 0) -> SoftQ:
-    r"""Train ``agent`` on the hybrid objective from now on (module docstring): every update adds
-    λ = ``bc_weight`` times the negative mean log-likelihood of ``batch_size`` demonstrated pairs
-    (observations ``[n, dim S]``, actions ``[n]``) to the soft Bellman loss. ``bc_weight=0`` removes it."""
-    if not isinstance(agent, SoftQ):
-        raise TypeError(f"agent must be a pgm_control.rl.SoftQ (the imitation term of SAC is not built), "
-                        f"got {type(agent).__name__}")
-    if agent.config.temperature == 0.0:
-        raise ValueError("the imitation term needs config.temperature > 0 (the Boltzmann policy softmax(Q/α))")
+def demonstrated_log_prob(agent: OffPolicyAgent, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    r"""log π_θ(a_i|s_i) ``[B]`` of the agent's policy: log softmax(Q_θ(s)/α)[a] (SoftQ) or
+    :func:`~pgm_control.rl.squashed_gaussian_log_prob` at u = atanh((a - c)/h) (SAC)."""
+    if isinstance(agent, SoftQ):
+        log_policy = boltzmann_log_policy(agent.q(observations), agent.config.temperature)
+        return log_policy.gather(-1, actions[:, None]).squeeze(-1)
+    policy = agent.policy
+    mean, log_std = policy(observations)
+    u = torch.atanh((actions - policy.action_center) / policy.action_scale)
+    return squashed_gaussian_log_prob(u, mean, log_std, policy.action_scale)
+
+
+def add_imitation_term(agent: OffPolicyAgent, observations, actions, bc_weight: float, *, batch_size: int = 128,
+                       seed: int = 0) -> OffPolicyAgent:
+    r"""Train ``agent`` (SoftQ or SAC) on the hybrid objective from now on (module docstring): every update
+    adds λ = ``bc_weight`` times the negative mean log-likelihood of ``batch_size`` demonstrated pairs
+    (observations ``[n, dim S]``; actions ``[n]`` integers for SoftQ, ``[n, dim A]`` strictly inside the
+    Box for SAC) to the loss of its policy (SoftQ: the soft Bellman loss, whose Q_θ is the policy; SAC: J_π).
+    ``bc_weight=0`` removes the term."""
+    if isinstance(agent, SoftQ):
+        observations, actions, _ = _soft_q_policy(agent, observations, actions)
+    elif isinstance(agent, SAC):
+        observations, actions, _ = _sac_policy(agent, observations, actions)
+    else:
+        raise TypeError(f"agent must be a pgm_control.rl.SoftQ or SAC, got {type(agent).__name__}")
     bc_weight = check_real(bc_weight, "bc_weight", "a number >= 0 (the λ of the hybrid objective)")
     if not 0.0 <= bc_weight < math.inf:
         raise ValueError(f"bc_weight must be a finite number >= 0 (the λ of the hybrid objective), got {bc_weight}")
     batch_size, seed = check_positive_integer(batch_size, "batch_size"), check_seed(seed)
-    observations = agent._as_observations(observations, batch=True)
-    actions = torch.as_tensor(actions)
-    if actions.is_floating_point() or tuple(actions.shape) != (observations.shape[0],):
-        raise ValueError(f"actions must be integers of shape [n] = [{observations.shape[0]}], got "
-                         f"{actions.dtype} {shape_str(actions.shape)}")
-    if actions.min() < 0 or actions.max() >= agent.num_actions:
-        raise ValueError(f"actions must lie in 0..{agent.num_actions - 1}")
-    agent.auxiliary_loss = None if bc_weight == 0.0 else ImitationTerm(observations, actions.long(), bc_weight,
+    agent.auxiliary_loss = None if bc_weight == 0.0 else ImitationTerm(observations, actions, bc_weight,
                                                                         batch_size, seed)
     return agent
 
@@ -182,7 +193,7 @@ def pretrain_and_finetune(agent: OffPolicyAgent, demonstrations: Transitions, nu
     (s, a) pairs (:func:`pgm_control.rl.behaviour_cloning`, ``bc_steps`` steps of Adam at ``bc_lr``),
     then ``agent.train(num_steps)``; optionally with the demonstrations kept in the replay buffer
     (``keep_demonstrations``, ``demo_fraction``: :func:`use_demonstrations`) and the hybrid objective's
-    imitation term (``bc_weight`` > 0, SoftQ only: :func:`add_imitation_term`). With neither, this is the
+    imitation term (``bc_weight`` > 0: :func:`add_imitation_term`). With neither, this is the
     naive fine-tuning the notes warn about. Returns the cloning result and the training history."""
     if not isinstance(demonstrations, Transitions):
         raise TypeError("demonstrations must be a pgm_control.rl.Transitions (observations, actions, rewards, "
