@@ -17,6 +17,15 @@ from pgm_control.exploration.agents import (
 from pgm_control.exploration.bandits import Bandit, BernoulliBandit, GaussianBandit, bernoulli_kl
 from pgm_control.exploration.bayes import BayesBanditResult, bayes_bandit_value, bayes_optimal_bandit
 from pgm_control.exploration.episodic import EpisodeHistory, EpisodicAgent, run_episodes
+from pgm_control.exploration.model_bonus import ModelBasedBonus, count_bonus
+from pgm_control.exploration.planning import ModelBasedAgent, batched_value_iteration
+from pgm_control.exploration.posterior import (
+    TabularPosterior,
+    dirichlet_information_gain,
+    dirichlet_kl,
+    tabular_mdp_model,
+)
+from pgm_control.exploration.psrl import PosteriorSampling
 from pgm_control.exploration.regret import RegretCurve, lai_robbins_bound, plot_regret, regret, ucb1_bound
 
 __all__ = [
@@ -32,17 +41,26 @@ __all__ = [
     "EpsilonGreedy",
     "GaussianBandit",
     "InformationDirected",
+    "ModelBasedAgent",
+    "ModelBasedBonus",
+    "PosteriorSampling",
     "RegretCurve",
+    "TabularPosterior",
     "ThompsonBeta",
     "ThompsonGaussian",
+    "batched_value_iteration",
     "bayes_bandit_value",
     "bayes_optimal_bandit",
     "bernoulli_kl",
     "beta_information_gain",
+    "count_bonus",
+    "dirichlet_information_gain",
+    "dirichlet_kl",
     "lai_robbins_bound",
     "plot_regret",
     "regret",
     "run_bandit",
     "run_episodes",
+    "tabular_mdp_model",
     "ucb1_bound",
 ]
