@@ -12,11 +12,11 @@ from pgm_control.exploration import (
     TabularPosterior,
     batched_value_iteration,
     run_episodes,
-    tabular_mdp_model,
 )
 from pgm_control.exploration.posterior import _sample_dirichlet
 from pgm_control.inference.dynamic_programming import policy_evaluation, value_iteration
 from pgm_control.mdp import TabularMDP
+from pgm_control.models import tabular_mdp_model
 
 # Two runs on S = 3 states, A = 2 actions: run 0 sees (s, a, r, s') = (0, 1, 1.0, 2), (0, 1, 0.0, 2),
 # (0, 1, 0.5, 1); run 1 sees (2, 0, 0.5, 0) three times.

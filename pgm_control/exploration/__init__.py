@@ -19,12 +19,7 @@ from pgm_control.exploration.bayes import BayesBanditResult, bayes_bandit_value,
 from pgm_control.exploration.episodic import EpisodeHistory, EpisodicAgent, run_episodes
 from pgm_control.exploration.model_bonus import ModelBasedBonus, count_bonus
 from pgm_control.exploration.planning import ModelBasedAgent, batched_value_iteration
-from pgm_control.exploration.posterior import (
-    TabularPosterior,
-    dirichlet_information_gain,
-    dirichlet_kl,
-    tabular_mdp_model,
-)
+from pgm_control.exploration.posterior import TabularPosterior, dirichlet_information_gain, dirichlet_kl
 from pgm_control.exploration.psrl import PosteriorSampling
 from pgm_control.exploration.regret import RegretCurve, lai_robbins_bound, plot_regret, regret, ucb1_bound
 
@@ -61,6 +56,5 @@ __all__ = [
     "regret",
     "run_bandit",
     "run_episodes",
-    "tabular_mdp_model",
     "ucb1_bound",
 ]

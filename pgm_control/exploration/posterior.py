@@ -11,46 +11,22 @@ so that after N(s, a, s') observed transitions and N(s, a) rewards summing to Σ
     p(·|s, a) | h ~ Dirichlet(α_0 + N(s, a, ·))
     r(s, a)   | h ~ Normal(μ(s, a), 1/λ(s, a)),   λ = 1/s_0² + N(s, a)/σ²,   μ = (m_0/s_0² + Σr(s, a)/σ²) / λ.
 
-:func:`tabular_mdp_model` is this model as a Pyro program; :class:`TabularPosterior` keeps the counts as
-tensors ``[R, S, A, S]`` and ``[R, S, A]`` and applies the closed-form update above (the tests check it
-against the Pyro program's log densities). The reward model is Normal with a known noise σ rather than
-Osband et al.'s (2013) Normal-Gamma: the testbeds' rewards are deterministic, and a small σ says so.
+:func:`pgm_control.models.tabular_mdp_model` is this model as a Pyro program; :class:`TabularPosterior`
+keeps the counts as tensors ``[R, S, A, S]`` and ``[R, S, A]`` and applies the closed-form update above
+(the tests check it against the Pyro program's log densities). The reward model is Normal with a known
+noise σ rather than a Normal-Gamma with unknown noise: the testbeds' rewards are deterministic, and a
+small σ says so.
 """
 
 from __future__ import annotations
 
 import math
 
-import pyro
 import pyro.distributions as dist
 import torch
 
 from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_real
 from pgm_control.exploration.agents import _check_positive
-
-
-def tabular_mdp_model(states: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
-                      next_states: torch.Tensor, num_states: int, num_actions: int, *,
-                      prior_concentration: float = 1.0, reward_prior_mean: float = 0.0,
-                      reward_prior_sd: float = 1.0, reward_noise_sd: float = 1.0) -> None:
-    r"""The unknown MDP and its observed transitions as a Pyro program (one run):
-
-        p(·|s, a) ~ Dirichlet(α_0 1_S),   r(s, a) ~ Normal(m_0, s_0²)          for every (s, a)
-        s'_n ~ Categorical(p(·|s_n, a_n)),   r_n ~ Normal(r(s_n, a_n), σ²)     for n = 1..N
-
-    Sites: ``transitions`` ``[S, A, S]`` and ``rewards`` ``[S, A]`` inside plates ``"states"`` (dim −2)
-    and ``"actions"`` (dim −1); the observed ``next_state`` and ``reward`` ``[N]`` inside the plate
-    ``"data"``. ``states``, ``actions``, ``next_states`` (long) and ``rewards`` (float64) are ``[N]``.
-    :class:`TabularPosterior` holds the exact posterior of this model in closed form.
-    """
-    concentration = torch.full((num_states,), float(prior_concentration), dtype=DTYPE)
-    with pyro.plate("states", num_states, dim=-2), pyro.plate("actions", num_actions, dim=-1):
-        transitions = pyro.sample("transitions", dist.Dirichlet(concentration))
-        mean_rewards = pyro.sample("rewards", dist.Normal(torch.tensor(float(reward_prior_mean), dtype=DTYPE),
-                                                          float(reward_prior_sd)))
-    with pyro.plate("data", len(states)):
-        pyro.sample("next_state", dist.Categorical(transitions[states, actions]), obs=next_states)
-        pyro.sample("reward", dist.Normal(mean_rewards[states, actions], float(reward_noise_sd)), obs=rewards)
 
 
 def _sample_dirichlet(concentration: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -29,7 +29,7 @@ class PosteriorSampling(ModelBasedAgent):
             are deterministic; larger values make the agent re-check rewards for longer).
 
     The posterior is :class:`~pgm_control.exploration.posterior.TabularPosterior`, the closed form of
-    :func:`~pgm_control.exploration.posterior.tabular_mdp_model`.
+    :func:`~pgm_control.models.tabular_mdp_model`.
 
     Example:
         >>> from pgm_control.envs import riverswim

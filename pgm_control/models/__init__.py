@@ -4,6 +4,7 @@ policy guides that keep the true dynamics; the reward-parameter models of invers
 from pgm_control.models.guides import AmortizedPolicyGuide, TabularPolicyGuide, policy_guide
 from pgm_control.models.irl import flat_prior, hierarchical_irl_model, irl_model
 from pgm_control.models.lqr import GaussianPolicyGuide, lqr_optimality_model
+from pgm_control.models.mdp_posterior import tabular_mdp_model
 from pgm_control.models.optimality import log_evidence_shift, optimality_model
 from pgm_control.models.rewards import LinearReward, NeuralReward
 
@@ -20,4 +21,5 @@ __all__ = [
     "lqr_optimality_model",
     "optimality_model",
     "policy_guide",
+    "tabular_mdp_model",
 ]
