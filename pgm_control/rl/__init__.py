@@ -1,6 +1,9 @@
 """Model-free max-entropy RL algorithms: tabular Q-learning, soft Q-learning, REINFORCE, and deep soft
 Q-learning and Soft Actor-Critic.
 
+Inverse RL as a GAN on tabular MDPs (:mod:`pgm_control.rl.adversarial`): :func:`airl`, :func:`gail`
+and :func:`gan_gcl`, one adversarial loop with an exact soft inner loop.
+
 Deep agents (Gymnasium environments with Box observations): :class:`SAC` (Box actions; Lecture 20's
 Algorithm 1 as ``variant="v1"``, automatic temperature as ``"v2"``) and :class:`SoftQ` (Discrete actions),
 both driven by :class:`~pgm_control.rl.training.OffPolicyAgent`: ``train``, ``evaluate``, ``save``,
@@ -8,6 +11,17 @@ both driven by :class:`~pgm_control.rl.training.OffPolicyAgent`: ``train``, ``ev
 and :func:`reinforce` (:mod:`pgm_control.rl.policy_gradient`).
 """
 
+from pgm_control.rl.adversarial import (
+    AdversarialIRLResult,
+    AIRLDiscriminator,
+    GAILDiscriminator,
+    GANGCLDiscriminator,
+    adversarial_irl,
+    airl,
+    discriminator_loss,
+    gail,
+    gan_gcl,
+)
 from pgm_control.rl.networks import (
     DiscreteQNetwork,
     QNetwork,
@@ -32,7 +46,11 @@ from pgm_control.rl.training import (
 
 __all__ = [
     "SAC",
+    "AIRLDiscriminator",
+    "AdversarialIRLResult",
     "DiscreteQNetwork",
+    "GAILDiscriminator",
+    "GANGCLDiscriminator",
     "OffPolicyAgent",
     "PolicyGradientResult",
     "QNetwork",
@@ -46,6 +64,11 @@ __all__ = [
     "TrainingHistory",
     "Transitions",
     "ValueNetwork",
+    "adversarial_irl",
+    "airl",
+    "discriminator_loss",
+    "gail",
+    "gan_gcl",
     "plot_learning_curve",
     "polyak_update",
     "q_learning",

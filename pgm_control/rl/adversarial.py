@@ -111,7 +111,6 @@ def demonstration_batch(demonstrations: Demonstrations) -> StepBatch:
 
 def occupancy_batch(mdp: TabularMDP, policy: torch.Tensor, horizon: int) -> StepBatch:
     """The exact (s, a, s') distribution of fixed-length episodes under π, as one-step episodes."""
-    S, A = mdp.num_states, mdp.num_actions
     weights = occupancy(mdp, policy, horizon)[:, :, None] * mdp.transitions  # [S, A, S']
     s, a, s_next = (weights > 0).nonzero(as_tuple=True)
     return StepBatch(torch.stack([s, s_next], 1), a[:, None], weights[s, a, s_next][:, None])
