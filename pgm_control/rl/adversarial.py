@@ -227,10 +227,10 @@ def airl(mdp: TabularMDP, expert, *, state_only: bool = True, **options) -> Adve
     Example:
         >>> import torch
         >>> from pgm_control import TabularMDP
-        >>> moves = torch.eye(2, dtype=torch.float64)[[[0, 1], [0, 1]]]   # action a moves to state a
+        >>> moves = torch.eye(2, dtype=torch.float64).expand(2, 2, 2)   # action a moves to state a
         >>> mdp = TabularMDP(moves, [[0.0, 0.0], [1.0, 1.0]], initial=[1.0, 0.0])
         >>> expert = torch.tensor([[0.27, 0.73], [0.27, 0.73]], dtype=torch.float64)
-        >>> result = airl(mdp, expert, horizon=5, discount=0.5, num_iterations=50, progress=False)
+        >>> result = airl(mdp, expert, horizon=5, discount=0.5, num_iterations=30, progress=False)
         >>> bool(result.reward[1, 0] > result.reward[0, 0])        # state 1 is the rewarding one
         True
     """
