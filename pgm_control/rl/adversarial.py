@@ -28,13 +28,14 @@ dynamics and a state-only g_ψ(s), g then recovers the true reward up to a const
 value (Fu et al. 2018, "Learning Robust Rewards with Adversarial Inverse Reinforcement Learning"),
 which is why AIRL's g transfers to new dynamics and GAIL's d_ψ (≈ 0 at equilibrium) does not.
 
-Here the inner loop is exact: the soft-optimal policy of the current reward by soft value iteration
+By default the inner loop is exact: the soft-optimal policy of the current reward by soft value iteration
 (the discounted, stationary fixed point at ``discount``), so the tabular runs are the referee for the
-sample-based ones. Episodes have a fixed length T: an episode that reaches an absorbing (terminal)
-state stays there until T. Variable-length episodes bias AIRL and GAIL: the discriminator then also
-sees *when* episodes end, and a reward of fixed sign rewards surviving (positive) or ending early
-(negative) whatever the demonstrations (Kostrikov et al. 2019, "Discriminator-Actor-Critic"), so
-demonstrations shorter than T are refused unless ``allow_variable_length=True``.
+sample-based ones (``inner_steps`` swaps in tabular soft Q-learning from sampled transitions).
+Episodes have a fixed length T: an episode that reaches an absorbing (terminal) state stays there until T.
+Variable-length episodes bias AIRL and GAIL: the discriminator then also sees *when* episodes end, and a
+reward of fixed sign rewards surviving (positive) or ending early (negative) whatever the demonstrations
+(Kostrikov et al. 2019, "Discriminator-Actor-Critic"), so demonstrations shorter than T are refused unless
+``allow_variable_length=True``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ from pgm_control._checks import DTYPE, check_discount, check_learning_rate, chec
 from pgm_control._mdp_inputs import check_mdp, log_action_prior, read_policy
 from pgm_control._progress import progress_bar
 from pgm_control.demonstrations import Demonstrations
+from pgm_control.inference.policies import soft_log_policy
 from pgm_control.inference.soft import solve_soft
 from pgm_control.mdp import TabularMDP
+from pgm_control.rl.tabular import soft_q_learning
 from pgm_control.sampling import sample_trajectories
 
 METHODS = ("airl", "gail", "gan_gcl")
@@ -254,13 +257,14 @@ def gan_gcl(mdp: TabularMDP, expert, **options) -> AdversarialIRLResult:
 
 def adversarial_irl(mdp: TabularMDP, expert, method: str, *, horizon: int | None = None, discount: float = 0.9,
                     num_iterations: int = 150, discriminator_steps: int = 10, lr: float = 0.1,
-                    policy_samples: int | None = None, state_only: bool = True,
+                    policy_samples: int | None = None, inner_steps: int | None = None, state_only: bool = True,
                     allow_variable_length: bool = False, seed: int = 0,
                     progress: bool | None = None) -> AdversarialIRLResult:
     r"""The shared adversarial loop of :func:`airl`, :func:`gail` and :func:`gan_gcl`:
 
         for k = 1..num_iterations:
-            π_k = soft-optimal policy of the policy reward of D_ψ (exact soft value iteration, temperature 1)
+            π_k = soft-optimal policy of the policy reward of D_ψ (temperature 1): exact soft value
+                  iteration, or inner_steps of tabular soft Q-learning from sampled transitions
             policy data ~ π_k (exact occupancy, or policy_samples sampled episodes of length T)
             discriminator_steps Adam steps on ψ: minimize -E_expert[log D_ψ] - E_{π_k}[log(1 - D_ψ)]
 
@@ -276,9 +280,12 @@ def adversarial_irl(mdp: TabularMDP, expert, method: str, *, horizon: int | None
         num_iterations, discriminator_steps: outer iterations, and discriminator steps per iteration.
         lr: Adam's step size for ψ.
         policy_samples: episodes sampled from π_k per iteration, or None for its exact occupancy.
+        inner_steps: None for the exact inner loop, or the environment steps of
+            :func:`~pgm_control.rl.soft_q_learning` (from Q = 0, episodes of length T) on the current
+            policy reward, which is tabular: AIRL's E_{s'}[f_ψ(s, a, s')], read with the dynamics.
         state_only: AIRL only: g_ψ(s) (disentangled) or g_ψ(s, a).
         allow_variable_length: accept demonstrations shorter than T (biased; see the module docstring).
-        seed: seeds the sampled episodes.
+        seed: seeds the sampled episodes and the soft Q-learning runs.
         progress: a tqdm bar over the iterations (None: only for long runs).
 
     Returns:
@@ -295,6 +302,8 @@ def adversarial_irl(mdp: TabularMDP, expert, method: str, *, horizon: int | None
     lr = check_learning_rate(lr)
     if policy_samples is not None:
         policy_samples = check_positive_integer(policy_samples, "policy_samples")
+    if inner_steps is not None:
+        inner_steps = check_positive_integer(inner_steps, "inner_steps")
     generator = torch.Generator().manual_seed(check_seed(seed))
     horizon, expert_batch = _expert_batch(mdp, expert, horizon, allow_variable_length)
     if method == "gan_gcl" and (policy_samples is None or not isinstance(expert, Demonstrations)):
@@ -308,8 +317,10 @@ def adversarial_irl(mdp: TabularMDP, expert, method: str, *, horizon: int | None
     history = {"loss": [], "expert_d": [], "policy_d": []}
     with progress_bar(num_iterations, progress, num_iterations * discriminator_steps * mdp.num_states ** 2,
                       f"{method}") as bar:
-        for _ in range(num_iterations):
-            log_policy = _soft_optimal(inner, discriminator.policy_reward(mdp).detach(), log_prior)
+        for k in range(num_iterations):
+            reward = discriminator.policy_reward(mdp).detach()
+            log_policy = (_soft_optimal(inner, reward, log_prior) if inner_steps is None
+                          else _soft_q_learned(inner, reward, inner_steps, horizon, seed + k))
             policy_batch = _policy_batch(mdp, log_policy, horizon, policy_samples, generator)
             for _ in range(discriminator_steps):
                 optimizer.zero_grad()
@@ -355,6 +366,13 @@ def _soft_optimal(inner: TabularMDP, reward: torch.Tensor, log_prior: torch.Tens
     """log π(a|s) ``[S, A]`` of the discounted soft-optimal policy of `reward` (temperature 1)."""
     solution = solve_soft(inner.with_rewards(reward), None, 1.0, "expected", log_prior, uniform_prior=True)
     return solution.log_policy
+
+
+def _soft_q_learned(inner: TabularMDP, reward: torch.Tensor, num_steps: int, horizon: int, seed: int) -> torch.Tensor:
+    """log π(a|s) ``[S, A]`` of tabular soft Q-learning (temperature 1) on episodes of length T."""
+    learned = soft_q_learning(inner.with_rewards(reward), num_steps, temperature=1.0, discount=inner.discount,
+                              horizon=horizon, seed=seed, progress=False)
+    return soft_log_policy(learned.q, learned.log_prior, 1.0)
 
 
 def _policy_batch(mdp: TabularMDP, log_policy: torch.Tensor, horizon: int, policy_samples: int | None,
