@@ -2,7 +2,8 @@
 Q-learning and Soft Actor-Critic.
 
 Inverse RL as a GAN on tabular MDPs (:mod:`pgm_control.rl.adversarial`): :func:`airl`, :func:`gail`
-and :func:`gan_gcl`, one adversarial loop with an exact soft inner loop.
+and :func:`gan_gcl`, one adversarial loop with an exact soft inner loop; with deep agents
+(:mod:`pgm_control.rl.adversarial_deep`): :class:`AdversarialImitation` (AIRL or GAIL around SAC or SoftQ).
 
 Deep agents (Gymnasium environments with Box observations): :class:`SAC` (Box actions; Lecture 20's
 Algorithm 1 as ``variant="v1"``, automatic temperature as ``"v2"``) and :class:`SoftQ` (Discrete actions),
@@ -22,6 +23,7 @@ from pgm_control.rl.adversarial import (
     gail,
     gan_gcl,
 )
+from pgm_control.rl.adversarial_deep import AdversarialImitation, expert_transitions
 from pgm_control.rl.networks import (
     DiscreteQNetwork,
     QNetwork,
@@ -48,6 +50,7 @@ __all__ = [
     "SAC",
     "AIRLDiscriminator",
     "AdversarialIRLResult",
+    "AdversarialImitation",
     "DiscreteQNetwork",
     "GAILDiscriminator",
     "GANGCLDiscriminator",
@@ -67,6 +70,7 @@ __all__ = [
     "adversarial_irl",
     "airl",
     "discriminator_loss",
+    "expert_transitions",
     "gail",
     "gan_gcl",
     "plot_learning_curve",
