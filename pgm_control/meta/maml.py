@@ -1,0 +1,335 @@
+r"""MAML: meta-RL by optimization (CS285 notes, "Meta-RL", "Optimization"; Finn et al. 2017,
+"Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks").
+
+Each task z has an objective J_z(θ), the expected return of the policy π_θ in MDP_z (a loss
+L_z = −J_z). MAML adapts to a task by K policy-gradient steps and trains the initial θ for the return
+*after* adaptation:
+
+    θ'_z = θ − α ∇_θ L_z(θ)            (one inner step; K steps repeat it from θ'_z)
+    max_θ  E_{z ~ p(z)} [ J_z(θ'_z) ],   ∇_θ J_z(θ'_z) = (I − α ∇²_θ L_z(θ)) ∇_{θ'} J_z(θ'_z)
+
+The outer gradient goes through the inner step by autograd (``create_graph=True``): the Hessian term is
+the second-order part; ``first_order=True`` drops it (FOMAML: the inner gradient is held constant).
+Pretraining one policy on all tasks (``num_inner_steps=0``) maximizes E_z[J_z(θ)] instead; adapting
+it afterwards by the same inner step is the baseline MAML should beat.
+
+Two settings:
+
+* **Tabular softmax policies on a finite family** (:func:`train_tabular_maml`): π_θ,t(a|s) =
+  softmax_a θ[t, s, a] ``[T, S, A]``, and J_z(θ) is computed **exactly** by the forward recursion over
+  state distributions (:func:`exact_task_returns`), so the inner gradient is the exact policy gradient
+  and the meta-gradient is exact too (checked against finite differences in the tests).
+* **The 2-D point robot** (:func:`train_point_robot_maml`): a Gaussian policy a ~ N(μ_θ(s), σ_θ²) and
+  sampled REINFORCE gradients (:func:`reinforce_loss`) in the inner and the outer step, batched over the
+  tasks of a meta-batch (each task gets its own copy of θ, so one backward pass gives every task's inner
+  gradient).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pgm_control._checks import (
+    DTYPE,
+    check_layer_widths,
+    check_learning_rate,
+    check_positive_integer,
+    check_real,
+    check_seed,
+)
+from pgm_control._progress import progress_bar
+from pgm_control.meta.tasks import FiniteTaskFamily, PointRobotFamily, _check_family
+from pgm_control.rl.policy_gradient import rewards_to_go
+
+# ----------------------------------------------------------------------------------------------------
+# Tabular softmax policies with exact returns
+
+
+def exact_task_returns(logits: torch.Tensor, transitions: torch.Tensor, rewards: torch.Tensor,
+                       initial: torch.Tensor, available: torch.Tensor | None = None) -> torch.Tensor:
+    r"""J_z(θ) = E[Σ_{t<T} r_z(s_t, a_t)] of the softmax policy π_θ,t(a|s) in each of Z tasks, exactly,
+    differentiable in θ (forward recursion over state distributions, Lecture 20's forward pass with the
+    policy as the action prior):
+
+        d_0 = p(s_1),   J_z = Σ_t Σ_{s,a} d_t(s) π_t(a|s) r_z(s, a),
+        d_{t+1}(s') = Σ_{s,a} d_t(s) π_t(a|s) p_z(s'|s,a)
+
+    ``logits`` θ ``[T, S, A]`` (one policy) or ``[Z, T, S, A]`` (one per task); ``transitions``
+    ``[Z, S, A, S']``, ``rewards`` ``[Z, S, A]``, ``initial`` ``[S]``; actions that ``available``
+    ``[S, A]`` marks unavailable get probability 0. Returns ``[Z]`` (undiscounted)."""
+    if available is not None:
+        logits = logits.masked_fill(~available, -math.inf)
+    policy = torch.softmax(logits, -1).expand(transitions.shape[0], *logits.shape[-3:])  # [Z, T, S, A]
+    occupancy = initial.expand(transitions.shape[0], -1)  # d_t [Z, S]
+    total = torch.zeros(transitions.shape[0], dtype=rewards.dtype)
+    for t in range(policy.shape[1]):
+        joint = occupancy[..., None] * policy[:, t]  # d_t(s) π_t(a|s), [Z, S, A]
+        total = total + (joint * rewards).sum((-2, -1))
+        occupancy = torch.einsum("zsa,zsat->zt", joint, transitions)
+    return total
+
+
+def adapt_tabular(logits: torch.Tensor, family: FiniteTaskFamily, inner_lr: float, num_inner_steps: int = 1,
+                  first_order: bool = False) -> torch.Tensor:
+    r"""θ'_z after ``num_inner_steps`` exact policy-gradient steps θ ← θ + α ∇_θ J_z(θ) in each task
+    (module docstring), ``[Z, T, S, A]`` from θ ``[T, S, A]``. Differentiable in θ through the inner
+    gradients (second order), unless ``first_order`` (the inner gradients are then constants)."""
+    with torch.enable_grad():
+        if not logits.requires_grad:
+            logits = logits.detach().requires_grad_(True)
+        adapted = logits.expand(family.num_tasks, *logits.shape)
+        for _ in range(num_inner_steps):
+            returns = _family_returns(adapted, family)
+            (gradient,) = torch.autograd.grad(returns.sum(), adapted, create_graph=not first_order)
+            adapted = adapted + inner_lr * gradient
+    return adapted
+
+
+def tabular_maml_objective(logits: torch.Tensor, family: FiniteTaskFamily, inner_lr: float,
+                           num_inner_steps: int = 1, first_order: bool = False) -> torch.Tensor:
+    r"""The post-adaptation returns J_z(θ'_z) ``[Z]`` (exact); their p(z)-weighted sum is the MAML
+    objective. With ``num_inner_steps=0``, J_z(θ): the joint-pretraining objective."""
+    return _family_returns(adapt_tabular(logits, family, inner_lr, num_inner_steps, first_order), family)
+
+
+@dataclass(frozen=True, eq=False)
+class TabularMAMLResult:
+    r"""What :func:`train_tabular_maml` returns: the initial ``logits`` θ ``[T, S, A]``, the inner step
+    (``inner_lr``, ``num_inner_steps``) it was trained for, and ``objectives`` ``[num_iterations]``,
+    E_z[J_z(θ'_z)] before each outer step (NumPy)."""
+
+    logits: torch.Tensor
+    inner_lr: float
+    num_inner_steps: int
+    objectives: np.ndarray
+
+    @property
+    def policy(self) -> torch.Tensor:
+        """π_θ,t(a|s) ``[T, S, A]`` before adaptation."""
+        return torch.softmax(self.logits, -1)
+
+
+def train_tabular_maml(task_family: FiniteTaskFamily, *, inner_lr: float = 1.0, num_inner_steps: int = 1,
+                       first_order: bool = False, num_iterations: int = 500, lr: float = 0.1,
+                       progress: bool | None = None) -> TabularMAMLResult:
+    r"""MAML with exact gradients on a finite family: Adam ascent on E_z[J_z(θ'_z)] over θ ``[T, S, A]``
+    (T = ``episode_length``), from θ = 0 (the uniform policy). ``num_inner_steps=0`` pretrains one
+    policy on all tasks. Deterministic (no sampling).
+
+    Example:
+        >>> from pgm_control.meta import grid_navigation_tasks
+        >>> family = grid_navigation_tasks(3, episode_length=4)
+        >>> maml = train_tabular_maml(family, inner_lr=5.0, num_iterations=50)
+        >>> joint = train_tabular_maml(family, num_inner_steps=0, num_iterations=50)
+        >>> after = [tabular_maml_objective(fit.logits, family, 5.0) @ family.prior for fit in (maml, joint)]
+        >>> bool(after[0] > after[1])
+        True
+    """
+    family = _check_family(task_family, finite=True)
+    inner_lr, num_inner_steps, first_order = _check_inner(inner_lr, num_inner_steps, first_order)
+    num_iterations = check_positive_integer(num_iterations, "num_iterations")
+    lr = check_learning_rate(lr)
+    logits = torch.zeros(family.episode_length, family.num_states, family.num_actions, dtype=DTYPE,
+                         requires_grad=True)
+    optimizer = torch.optim.Adam([logits], lr=lr)
+    objectives = []
+    work = num_iterations * family.num_tasks * logits.numel() * family.num_states * (num_inner_steps + 1)
+    with progress_bar(num_iterations, progress, work, "tabular MAML") as bar:
+        for _ in range(num_iterations):
+            objective = tabular_maml_objective(logits, family, inner_lr, num_inner_steps, first_order) @ family.prior
+            optimizer.zero_grad()
+            (-objective).backward()
+            optimizer.step()
+            objectives.append(float(objective.detach()))
+            bar.update()
+    return TabularMAMLResult(logits.detach(), inner_lr, num_inner_steps, np.array(objectives))
+
+
+def _family_returns(logits: torch.Tensor, family: FiniteTaskFamily) -> torch.Tensor:
+    rewards = torch.stack([task.rewards for task in family.tasks])
+    return exact_task_returns(logits, family.transitions, rewards, family.initial,
+                              family.tasks[0].available_actions)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The point robot: a Gaussian policy and sampled policy gradients
+
+
+def init_gaussian_policy(hidden=(), log_std: float = math.log(0.05),
+                         generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+    r"""Parameters θ of the point robot's Gaussian policy a ~ N(μ_θ(s), diag σ²): the weights and biases
+    ``(W_1, b_1, ..., W_L, b_L)`` of a tanh perceptron s ↦ μ_θ(s) (``hidden=()``: linear, μ = W s + b,
+    which can express the optimal a = k (g − s)), then log σ ``[2]``. Float64; W scaled by 1/√fan-in,
+    the output layer and b at 0."""
+    widths = (2, *check_layer_widths(hidden), 2)
+    params = []
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
+        scale = 0.0 if i == len(widths) - 2 else 1.0 / math.sqrt(fan_in)
+        params += [scale * torch.randn(fan_in, fan_out, dtype=DTYPE, generator=generator),
+                   torch.zeros(fan_out, dtype=DTYPE)]
+    params.append(torch.full((2,), float(log_std), dtype=DTYPE))
+    return tuple(p.requires_grad_(True) for p in params)
+
+
+def gaussian_policy_mean(params, states: torch.Tensor) -> torch.Tensor:
+    """μ_θ(s) ``[M, K, 2]`` for per-task parameters (each with a leading task axis M) and states
+    ``[M, K, 2]``."""
+    *layers, _ = params
+    hidden = states
+    for i in range(0, len(layers), 2):
+        if i:
+            hidden = torch.tanh(hidden)
+        hidden = hidden @ layers[i] + layers[i + 1][:, None, :]
+    return hidden
+
+
+@dataclass(frozen=True, eq=False)
+class PointRobotEpisodes:
+    """K episodes in each of M tasks: ``states`` ``[M, K, T+1, 2]``, ``actions`` ``[M, K, T, 2]``,
+    ``rewards`` and ``log_probs`` (log π_θ(a_t|s_t), differentiable in θ) ``[M, K, T]``."""
+
+    states: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    log_probs: torch.Tensor
+
+
+def sample_point_robot_episodes(params, family: PointRobotFamily, tasks: torch.Tensor, num_episodes: int,
+                                generator: torch.Generator | None = None) -> PointRobotEpisodes:
+    """Run K = ``num_episodes`` episodes of the Gaussian policy in each of the tasks ``[M]`` (angles), with
+    per-task parameters (leading axis M, e.g. from :func:`adapt_point_robot`)."""
+    num_tasks = tasks.shape[0]
+    states = family.reset(num_tasks * num_episodes).reshape(num_tasks, num_episodes, 2)
+    angles = tasks[:, None].expand(num_tasks, num_episodes)
+    std = params[-1].exp()[:, None, :]
+    trajectory, actions, rewards, log_probs = [states], [], [], []
+    for _ in range(family.episode_length):
+        mean = gaussian_policy_mean(params, states)
+        action = (mean + std * torch.randn(mean.shape, dtype=DTYPE, generator=generator)).detach()
+        log_probs.append(torch.distributions.Normal(mean, std).log_prob(action).sum(-1))
+        states, reward = family.step(angles, states, action)
+        trajectory.append(states)
+        actions.append(action)
+        rewards.append(reward)
+    return PointRobotEpisodes(torch.stack(trajectory, 2), torch.stack(actions, 2), torch.stack(rewards, 2),
+                              torch.stack(log_probs, 2))
+
+
+def reinforce_loss(episodes: PointRobotEpisodes) -> torch.Tensor:
+    r"""L_z(θ) ``[M]``, the REINFORCE surrogate of each task from its K ≥ 2 episodes:
+
+        L_z = −(1/K) Σ_k Σ_t log π_θ(a_t^k | s_t^k) (G_t^k − b_t^k),   G_t = Σ_{t' ≥ t} r_{t'}
+
+    whose gradient is the policy-gradient estimate of −∇J_z; b_t^k is the mean reward-to-go at t of the
+    task's other K − 1 episodes (a baseline that leaves the estimate unbiased)."""
+    to_go = rewards_to_go(episodes.rewards.flatten(0, 1)).reshape(episodes.rewards.shape)
+    num_episodes = to_go.shape[1]
+    baseline = (to_go.sum(1, keepdim=True) - to_go) / (num_episodes - 1)
+    return -(episodes.log_probs * (to_go - baseline)).sum(-1).mean(-1)
+
+
+def adapt_point_robot(params, family: PointRobotFamily, tasks: torch.Tensor, inner_lr: float,
+                      num_inner_steps: int = 1, num_episodes: int = 10, first_order: bool = False,
+                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+    r"""θ'_z = θ − α ∇_θ L_z(θ) for each of the M tasks, each inner step on K = ``num_episodes`` fresh
+    episodes of the current policy: per-task parameters with a leading axis M. Differentiable in θ
+    (second order) unless ``first_order``."""
+    with torch.enable_grad():
+        adapted = tuple(p.expand(tasks.shape[0], *p.shape) for p in params)
+        for _ in range(num_inner_steps):
+            loss = reinforce_loss(sample_point_robot_episodes(adapted, family, tasks, num_episodes, generator))
+            gradients = torch.autograd.grad(loss.sum(), adapted, create_graph=not first_order)
+            adapted = tuple(p - inner_lr * g for p, g in zip(adapted, gradients))
+    return adapted
+
+
+@dataclass(frozen=True, eq=False)
+class PointRobotMAMLResult:
+    r"""What :func:`train_point_robot_maml` returns: the initial ``params`` θ, the inner step (``inner_lr``,
+    ``num_inner_steps``, ``num_episodes`` per step) and ``mean_returns`` ``[num_iterations]``, the mean
+    return per episode after adaptation at each iteration (NumPy)."""
+
+    params: tuple[torch.Tensor, ...]
+    inner_lr: float
+    num_inner_steps: int
+    num_episodes: int
+    mean_returns: np.ndarray
+
+
+def train_point_robot_maml(task_family: PointRobotFamily, *, inner_lr: float = 0.01, num_inner_steps: int = 1,
+                           first_order: bool = False, num_iterations: int = 300, meta_batch_size: int = 20,
+                           num_episodes: int = 10, lr: float = 0.01, hidden=(), seed: int = 0,
+                           progress: bool | None = None) -> PointRobotMAMLResult:
+    r"""MAML on the point robot (module docstring): each iteration draws M = ``meta_batch_size`` goals,
+    adapts θ to each by ``num_inner_steps`` REINFORCE steps on ``num_episodes`` episodes, samples fresh
+    episodes with θ'_z and takes one Adam step on −(1/M) Σ_z L_z(θ'_z) through the adaptation.
+    ``num_inner_steps=0`` pretrains one policy on all goals. The outer gradient is autograd's derivative of
+    the REINFORCE surrogate through θ'_z: it leaves out the dependence of the inner episodes' distribution on
+    θ (as in the original implementation; the DiCE and ProMP estimators add it)."""
+    family = _check_family(task_family)
+    if not isinstance(family, PointRobotFamily):
+        raise TypeError(f"task_family must be a PointRobotFamily (point_robot_tasks()), got {type(family).__name__}")
+    inner_lr, num_inner_steps, first_order = _check_inner(inner_lr, num_inner_steps, first_order)
+    num_iterations = check_positive_integer(num_iterations, "num_iterations")
+    meta_batch_size = check_positive_integer(meta_batch_size, "meta_batch_size")
+    num_episodes = _check_episodes(num_episodes)
+    lr = check_learning_rate(lr)
+    generator = torch.Generator().manual_seed(check_seed(seed))
+    params = init_gaussian_policy(hidden, generator=generator)
+    optimizer = torch.optim.Adam(params, lr=lr)
+    mean_returns = []
+    work = num_iterations * meta_batch_size * num_episodes * family.episode_length * (num_inner_steps + 1) * 100
+    with progress_bar(num_iterations, progress, work, "point-robot MAML") as bar:
+        for _ in range(num_iterations):
+            tasks = family.sample(meta_batch_size, generator)
+            adapted = adapt_point_robot(params, family, tasks, inner_lr, num_inner_steps, num_episodes,
+                                        first_order, generator)
+            episodes = sample_point_robot_episodes(adapted, family, tasks, num_episodes, generator)
+            optimizer.zero_grad()
+            reinforce_loss(episodes).mean().backward()
+            optimizer.step()
+            mean_returns.append(float(episodes.rewards.sum(-1).mean()))
+            bar.update()
+    return PointRobotMAMLResult(tuple(p.detach() for p in params), inner_lr, num_inner_steps, num_episodes,
+                                np.array(mean_returns))
+
+
+def evaluate_point_robot(params, task_family: PointRobotFamily, *, inner_lr: float, num_inner_steps: int = 1,
+                         num_episodes: int = 10, num_tasks: int = 200, seed: int = 0) -> torch.Tensor:
+    r"""The mean return per episode ``[num_tasks]`` after adapting ``params`` (from
+    :func:`train_point_robot_maml`) to fresh goals z ~ p(z) by ``num_inner_steps`` inner steps of
+    ``inner_lr`` on ``num_episodes`` episodes each, then running ``num_episodes`` episodes of θ'_z
+    (``num_inner_steps=0``: the return before adaptation)."""
+    family = _check_family(task_family)
+    inner_lr, num_inner_steps, _ = _check_inner(inner_lr, num_inner_steps, True)
+    num_episodes = _check_episodes(num_episodes)
+    generator = torch.Generator().manual_seed(check_seed(seed))
+    tasks = family.sample(check_positive_integer(num_tasks, "num_tasks"), generator)
+    params = tuple(p.detach().requires_grad_(True) for p in params)
+    adapted = adapt_point_robot(params, family, tasks, inner_lr, num_inner_steps, num_episodes, True, generator)
+    with torch.no_grad():
+        episodes = sample_point_robot_episodes(adapted, family, tasks, num_episodes, generator)
+    return episodes.rewards.sum(-1).mean(-1)
+
+
+def _check_inner(inner_lr, num_inner_steps, first_order) -> tuple[float, int, bool]:
+    inner_lr = check_real(inner_lr, "inner_lr", "a step size >= 0 (α of the inner step)")
+    if not 0.0 <= inner_lr < math.inf:
+        raise ValueError(f"inner_lr must be a finite step size >= 0 (α of the inner step), got {inner_lr}")
+    num_inner_steps = check_positive_integer(num_inner_steps, "num_inner_steps", allow_zero=True)
+    if not isinstance(first_order, bool):
+        raise TypeError(f"first_order must be True or False, got {first_order!r}")
+    return inner_lr, num_inner_steps, first_order
+
+
+def _check_episodes(num_episodes) -> int:
+    num_episodes = check_positive_integer(num_episodes, "num_episodes")
+    if num_episodes < 2:
+        raise ValueError(f"num_episodes must be at least 2 (the baseline of each episode is the mean of the "
+                         f"others), got {num_episodes}")
+    return num_episodes
