@@ -306,15 +306,26 @@ def evaluate_point_robot(params, task_family: PointRobotFamily, *, inner_lr: flo
     ``inner_lr`` on ``num_episodes`` episodes each, then running ``num_episodes`` episodes of θ'_z
     (``num_inner_steps=0``: the return before adaptation)."""
     family = _check_family(task_family)
+    params = _check_params(params)
     inner_lr, num_inner_steps, _ = _check_inner(inner_lr, num_inner_steps, True)
     num_episodes = _check_episodes(num_episodes)
     generator = torch.Generator().manual_seed(check_seed(seed))
     tasks = family.sample(check_positive_integer(num_tasks, "num_tasks"), generator)
-    params = tuple(p.detach().requires_grad_(True) for p in params)
     adapted = adapt_point_robot(params, family, tasks, inner_lr, num_inner_steps, num_episodes, True, generator)
     with torch.no_grad():
         episodes = sample_point_robot_episodes(adapted, family, tasks, num_episodes, generator)
     return episodes.rewards.sum(-1).mean(-1)
+
+
+def _check_params(params) -> tuple[torch.Tensor, ...]:
+    """θ as :func:`init_gaussian_policy` lays it out: (W_1, b_1, ..., W_L, b_L, log σ), float tensors;
+    returned detached, as fresh leaves."""
+    if (not isinstance(params, (tuple, list)) or len(params) < 3 or len(params) % 2 == 0
+            or not all(isinstance(p, torch.Tensor) and p.is_floating_point() for p in params)
+            or params[-1].shape != (2,)):
+        raise TypeError("params must be the policy parameters (W_1, b_1, ..., W_L, b_L, log σ) of "
+                        "init_gaussian_policy or train_point_robot_maml(...).params")
+    return tuple(p.detach().to(DTYPE).requires_grad_(True) for p in params)
 
 
 def _check_inner(inner_lr, num_inner_steps, first_order) -> tuple[float, int, bool]:
