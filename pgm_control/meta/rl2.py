@@ -124,7 +124,9 @@ def rl2_rollout(agent: RL2Agent, family: FiniteTaskFamily, tasks: torch.Tensor, 
             actions = logits.argmax(-1)
         else:
             actions = torch.multinomial(log_policy.detach().exp(), 1, generator=generator).squeeze(-1)
-        next_states, rewards = family.step(tasks, states, actions, generator)
+        # The indices come from the family and the agent: the validated family.step would re-check them
+        # at every step of every iteration.
+        next_states, rewards = family._step(tasks, states, actions, generator)
         probs = log_policy.exp()
         columns["states"].append(states)
         columns["actions"].append(actions)
