@@ -12,8 +12,6 @@ import torch
 from pgm_control.mdp import TabularMDP
 from pgm_control.meta import (
     FiniteTaskFamily,
-    adapt_point_robot,
-    adapt_tabular,
     evaluate_point_robot,
     exact_task_returns,
     grid_navigation_tasks,
@@ -23,6 +21,8 @@ from pgm_control.meta import (
     train_point_robot_maml,
     train_tabular_maml,
 )
+from pgm_control.meta.maml import _adapt_point_robot as adapt_point_robot
+from pgm_control.meta.maml import _adapt_tabular as adapt_tabular
 
 DTYPE = torch.float64
 
@@ -169,6 +169,11 @@ def test_progress_bars_are_switchable(capsys):
     (lambda: train_tabular_maml(tiny_family(0), inner_lr=-1.0), ValueError, "inner_lr must be"),
     (lambda: train_tabular_maml(tiny_family(0), num_inner_steps=-1), ValueError, "num_inner_steps must be"),
     (lambda: train_tabular_maml(tiny_family(0), first_order="yes"), TypeError, "first_order must be True"),
+    (lambda: tabular_maml_objective(torch.zeros(2, 2, 3), tiny_family(0), 1.0), ValueError, r"θ \[T, S, A\]"),
+    (lambda: exact_task_returns(torch.zeros(2, 3, 2), torch.full((1, 2, 2, 2), 0.5), torch.zeros(1, 2, 2),
+                                torch.tensor([1.0, 0.0])), ValueError, "logits must have shape"),
+    (lambda: exact_task_returns(torch.zeros(2, 2, 2), torch.full((1, 2, 2, 3), 0.5), torch.zeros(1, 2, 2),
+                                torch.tensor([1.0, 0.0])), ValueError, "transitions must have shape"),
     (lambda: train_point_robot_maml(tiny_family(0)), TypeError, "task_family must be a PointRobotFamily"),
     (lambda: train_point_robot_maml(point_robot_tasks(), num_episodes=1), ValueError, "at least 2"),
     (lambda: train_point_robot_maml(point_robot_tasks(), lr=0.0), ValueError, "lr must be a positive"),

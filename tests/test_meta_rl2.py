@@ -85,6 +85,8 @@ def test_progress_bar_is_switchable(capsys):
     (lambda: train_rl2(TWO_ARMED, 2, hidden_size=0), ValueError, "hidden_size must be a positive"),
     (lambda: evaluate_rl2("agent", TWO_ARMED, 2), TypeError, "agent must be an RL2Agent"),
     (lambda: evaluate_rl2(RL2Agent(2, 2), grid_navigation_tasks(3, 2), 2), ValueError, "S=9 states"),
+    (lambda: rl2_rollout(RL2Agent(2, 2), TWO_ARMED, torch.tensor([0, 2]), 2), ValueError, r"tasks must be indices"),
+    (lambda: RL2Agent(2, 2, available=torch.ones(3, 2)), ValueError, "available must have shape"),
     (lambda: evaluate_rl2(RL2Agent(2, 2), TWO_ARMED, 2, greedy=1), TypeError, "greedy must be True or False"),
 ])
 def test_bad_inputs_raise_named_errors(call, error, match):

@@ -20,7 +20,7 @@ Two settings:
   state distributions (:func:`exact_task_returns`), so the inner gradient is the exact policy gradient
   and the meta-gradient is exact too (checked against finite differences in the tests).
 * **The 2-D point robot** (:func:`train_point_robot_maml`): a Gaussian policy a ~ N(μ_θ(s), σ_θ²) and
-  sampled REINFORCE gradients (:func:`reinforce_loss`) in the inner and the outer step, batched over the
+  sampled REINFORCE gradients (a REINFORCE surrogate) in the inner and the outer step, batched over the
   tasks of a meta-batch (each task gets its own copy of θ, so one backward pass gives every task's inner
   gradient).
 """
@@ -36,11 +36,15 @@ import torch
 
 from pgm_control._checks import (
     DTYPE,
+    as_float_tensor,
+    check_finite,
     check_layer_widths,
     check_learning_rate,
     check_positive_integer,
     check_real,
     check_seed,
+    check_shape,
+    shape_str,
 )
 from pgm_control._progress import progress_bar
 from pgm_control.meta.tasks import FiniteTaskFamily, PointRobotFamily, _check_family
@@ -62,6 +66,29 @@ def exact_task_returns(logits: torch.Tensor, transitions: torch.Tensor, rewards:
     ``logits`` θ ``[T, S, A]`` (one policy) or ``[Z, T, S, A]`` (one per task); ``transitions``
     ``[Z, S, A, S']``, ``rewards`` ``[Z, S, A]``, ``initial`` ``[S]``; actions that ``available``
     ``[S, A]`` marks unavailable get probability 0. Returns ``[Z]`` (undiscounted)."""
+    logits = as_float_tensor(logits, "logits")
+    transitions = as_float_tensor(transitions, "transitions")
+    if transitions.dim() != 4 or transitions.shape[1] != transitions.shape[3]:
+        raise ValueError(f"transitions must have shape [Z, S, A, S'] (p_z(s'|s,a), S' = S), got "
+                         f"{shape_str(transitions.shape)}")
+    Z, S, A, _ = transitions.shape
+    rewards, initial = as_float_tensor(rewards, "rewards"), as_float_tensor(initial, "initial")
+    check_shape(rewards, [Z, S, A], "rewards", "r_z(s, a) [Z, S, A]")
+    check_shape(initial, [S], "initial", "p(s_1) [S]")
+    if logits.dim() not in (3, 4) or logits.shape[-2:] != (S, A) or (logits.dim() == 4 and logits.shape[0] != Z):
+        raise ValueError(f"logits must have shape [T, S, A] or [Z, T, S, A] with S={S}, A={A}, Z={Z}, got "
+                         f"{shape_str(logits.shape)}")
+    for tensor, name in ((logits, "logits"), (transitions, "transitions"), (rewards, "rewards"),
+                         (initial, "initial")):
+        check_finite(tensor, name)
+    if available is not None:
+        available = torch.as_tensor(available, dtype=torch.bool)
+        check_shape(available, [S, A], "available", "A(s) mask [S, A]")
+    return _exact_task_returns(logits, transitions, rewards, initial, available)
+
+
+def _exact_task_returns(logits: torch.Tensor, transitions: torch.Tensor, rewards: torch.Tensor,
+                        initial: torch.Tensor, available: torch.Tensor | None) -> torch.Tensor:
     if available is not None:
         logits = logits.masked_fill(~available, -math.inf)
     policy = torch.softmax(logits, -1).expand(transitions.shape[0], *logits.shape[-3:])  # [Z, T, S, A]
@@ -74,7 +101,7 @@ def exact_task_returns(logits: torch.Tensor, transitions: torch.Tensor, rewards:
     return total
 
 
-def adapt_tabular(logits: torch.Tensor, family: FiniteTaskFamily, inner_lr: float, num_inner_steps: int = 1,
+def _adapt_tabular(logits: torch.Tensor, family: FiniteTaskFamily, inner_lr: float, num_inner_steps: int = 1,
                   first_order: bool = False) -> torch.Tensor:
     r"""θ'_z after ``num_inner_steps`` exact policy-gradient steps θ ← θ + α ∇_θ J_z(θ) in each task
     (module docstring), ``[Z, T, S, A]`` from θ ``[T, S, A]``. Differentiable in θ through the inner
@@ -90,11 +117,23 @@ def adapt_tabular(logits: torch.Tensor, family: FiniteTaskFamily, inner_lr: floa
     return adapted
 
 
-def tabular_maml_objective(logits: torch.Tensor, family: FiniteTaskFamily, inner_lr: float,
-                           num_inner_steps: int = 1, first_order: bool = False) -> torch.Tensor:
-    r"""The post-adaptation returns J_z(θ'_z) ``[Z]`` (exact); their p(z)-weighted sum is the MAML
-    objective. With ``num_inner_steps=0``, J_z(θ): the joint-pretraining objective."""
-    return _family_returns(adapt_tabular(logits, family, inner_lr, num_inner_steps, first_order), family)
+def tabular_maml_objective(logits, task_family: FiniteTaskFamily, inner_lr: float, num_inner_steps: int = 1,
+                           first_order: bool = False) -> torch.Tensor:
+    r"""The post-adaptation returns J_z(θ'_z) ``[Z]`` of θ ``[T, S, A]`` (exact; T = ``episode_length``);
+    their p(z)-weighted sum is the MAML objective. With ``num_inner_steps=0``, J_z(θ): the
+    joint-pretraining objective."""
+    family = _check_family(task_family, finite=True)
+    inner_lr, num_inner_steps, first_order = _check_inner(inner_lr, num_inner_steps, first_order)
+    logits = as_float_tensor(logits, "logits")
+    check_shape(logits, [family.episode_length, family.num_states, family.num_actions], "logits",
+                "θ [T, S, A] (T = episode_length)")
+    check_finite(logits, "logits")
+    return _maml_objective(logits, family, inner_lr, num_inner_steps, first_order)
+
+
+def _maml_objective(logits: torch.Tensor, family: FiniteTaskFamily, inner_lr: float, num_inner_steps: int,
+                    first_order: bool) -> torch.Tensor:
+    return _family_returns(_adapt_tabular(logits, family, inner_lr, num_inner_steps, first_order), family)
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,7 +180,7 @@ def train_tabular_maml(task_family: FiniteTaskFamily, *, inner_lr: float = 1.0, 
     work = num_iterations * family.num_tasks * logits.numel() * family.num_states * (num_inner_steps + 1)
     with progress_bar(num_iterations, progress, work, "tabular MAML") as bar:
         for _ in range(num_iterations):
-            objective = tabular_maml_objective(logits, family, inner_lr, num_inner_steps, first_order) @ family.prior
+            objective = _maml_objective(logits, family, inner_lr, num_inner_steps, first_order) @ family.prior
             optimizer.zero_grad()
             (-objective).backward()
             optimizer.step()
@@ -152,8 +191,8 @@ def train_tabular_maml(task_family: FiniteTaskFamily, *, inner_lr: float = 1.0, 
 
 def _family_returns(logits: torch.Tensor, family: FiniteTaskFamily) -> torch.Tensor:
     rewards = torch.stack([task.rewards for task in family.tasks])
-    return exact_task_returns(logits, family.transitions, rewards, family.initial,
-                              family.tasks[0].available_actions)
+    return _exact_task_returns(logits, family.transitions, rewards, family.initial,
+                               family.tasks[0].available_actions)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -176,7 +215,7 @@ def init_gaussian_policy(hidden=(), log_std: float = math.log(0.05),
     return tuple(p.requires_grad_(True) for p in params)
 
 
-def gaussian_policy_mean(params, states: torch.Tensor) -> torch.Tensor:
+def _gaussian_policy_mean(params, states: torch.Tensor) -> torch.Tensor:
     """μ_θ(s) ``[M, K, 2]`` for per-task parameters (each with a leading task axis M) and states
     ``[M, K, 2]``."""
     *layers, _ = params
@@ -189,7 +228,7 @@ def gaussian_policy_mean(params, states: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True, eq=False)
-class PointRobotEpisodes:
+class _Episodes:
     """K episodes in each of M tasks: ``states`` ``[M, K, T+1, 2]``, ``actions`` ``[M, K, T, 2]``,
     ``rewards`` and ``log_probs`` (log π_θ(a_t|s_t), differentiable in θ) ``[M, K, T]``."""
 
@@ -199,28 +238,28 @@ class PointRobotEpisodes:
     log_probs: torch.Tensor
 
 
-def sample_point_robot_episodes(params, family: PointRobotFamily, tasks: torch.Tensor, num_episodes: int,
-                                generator: torch.Generator | None = None) -> PointRobotEpisodes:
+def _sample_episodes(params, family: PointRobotFamily, tasks: torch.Tensor, num_episodes: int,
+                                generator: torch.Generator | None = None) -> _Episodes:
     """Run K = ``num_episodes`` episodes of the Gaussian policy in each of the tasks ``[M]`` (angles), with
-    per-task parameters (leading axis M, e.g. from :func:`adapt_point_robot`)."""
+    per-task parameters (leading axis M)."""
     num_tasks = tasks.shape[0]
     states = family.reset(num_tasks * num_episodes).reshape(num_tasks, num_episodes, 2)
     angles = tasks[:, None].expand(num_tasks, num_episodes)
     std = params[-1].exp()[:, None, :]
     trajectory, actions, rewards, log_probs = [states], [], [], []
     for _ in range(family.episode_length):
-        mean = gaussian_policy_mean(params, states)
+        mean = _gaussian_policy_mean(params, states)
         action = (mean + std * torch.randn(mean.shape, dtype=DTYPE, generator=generator)).detach()
         log_probs.append(torch.distributions.Normal(mean, std).log_prob(action).sum(-1))
         states, reward = family.step(angles, states, action)
         trajectory.append(states)
         actions.append(action)
         rewards.append(reward)
-    return PointRobotEpisodes(torch.stack(trajectory, 2), torch.stack(actions, 2), torch.stack(rewards, 2),
+    return _Episodes(torch.stack(trajectory, 2), torch.stack(actions, 2), torch.stack(rewards, 2),
                               torch.stack(log_probs, 2))
 
 
-def reinforce_loss(episodes: PointRobotEpisodes) -> torch.Tensor:
+def _reinforce_loss(episodes: _Episodes) -> torch.Tensor:
     r"""L_z(θ) ``[M]``, the REINFORCE surrogate of each task from its K ≥ 2 episodes:
 
         L_z = −(1/K) Σ_k Σ_t log π_θ(a_t^k | s_t^k) (G_t^k − b_t^k),   G_t = Σ_{t' ≥ t} r_{t'}
@@ -233,7 +272,7 @@ def reinforce_loss(episodes: PointRobotEpisodes) -> torch.Tensor:
     return -(episodes.log_probs * (to_go - baseline)).sum(-1).mean(-1)
 
 
-def adapt_point_robot(params, family: PointRobotFamily, tasks: torch.Tensor, inner_lr: float,
+def _adapt_point_robot(params, family: PointRobotFamily, tasks: torch.Tensor, inner_lr: float,
                       num_inner_steps: int = 1, num_episodes: int = 10, first_order: bool = False,
                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
     r"""θ'_z = θ − α ∇_θ L_z(θ) for each of the M tasks, each inner step on K = ``num_episodes`` fresh
@@ -242,7 +281,7 @@ def adapt_point_robot(params, family: PointRobotFamily, tasks: torch.Tensor, inn
     with torch.enable_grad():
         adapted = tuple(p.expand(tasks.shape[0], *p.shape) for p in params)
         for _ in range(num_inner_steps):
-            loss = reinforce_loss(sample_point_robot_episodes(adapted, family, tasks, num_episodes, generator))
+            loss = _reinforce_loss(_sample_episodes(adapted, family, tasks, num_episodes, generator))
             gradients = torch.autograd.grad(loss.sum(), adapted, create_graph=not first_order)
             adapted = tuple(p - inner_lr * g for p, g in zip(adapted, gradients))
     return adapted
@@ -261,9 +300,9 @@ class PointRobotMAMLResult:
     mean_returns: np.ndarray
 
 
-def train_point_robot_maml(task_family: PointRobotFamily, *, inner_lr: float = 0.01, num_inner_steps: int = 1,
+def train_point_robot_maml(task_family: PointRobotFamily, *, inner_lr: float = 0.003, num_inner_steps: int = 1,
                            first_order: bool = False, num_iterations: int = 300, meta_batch_size: int = 20,
-                           num_episodes: int = 10, lr: float = 0.01, hidden=(), seed: int = 0,
+                           num_episodes: int = 10, lr: float = 0.02, hidden=(), seed: int = 0,
                            progress: bool | None = None) -> PointRobotMAMLResult:
     r"""MAML on the point robot (module docstring): each iteration draws M = ``meta_batch_size`` goals,
     adapts θ to each by ``num_inner_steps`` REINFORCE steps on ``num_episodes`` episodes, samples fresh
@@ -287,11 +326,11 @@ def train_point_robot_maml(task_family: PointRobotFamily, *, inner_lr: float = 0
     with progress_bar(num_iterations, progress, work, "point-robot MAML") as bar:
         for _ in range(num_iterations):
             tasks = family.sample(meta_batch_size, generator)
-            adapted = adapt_point_robot(params, family, tasks, inner_lr, num_inner_steps, num_episodes,
+            adapted = _adapt_point_robot(params, family, tasks, inner_lr, num_inner_steps, num_episodes,
                                         first_order, generator)
-            episodes = sample_point_robot_episodes(adapted, family, tasks, num_episodes, generator)
+            episodes = _sample_episodes(adapted, family, tasks, num_episodes, generator)
             optimizer.zero_grad()
-            reinforce_loss(episodes).mean().backward()
+            _reinforce_loss(episodes).mean().backward()
             optimizer.step()
             mean_returns.append(float(episodes.rewards.sum(-1).mean()))
             bar.update()
@@ -311,9 +350,9 @@ def evaluate_point_robot(params, task_family: PointRobotFamily, *, inner_lr: flo
     num_episodes = _check_episodes(num_episodes)
     generator = torch.Generator().manual_seed(check_seed(seed))
     tasks = family.sample(check_positive_integer(num_tasks, "num_tasks"), generator)
-    adapted = adapt_point_robot(params, family, tasks, inner_lr, num_inner_steps, num_episodes, True, generator)
+    adapted = _adapt_point_robot(params, family, tasks, inner_lr, num_inner_steps, num_episodes, True, generator)
     with torch.no_grad():
-        episodes = sample_point_robot_episodes(adapted, family, tasks, num_episodes, generator)
+        episodes = _sample_episodes(adapted, family, tasks, num_episodes, generator)
     return episodes.rewards.sum(-1).mean(-1)
 
 

@@ -35,6 +35,7 @@ from pgm_control._checks import (
     check_positive_integer,
     check_real,
     check_seed,
+    check_shape,
 )
 from pgm_control._progress import progress_bar
 from pgm_control.meta.tasks import FiniteTaskFamily, _check_family
@@ -44,9 +45,10 @@ from pgm_control.rl.policy_gradient import rewards_to_go
 class RL2Agent(nn.Module):
     r"""A GRU policy π_θ(a_t | h_t) and value V_ψ(h_t) over a finite family's S states and A actions.
 
-    ``forward(hidden [R, hidden_size], inputs [R, S + A + 2])`` returns ``(logits [R, A], values [R],
-    next_hidden [R, hidden_size])``: h_t = GRU(h_{t−1}, x_t), then both heads read h_t. Actions that
-    ``available`` ``[S, A]`` marks unavailable in the current state get logit −∞. Float32.
+    ``forward(hidden [R, hidden_size], inputs [R, S + A + 2], states [R])`` returns ``(logits [R, A],
+    values [R], next_hidden [R, hidden_size])``: h_t = GRU(h_{t−1}, x_t), then both heads read h_t. Actions
+    that ``available`` ``[S, A]`` (all by default) marks unavailable in the current state get logit −∞.
+    Float32.
     """
 
     def __init__(self, num_states: int, num_actions: int, hidden_size: int = 64, available=None):
@@ -59,7 +61,9 @@ class RL2Agent(nn.Module):
         self.value_head = nn.Linear(self.hidden_size, 1)
         if available is None:
             available = torch.ones(self.num_states, self.num_actions, dtype=torch.bool)
-        self.register_buffer("available", torch.as_tensor(available, dtype=torch.bool))
+        available = torch.as_tensor(available, dtype=torch.bool)
+        check_shape(available, [self.num_states, self.num_actions], "available", "A(s) mask [S, A]")
+        self.register_buffer("available", available)
 
     def initial_hidden(self, num_trials: int) -> torch.Tensor:
         """h_0 = 0 ``[R, hidden_size]``: every trial starts with no memory of its task."""
@@ -102,12 +106,22 @@ class RL2Trials:
         return self.rewards.sum(-1)
 
 
-def rl2_rollout(agent: RL2Agent, family: FiniteTaskFamily, tasks: torch.Tensor, num_episodes: int,
+def rl2_rollout(agent: RL2Agent, task_family: FiniteTaskFamily, tasks, num_episodes: int,
                 generator: torch.Generator | None = None, greedy: bool = False) -> RL2Trials:
-    r"""Run one trial of ``num_episodes`` episodes in each of the tasks ``[R]``, all R at once: the state
-    returns to s_1 ~ p(s_1) after every T steps, the hidden state carries on (module docstring). With
-    ``greedy`` the agent takes its most probable action. Keeps the graph (for training); wrap in
+    r"""Run one trial of ``num_episodes`` episodes in each of the tasks ``[R]`` (indices), all R at once:
+    the state returns to s_1 ~ p(s_1) after every T steps, the hidden state carries on (module docstring).
+    With ``greedy`` the agent takes its most probable action. Keeps the graph (for training); wrap in
     ``torch.no_grad()`` to evaluate."""
+    family = _check_agent_and_family(agent, task_family)
+    tasks = FiniteTaskFamily._read_indices(tasks, "tasks", family.num_tasks)
+    num_episodes = check_positive_integer(num_episodes, "num_episodes")
+    if not isinstance(greedy, bool):
+        raise TypeError(f"greedy must be True or False, got {greedy!r}")
+    return _rollout(agent, family, tasks, num_episodes, generator, greedy)
+
+
+def _rollout(agent: RL2Agent, family: FiniteTaskFamily, tasks: torch.Tensor, num_episodes: int,
+             generator: torch.Generator | None, greedy: bool = False) -> RL2Trials:
     num_trials = tasks.shape[0]
     T = family.episode_length
     states = family.reset(num_trials, generator)
@@ -135,8 +149,9 @@ def rl2_rollout(agent: RL2Agent, family: FiniteTaskFamily, tasks: torch.Tensor, 
         columns["values"].append(values)
         columns["entropies"].append(-(probs * log_policy.masked_fill(probs == 0, 0.0)).sum(-1))
         hiddens.append(hidden)
-        done = torch.full((num_trials,), (t + 1) % T == 0)
-        states = family.reset(num_trials, generator) if bool(done[0]) else next_states
+        episode_over = (t + 1) % T == 0
+        done = torch.full((num_trials,), episode_over)
+        states = family.reset(num_trials, generator) if episode_over else next_states
     stacked = {name: torch.stack(column, 1) for name, column in columns.items()}
     return RL2Trials(tasks=tasks, hidden=torch.stack(hiddens, 1), **stacked)
 
@@ -195,7 +210,7 @@ def train_rl2(task_family: FiniteTaskFamily, num_episodes: int, *, num_iteration
     work = num_iterations * num_trials * num_episodes * family.episode_length * hidden_size
     with progress_bar(num_iterations, progress, work, "RL²") as bar:
         for _ in range(num_iterations):
-            trials = rl2_rollout(agent, family, family.sample(num_trials, generator), num_episodes, generator)
+            trials = _rollout(agent, family, family.sample(num_trials, generator), num_episodes, generator)
             optimizer.zero_grad()
             rl2_loss(trials, entropy_bonus, value_weight).backward()
             optimizer.step()
@@ -224,20 +239,25 @@ def evaluate_rl2(agent: RL2Agent, task_family: FiniteTaskFamily, num_episodes: i
                  greedy: bool = False, seed: int = 0) -> TrialReturns:
     """The return per trial of ``agent`` over ``num_trials`` fresh tasks z ~ p(z), ``num_episodes``
     episodes each (no gradient; sampled actions, or the most probable with ``greedy``)."""
-    if not isinstance(agent, RL2Agent):
-        raise TypeError(f"agent must be an RL2Agent (train_rl2(...).agent), got {type(agent).__name__}")
-    family = _check_family(task_family, finite=True)
-    if (family.num_states, family.num_actions) != (agent.num_states, agent.num_actions):
-        raise ValueError(f"task_family has S={family.num_states} states and A={family.num_actions} actions, "
-                         f"the agent was built for S={agent.num_states}, A={agent.num_actions}")
+    family = _check_agent_and_family(agent, task_family)
     num_episodes = check_positive_integer(num_episodes, "num_episodes")
     num_trials = check_positive_integer(num_trials, "num_trials")
     if not isinstance(greedy, bool):
         raise TypeError(f"greedy must be True or False, got {greedy!r}")
     generator = torch.Generator().manual_seed(check_seed(seed))
     with torch.no_grad():
-        trials = rl2_rollout(agent, family, family.sample(num_trials, generator), num_episodes, generator, greedy)
+        trials = _rollout(agent, family, family.sample(num_trials, generator), num_episodes, generator, greedy)
     return TrialReturns(trials.returns)
+
+
+def _check_agent_and_family(agent, task_family) -> FiniteTaskFamily:
+    if not isinstance(agent, RL2Agent):
+        raise TypeError(f"agent must be an RL2Agent (train_rl2(...).agent), got {type(agent).__name__}")
+    family = _check_family(task_family, finite=True)
+    if (family.num_states, family.num_actions) != (agent.num_states, agent.num_actions):
+        raise ValueError(f"task_family has S={family.num_states} states and A={family.num_actions} actions, "
+                         f"the agent was built for S={agent.num_states}, A={agent.num_actions}")
+    return family
 
 
 def _non_negative(value, name: str) -> float:
