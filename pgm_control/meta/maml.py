@@ -19,10 +19,13 @@ Two settings:
   softmax_a θ[t, s, a] ``[T, S, A]``, and J_z(θ) is computed **exactly** by the forward recursion over
   state distributions (:func:`exact_task_returns`), so the inner gradient is the exact policy gradient
   and the meta-gradient is exact too (checked against finite differences in the tests).
-* **The 2-D point robot** (:func:`train_point_robot_maml`): a Gaussian policy a ~ N(μ_θ(s), σ_θ²) and
-  sampled REINFORCE gradients (a REINFORCE surrogate) in the inner and the outer step, batched over the
-  tasks of a meta-batch (each task gets its own copy of θ, so one backward pass gives every task's inner
-  gradient).
+* **The 2-D point robot** (:func:`train_point_robot_maml`): a Gaussian policy a ~ N(μ_θ(s), σ²) with
+  μ_θ(s) = max_step · tanh(f_θ(s)) and a fixed σ, and sampled REINFORCE gradients in the inner and the
+  outer step, batched over the tasks of a meta-batch (each task gets its own copy of θ, so one backward
+  pass gives every task's inner gradient). Departures from Finn et al.: σ is not learned (a learned σ
+  collapsed towards 0 in our runs, which leaves the inner step nothing to explore with) and the mean is
+  squashed into the action box (an unbounded mean drifted, in one seed of three, to where every action is
+  clipped alike and the returns collapsed).
 """
 
 from __future__ import annotations
@@ -201,30 +204,31 @@ def _family_returns(logits: torch.Tensor, family: FiniteTaskFamily) -> torch.Ten
 
 def init_gaussian_policy(hidden=(), log_std: float = math.log(0.05),
                          generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
-    r"""Parameters θ of the point robot's Gaussian policy a ~ N(μ_θ(s), diag σ²): the weights and biases
-    ``(W_1, b_1, ..., W_L, b_L)`` of a tanh perceptron s ↦ μ_θ(s) (``hidden=()``: linear, μ = W s + b,
-    which can express the optimal a = k (g − s)), then log σ ``[2]``. Float64; W scaled by 1/√fan-in,
-    the output layer and b at 0."""
+    r"""Parameters θ of the point robot's Gaussian policy a ~ N(μ_θ(s), diag σ²), μ_θ(s) = max_step ·
+    tanh(f_θ(s)): the weights and biases ``(W_1, b_1, ..., W_L, b_L)`` of a tanh perceptron f_θ
+    (``hidden=()``: linear, f = W s + b, which can express a = max_step · tanh(k (g − s)), heading for the
+    goal g and slowing down on it), then log σ ``[2]``, a constant (neither trained nor adapted). Float64;
+    W scaled by 1/√fan-in, the output layer and b at 0."""
     widths = (2, *check_layer_widths(hidden), 2)
     params = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
         scale = 0.0 if i == len(widths) - 2 else 1.0 / math.sqrt(fan_in)
         params += [scale * torch.randn(fan_in, fan_out, dtype=DTYPE, generator=generator),
                    torch.zeros(fan_out, dtype=DTYPE)]
-    params.append(torch.full((2,), float(log_std), dtype=DTYPE))
-    return tuple(p.requires_grad_(True) for p in params)
+    return (*(p.requires_grad_(True) for p in params), torch.full((2,), float(log_std), dtype=DTYPE))
 
 
-def _gaussian_policy_mean(params, states: torch.Tensor) -> torch.Tensor:
-    """μ_θ(s) ``[M, K, 2]`` for per-task parameters (each with a leading task axis M) and states
-    ``[M, K, 2]``."""
+def _gaussian_policy_mean(params, states: torch.Tensor, max_step: float) -> torch.Tensor:
+    """μ_θ(s) = max_step · tanh(f_θ(s)) ``[M, K, 2]`` for per-task parameters (each with a leading task
+    axis M) and states ``[M, K, 2]``: the mean stays inside the action box, so a large step of θ cannot
+    push it where every action is clipped alike and the score no longer tells good from bad actions."""
     *layers, _ = params
     hidden = states
     for i in range(0, len(layers), 2):
         if i:
             hidden = torch.tanh(hidden)
         hidden = hidden @ layers[i] + layers[i + 1][:, None, :]
-    return hidden
+    return max_step * torch.tanh(hidden)
 
 
 @dataclass(frozen=True, eq=False)
@@ -248,7 +252,7 @@ def _sample_episodes(params, family: PointRobotFamily, tasks: torch.Tensor, num_
     std = params[-1].exp()[:, None, :]
     trajectory, actions, rewards, log_probs = [states], [], [], []
     for _ in range(family.episode_length):
-        mean = _gaussian_policy_mean(params, states)
+        mean = _gaussian_policy_mean(params, states, family.max_step)
         action = (mean + std * torch.randn(mean.shape, dtype=DTYPE, generator=generator)).detach()
         log_probs.append(torch.distributions.Normal(mean, std).log_prob(action).sum(-1))
         states, reward = family.step(angles, states, action)
@@ -279,12 +283,12 @@ def _adapt_point_robot(params, family: PointRobotFamily, tasks: torch.Tensor, in
     episodes of the current policy: per-task parameters with a leading axis M. Differentiable in θ
     (second order) unless ``first_order``."""
     with torch.enable_grad():
-        adapted = tuple(p.expand(tasks.shape[0], *p.shape) for p in params)
+        *adapted, log_std = (p.expand(tasks.shape[0], *p.shape) for p in params)
         for _ in range(num_inner_steps):
-            loss = _reinforce_loss(_sample_episodes(adapted, family, tasks, num_episodes, generator))
+            loss = _reinforce_loss(_sample_episodes((*adapted, log_std), family, tasks, num_episodes, generator))
             gradients = torch.autograd.grad(loss.sum(), adapted, create_graph=not first_order)
-            adapted = tuple(p - inner_lr * g for p, g in zip(adapted, gradients))
-    return adapted
+            adapted = [p - inner_lr * g for p, g in zip(adapted, gradients)]
+    return (*adapted, log_std)
 
 
 @dataclass(frozen=True, eq=False)
@@ -300,7 +304,7 @@ class PointRobotMAMLResult:
     mean_returns: np.ndarray
 
 
-def train_point_robot_maml(task_family: PointRobotFamily, *, inner_lr: float = 0.003, num_inner_steps: int = 1,
+def train_point_robot_maml(task_family: PointRobotFamily, *, inner_lr: float = 0.1, num_inner_steps: int = 1,
                            first_order: bool = False, num_iterations: int = 300, meta_batch_size: int = 20,
                            num_episodes: int = 10, lr: float = 0.02, hidden=(), seed: int = 0,
                            progress: bool | None = None) -> PointRobotMAMLResult:
@@ -320,7 +324,7 @@ def train_point_robot_maml(task_family: PointRobotFamily, *, inner_lr: float = 0
     lr = check_learning_rate(lr)
     generator = torch.Generator().manual_seed(check_seed(seed))
     params = init_gaussian_policy(hidden, generator=generator)
-    optimizer = torch.optim.Adam(params, lr=lr)
+    optimizer = torch.optim.Adam(params[:-1], lr=lr)
     mean_returns = []
     work = num_iterations * meta_batch_size * num_episodes * family.episode_length * (num_inner_steps + 1) * 100
     with progress_bar(num_iterations, progress, work, "point-robot MAML") as bar:
@@ -364,7 +368,7 @@ def _check_params(params) -> tuple[torch.Tensor, ...]:
             or params[-1].shape != (2,)):
         raise TypeError("params must be the policy parameters (W_1, b_1, ..., W_L, b_L, log σ) of "
                         "init_gaussian_policy or train_point_robot_maml(...).params")
-    return tuple(p.detach().to(DTYPE).requires_grad_(True) for p in params)
+    return (*(p.detach().to(DTYPE).requires_grad_(True) for p in params[:-1]), params[-1].detach().to(DTYPE))
 
 
 def _check_inner(inner_lr, num_inner_steps, first_order) -> tuple[float, int, bool]:
