@@ -141,8 +141,10 @@ def test_point_robot_inner_step_shapes_and_zero_step_size():
     unchanged = adapt_point_robot(params, family, tasks, 0.0, num_episodes=4)
     assert all(torch.equal(a, p.expand_as(a)) for a, p in zip(unchanged, params))
     moved = adapt_point_robot(params, family, tasks, 0.1, num_episodes=4, first_order=True)
-    # Each task takes its own step (the first layer gets no gradient yet: the output layer starts at 0).
-    assert all(not torch.equal(p[0], p[1]) for p in moved[2:])
+    # Each task takes its own step (the first layer gets no gradient yet: the output layer starts at 0);
+    # log σ is a constant, never adapted.
+    assert all(not torch.equal(p[0], p[1]) for p in moved[2:-1])
+    assert torch.equal(moved[-1], params[-1].expand_as(moved[-1]))
 
 
 def test_point_robot_runs_are_seeded():
