@@ -19,9 +19,9 @@ Tables:
    the same α, exact (deterministic: no seeds).
 3. **Point-robot MAML** (``train_point_robot_maml``: Gaussian policy, mean 0.1 · tanh(W s + b), fixed
    σ = 0.05; goals on the half circle, 20 steps; inner step α = 0.1 on 10 episodes; meta-batch 20; 300
-   Adam steps of lr 0.02) against pretraining on all goals with the same settings; the mean return per
-   episode on 200 fresh goals before adaptation and after 1 and 3 inner steps of the same α, mean ±
-   standard deviation over seeds.
+   Adam steps of lr 0.02; second and first order) against pretraining on all goals with the same
+   settings; the mean return per episode on 200 fresh goals before adaptation and after 1 and 3 inner
+   steps of the same α, mean ± standard deviation over seeds.
 
 Timing: ``time.perf_counter`` around each training run, ``torch.set_num_threads(1)``; the 1-minute load
 average is printed at the start and the end (the machine may be shared).
@@ -162,13 +162,15 @@ def point_robot_table(settings: Settings, seeds: list[int]) -> None:
     family = point_robot_tasks()
     table = Table(["initialization", "return before", "after 1 step", "after 3 steps", "s train (per seed)"],
                   "lrrrr")
-    for label, steps in (("MAML (second order)", 1), ("pretrained on all goals", 0)):
+    for label, steps, first_order in (("MAML (second order)", 1, False), ("MAML (first order)", 1, True),
+                                      ("pretrained on all goals", 0, False)):
         results: dict[int, list[float]] = {0: [], 1: [], 3: []}
         seconds = []
         for seed in seeds:
             start = time.perf_counter()
-            fit = train_point_robot_maml(family, inner_lr=POINT_ALPHA, num_inner_steps=steps, lr=0.02,
-                                         num_iterations=settings.maml_point_iterations, seed=seed, progress=False)
+            fit = train_point_robot_maml(family, inner_lr=POINT_ALPHA, num_inner_steps=steps, first_order=first_order,
+                                         lr=0.02, num_iterations=settings.maml_point_iterations, seed=seed,
+                                         progress=False)
             seconds.append(time.perf_counter() - start)
             for k in results:
                 results[k].append(float(evaluate_point_robot(

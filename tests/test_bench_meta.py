@@ -34,5 +34,5 @@ def test_quick_run_prints_the_exact_values_beside_the_learned_ones(quick_run):
     assert "| 6.022 | 6.634 | 5.000 |" in rl2[0]
     assert "| 2.940 | 4.040 |" in rl2[1]
     maml = [line for line in output.splitlines() if re.match(r"^\| (MAML|pretrained)", line)]
-    assert len(maml) == 5, output  # three tabular rows, two point-robot rows
+    assert len(maml) == 6, output  # three rows per table
     assert all("nan" not in line for line in rl2 + maml)

@@ -23,6 +23,8 @@ from pgm_control.meta import (
 )
 from pgm_control.meta.maml import _adapt_point_robot as adapt_point_robot
 from pgm_control.meta.maml import _adapt_tabular as adapt_tabular
+from pgm_control.meta.maml import _reinforce_loss as reinforce_loss
+from pgm_control.meta.maml import _sample_episodes as sample_episodes
 
 DTYPE = torch.float64
 
@@ -145,6 +147,24 @@ def test_point_robot_inner_step_shapes_and_zero_step_size():
     # log σ is a constant, never adapted.
     assert all(not torch.equal(p[0], p[1]) for p in moved[2:-1])
     assert torch.equal(moved[-1], params[-1].expand_as(moved[-1]))
+
+
+def test_dice_loss_has_the_reinforce_gradient_and_the_return_as_value():
+    family = point_robot_tasks(episode_length=3)
+    params = init_gaussian_policy(generator=torch.Generator().manual_seed(0))
+    tasks = torch.tensor([0.3, 2.5], dtype=DTYPE)
+    adapted = tuple(p.expand(2, *p.shape) for p in params)
+    episodes = sample_episodes(adapted, family, tasks, 4, torch.Generator().manual_seed(1))
+    loss = reinforce_loss(episodes)
+    # Written from the definition: −(1/K) Σ_k Σ_t log π (G_t − b_t), b_t the mean G_t of the other episodes.
+    to_go = episodes.rewards.flip(-1).cumsum(-1).flip(-1)
+    baseline = (to_go.sum(1, keepdim=True) - to_go) / 3
+    surrogate = -(episodes.log_probs * (to_go - baseline)).sum(-1).mean(-1)
+    assert torch.allclose(loss, -episodes.rewards.sum(-1).mean(-1), rtol=0, atol=1e-12)
+    for z in range(2):
+        dice_grad = torch.autograd.grad(loss[z], params[:2], retain_graph=True)
+        plain_grad = torch.autograd.grad(surrogate[z], params[:2], retain_graph=True)
+        assert all(torch.allclose(a, b, rtol=0, atol=1e-10) for a, b in zip(dice_grad, plain_grad))
 
 
 def test_point_robot_runs_are_seeded():

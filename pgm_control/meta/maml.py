@@ -264,16 +264,27 @@ def _sample_episodes(params, family: PointRobotFamily, tasks: torch.Tensor, num_
 
 
 def _reinforce_loss(episodes: _Episodes) -> torch.Tensor:
-    r"""L_z(θ) ``[M]``, the REINFORCE surrogate of each task from its K ≥ 2 episodes:
+    r"""L_z(θ) ``[M]``, the policy-gradient loss of each task from its K ≥ 2 episodes, written with DiCE's
+    "magic box" ⊡(x) = exp(x − stopgrad(x)) (value 1, gradient ∇x; Foerster et al. 2018, "DiCE"):
 
-        L_z = −(1/K) Σ_k Σ_t log π_θ(a_t^k | s_t^k) (G_t^k − b_t^k),   G_t = Σ_{t' ≥ t} r_{t'}
+        L_z = −(1/K) Σ_k Σ_t [ ⊡(Σ_{t' ≤ t} ℓ_{t'}^k) r_t^k + (1 − ⊡(ℓ_t^k)) b_t^k ],   ℓ_t^k = log π_θ(a_t^k | s_t^k)
 
-    whose gradient is the policy-gradient estimate of −∇J_z; b_t^k is the mean reward-to-go at t of the
-    task's other K − 1 episodes (a baseline that leaves the estimate unbiased)."""
+    Its gradient is REINFORCE's, −(1/K) Σ_k Σ_t ∇ log π_θ(a_t^k | s_t^k) (G_t^k − b_t^k) with the
+    reward-to-go G_t = Σ_{t' ≥ t} r_{t'}; b_t^k is the mean reward-to-go at t of the task's other K − 1
+    episodes (a baseline that leaves the estimate unbiased). Unlike the usual surrogate
+    Σ log π (G − b), its Hessian is also an unbiased estimate (it keeps the score outer products
+    ∇ log π ∇ log πᵀ), so the second-order MAML gradient through the inner step is unbiased too."""
     to_go = rewards_to_go(episodes.rewards.flatten(0, 1)).reshape(episodes.rewards.shape)
     num_episodes = to_go.shape[1]
     baseline = (to_go.sum(1, keepdim=True) - to_go) / (num_episodes - 1)
-    return -(episodes.log_probs * (to_go - baseline)).sum(-1).mean(-1)
+    log_probs = episodes.log_probs
+    dice = (_magic_box(log_probs.cumsum(-1)) * episodes.rewards + (1.0 - _magic_box(log_probs)) * baseline)
+    return -dice.sum(-1).mean(-1)
+
+
+def _magic_box(x: torch.Tensor) -> torch.Tensor:
+    """⊡(x) = exp(x − stopgrad(x)): 1 in value, ∇x in gradient, at every order."""
+    return torch.exp(x - x.detach())
 
 
 def _adapt_point_robot(params, family: PointRobotFamily, tasks: torch.Tensor, inner_lr: float,
@@ -311,9 +322,9 @@ def train_point_robot_maml(task_family: PointRobotFamily, *, inner_lr: float = 0
     r"""MAML on the point robot (module docstring): each iteration draws M = ``meta_batch_size`` goals,
     adapts θ to each by ``num_inner_steps`` REINFORCE steps on ``num_episodes`` episodes, samples fresh
     episodes with θ'_z and takes one Adam step on −(1/M) Σ_z L_z(θ'_z) through the adaptation.
-    ``num_inner_steps=0`` pretrains one policy on all goals. The outer gradient is autograd's derivative of
-    the REINFORCE surrogate through θ'_z: it leaves out the dependence of the inner episodes' distribution on
-    θ (as in the original implementation; the DiCE and ProMP estimators add it)."""
+    ``num_inner_steps=0`` pretrains one policy on all goals. The outer gradient is autograd's derivative
+    through θ'_z of a loss written with DiCE's magic box, so it keeps the dependence of the inner episodes'
+    distribution on θ that the plain REINFORCE surrogate drops (the original implementation's bias)."""
     family = _check_family(task_family)
     if not isinstance(family, PointRobotFamily):
         raise TypeError(f"task_family must be a PointRobotFamily (point_robot_tasks()), got {type(family).__name__}")
