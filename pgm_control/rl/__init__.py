@@ -11,6 +11,18 @@ and :func:`reinforce` (:mod:`pgm_control.rl.policy_gradient`).
 
 from pgm_control.rl.behaviour_cloning import NeuralCloningResult, behaviour_cloning
 from pgm_control.rl.bonus import RandomNetworkDistillation
+from pgm_control.rl.demonstration_replay import (
+    DemonstrationReplayBuffer,
+    add_imitation_term,
+    pretrain_and_finetune,
+    use_demonstrations,
+)
+from pgm_control.rl.demonstrations_rl import (
+    DemonstrationPGResult,
+    hybrid_surrogate,
+    importance_sampled_surrogate,
+    reinforce_with_demonstrations,
+)
 from pgm_control.rl.irl_learners import ReinforceLearner
 from pgm_control.rl.networks import (
     DiscreteQNetwork,
@@ -36,6 +48,8 @@ from pgm_control.rl.training import (
 
 __all__ = [
     "SAC",
+    "DemonstrationPGResult",
+    "DemonstrationReplayBuffer",
     "DiscreteQNetwork",
     "NeuralCloningResult",
     "OffPolicyAgent",
@@ -53,13 +67,19 @@ __all__ = [
     "TrainingHistory",
     "Transitions",
     "ValueNetwork",
+    "add_imitation_term",
     "behaviour_cloning",
+    "hybrid_surrogate",
+    "importance_sampled_surrogate",
     "plot_learning_curve",
     "polyak_update",
+    "pretrain_and_finetune",
     "q_learning",
     "read_returns",
     "reinforce",
+    "reinforce_with_demonstrations",
     "soft_q_learning",
     "squashed_gaussian_log_prob",
     "tanh_log_abs_det_jacobian",
+    "use_demonstrations",
 ]

@@ -1,0 +1,209 @@
+r"""Demonstrations for the deep off-policy agents (CS285 notes, "Imitation vs. RL").
+
+* Pretrain & finetune: (1) collect demonstrations (s_i, a_i); (2) initialize π_θ as
+  max_θ Σ_i log π_θ(a_i|s_i) (:func:`pgm_control.rl.behaviour_cloning`); (3) run π_θ to collect
+  experience; (4) improve π_θ with any RL algorithm (``agent.train``): :func:`pretrain_and_finetune`.
+* "Q-learning is already off-policy ... drop demonstrations into the replay buffer":
+  :class:`DemonstrationReplayBuffer` keeps the demonstrated transitions beside the agent's own ring,
+  D = D_agent ∪ D_demo, and each batch of B draws either uniformly from the union or a fixed share
+  round(f B) from D_demo (the demonstration share of DQfD, Hester et al. 2018); the demonstrations are
+  never overwritten.
+* The hybrid objective E_π[r] + λ Σ_{(s,a)∈D_demo} log π_θ(a|s) ("Hybrid Goal"): :func:`add_imitation_term`
+  adds λ × (-(1/B) Σ log π_θ(a_i|s_i)) on a minibatch of B demonstrated pairs to the policy's loss at
+  every update — for :class:`SoftQ` (π_θ = softmax_a(Q_θ(s, a)/α)) the soft Bellman loss, for
+  :class:`SAC` the policy loss J_π (minimizing ascends the imitation term; the RL loss stands in for
+  -E_π[r]).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from pgm_control._checks import check_positive_integer, check_real, check_seed, shape_str
+from pgm_control.rl.behaviour_cloning import NeuralCloningResult, _sac_policy, _soft_q_policy, behaviour_cloning
+from pgm_control.rl.networks import squashed_gaussian_log_prob
+from pgm_control.rl.replay import ReplayBuffer, Transitions
+from pgm_control.rl.sac import SAC
+from pgm_control.rl.soft_q import SoftQ, boltzmann_log_policy
+from pgm_control.rl.training import OffPolicyAgent, TrainingHistory
+
+
+class DemonstrationReplayBuffer(ReplayBuffer):
+    r"""A :class:`~pgm_control.rl.ReplayBuffer` whose batches also draw from fixed demonstrated transitions.
+
+    Args:
+        capacity, observation_shape, action_shape, action_dtype, seed: as for ``ReplayBuffer`` (the ring
+            of the agent's own transitions).
+        demonstrations: the demonstrated :class:`~pgm_control.rl.Transitions` (M of them, batch first).
+        demo_fraction: None: uniform over all M + len(ring) transitions; a number f in [0, 1]: round(f B)
+            demonstrated transitions in every batch of B (all B while the ring is empty).
+
+    ``len(buffer)`` counts both parts. ``state_dict`` holds the ring only (the demonstrations are the
+    caller's data): a checkpoint of an agent restores a plain ``ReplayBuffer``; call
+    :func:`use_demonstrations` again after ``load``.
+
+    Example:
+        >>> demos = Transitions(torch.zeros(2, 3), torch.tensor([1, 1]), torch.ones(2), torch.zeros(2, 3),
+        ...                     torch.zeros(2))
+        >>> buffer = DemonstrationReplayBuffer(10, (3,), (), action_dtype=torch.int64, demonstrations=demos,
+        ...                                    demo_fraction=0.25)
+        >>> buffer.add([1.0, 1.0, 1.0], 0, 0.0, [1.0, 1.0, 1.0], terminated=False)
+        >>> batch = buffer.sample(8)
+        >>> len(buffer), int(batch.rewards.sum())   # 2 of 8 are demonstrated (reward 1)
+        (3, 2)
+    """
+
+    def __init__(self, capacity: int, observation_shape, action_shape=(), *, demonstrations: Transitions,
+                 demo_fraction: float | None = None, action_dtype: torch.dtype = torch.float32, seed: int = 0):
+        super().__init__(capacity, observation_shape, action_shape, action_dtype=action_dtype, seed=seed)
+        self.demonstrations = self._check_demonstrations(demonstrations)
+        if demo_fraction is not None:
+            demo_fraction = check_real(demo_fraction, "demo_fraction", "None or a number in [0, 1]")
+            if not 0.0 <= demo_fraction <= 1.0:
+                raise ValueError(f"demo_fraction must be None or a number in [0, 1], got {demo_fraction}")
+        self.demo_fraction = demo_fraction
+
+    @property
+    def num_demonstrations(self) -> int:
+        """M, the number of demonstrated transitions."""
+        return self.demonstrations.rewards.shape[0]
+
+    def __len__(self) -> int:
+        return self.size + self.num_demonstrations
+
+    def sample(self, batch_size: int) -> Transitions:
+        """``batch_size`` transitions with replacement: k from the demonstrations (k ~ Binomial(B, M/(M+n))
+        for the uniform union, round(f B) for a fixed share), B - k from the agent's ring."""
+        batch_size = check_positive_integer(batch_size, "batch_size")
+        if self.size == 0:
+            num_demo = batch_size
+        elif self.demo_fraction is None:
+            share = torch.full((batch_size,), self.num_demonstrations / len(self), dtype=torch.float64)
+            num_demo = int(torch.bernoulli(share, generator=self.generator).sum())
+        else:
+            num_demo = round(self.demo_fraction * batch_size)
+        index = torch.randint(self.num_demonstrations, (num_demo,), generator=self.generator)
+        demo = Transitions(*(field[index] for field in self.demonstrations))
+        if num_demo == batch_size:
+            return demo
+        own = super().sample(batch_size - num_demo)
+        return Transitions(*(torch.cat(pair) for pair in zip(demo, own)))
+
+    def _check_demonstrations(self, demonstrations) -> Transitions:
+        if not isinstance(demonstrations, Transitions):
+            raise TypeError("demonstrations must be a pgm_control.rl.Transitions (observations, actions, rewards, "
+                            f"next_observations, terminated), got {type(demonstrations).__name__}")
+        m = demonstrations.rewards.shape[0] if demonstrations.rewards.dim() == 1 else -1
+        if m < 1:
+            raise ValueError("demonstrations.rewards must have shape [M] with M >= 1 demonstrated transitions, got "
+                             f"{shape_str(demonstrations.rewards.shape)}")
+        checked = []
+        for name, value, store in zip(Transitions._fields, demonstrations,
+                                      (self.observations, self.actions, self.rewards, self.next_observations,
+                                       self.terminated)):
+            tensor = torch.as_tensor(value)
+            expected = (m, *store.shape[1:])
+            if tuple(tensor.shape) != expected:
+                raise ValueError(f"demonstrations.{name} must have shape {shape_str(expected)}, got "
+                                 f"{shape_str(tensor.shape)}")
+            if store.dtype == torch.int64 and tensor.is_floating_point():
+                raise TypeError(f"demonstrations.{name} must hold integers (Discrete actions), got {tensor.dtype}")
+            tensor = tensor.to(store.dtype)
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise ValueError(f"demonstrations.{name} must be finite")
+            checked.append(tensor)
+        return Transitions(*checked)
+
+
+def use_demonstrations(agent: OffPolicyAgent, demonstrations: Transitions, *,
+                       demo_fraction: float | None = None) -> DemonstrationReplayBuffer:
+    r"""Give ``agent`` a :class:`DemonstrationReplayBuffer` with these demonstrations, keeping the
+    transitions and the generator of its present buffer; returns the new buffer (``agent.buffer``).
+
+    With demonstrations in D the agent may update before it has acted: set the config's
+    ``learning_starts`` to a batch size or 0 (its uniform random warm-up would otherwise act first)."""
+    if not isinstance(agent, OffPolicyAgent):
+        raise TypeError(f"agent must be a pgm_control.rl.SoftQ or SAC, got {type(agent).__name__}")
+    old = agent.buffer
+    buffer = DemonstrationReplayBuffer(old.capacity, old.observations.shape[1:], old.actions.shape[1:],
+                                       demonstrations=demonstrations, demo_fraction=demo_fraction,
+                                       action_dtype=old.actions.dtype)
+    buffer.load_state_dict(old.state_dict())
+    agent.buffer = buffer
+    return buffer
+
+
+class ImitationTerm:
+    r"""λ × (-(1/B) Σ_i log π_θ(a_i|s_i)) over a minibatch of B demonstrated pairs; called by the agent's
+    ``update`` as its ``auxiliary_loss`` (SoftQ: π_θ = softmax(Q_θ/α), added to the soft Bellman loss;
+    SAC: the squashed Gaussian π_φ, added to the policy loss J_π)."""
+
+    def __init__(self, observations: torch.Tensor, actions: torch.Tensor, bc_weight: float, batch_size: int,
+                 seed: int):
+        self.observations, self.actions = observations, actions
+        self.bc_weight, self.batch_size = bc_weight, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self, agent: OffPolicyAgent) -> torch.Tensor:
+        index = torch.randint(self.actions.shape[0], (self.batch_size,), generator=self.generator)
+        return -self.bc_weight * demonstrated_log_prob(agent, self.observations[index], self.actions[index]).mean()
+
+
+def demonstrated_log_prob(agent: OffPolicyAgent, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    r"""log π_θ(a_i|s_i) ``[B]`` of the agent's policy: log softmax(Q_θ(s)/α)[a] (SoftQ) or
+    :func:`~pgm_control.rl.squashed_gaussian_log_prob` at u = atanh((a - c)/h) (SAC)."""
+    if isinstance(agent, SoftQ):
+        log_policy = boltzmann_log_policy(agent.q(observations), agent.config.temperature)
+        return log_policy.gather(-1, actions[:, None]).squeeze(-1)
+    policy = agent.policy
+    mean, log_std = policy(observations)
+    u = torch.atanh((actions - policy.action_center) / policy.action_scale)
+    return squashed_gaussian_log_prob(u, mean, log_std, policy.action_scale)
+
+
+def add_imitation_term(agent: OffPolicyAgent, observations, actions, bc_weight: float, *, batch_size: int = 128,
+                       seed: int = 0) -> OffPolicyAgent:
+    r"""Train ``agent`` (SoftQ or SAC) on the hybrid objective from now on (module docstring): every update
+    adds λ = ``bc_weight`` times the negative mean log-likelihood of ``batch_size`` demonstrated pairs
+    (observations ``[n, dim S]``; actions ``[n]`` integers for SoftQ, ``[n, dim A]`` strictly inside the
+    Box for SAC) to the loss of its policy (SoftQ: the soft Bellman loss, whose Q_θ is the policy; SAC: J_π).
+    ``bc_weight=0`` removes the term."""
+    if isinstance(agent, SoftQ):
+        observations, actions, _ = _soft_q_policy(agent, observations, actions)
+    elif isinstance(agent, SAC):
+        observations, actions, _ = _sac_policy(agent, observations, actions)
+    else:
+        raise TypeError(f"agent must be a pgm_control.rl.SoftQ or SAC, got {type(agent).__name__}")
+    bc_weight = check_real(bc_weight, "bc_weight", "a number >= 0 (the λ of the hybrid objective)")
+    if not 0.0 <= bc_weight < math.inf:
+        raise ValueError(f"bc_weight must be a finite number >= 0 (the λ of the hybrid objective), got {bc_weight}")
+    batch_size, seed = check_positive_integer(batch_size, "batch_size"), check_seed(seed)
+    agent.auxiliary_loss = None if bc_weight == 0.0 else ImitationTerm(observations, actions, bc_weight,
+                                                                        batch_size, seed)
+    return agent
+
+
+def pretrain_and_finetune(agent: OffPolicyAgent, demonstrations: Transitions, num_steps: int, *,
+                          keep_demonstrations: bool = False, demo_fraction: float | None = None,
+                          bc_weight: float = 0.0, bc_steps: int = 1000, bc_lr: float = 1e-3, seed: int = 0,
+                          progress: bool = False) -> tuple[NeuralCloningResult, TrainingHistory]:
+    r"""The notes' pretrain & finetune (module docstring): behaviour cloning of the demonstrated
+    (s, a) pairs (:func:`pgm_control.rl.behaviour_cloning`, ``bc_steps`` steps of Adam at ``bc_lr``),
+    then ``agent.train(num_steps)``; optionally with the demonstrations kept in the replay buffer
+    (``keep_demonstrations``, ``demo_fraction``: :func:`use_demonstrations`) and the hybrid objective's
+    imitation term (``bc_weight`` > 0: :func:`add_imitation_term`). With neither, this is the
+    naive fine-tuning the notes warn about. Returns the cloning result and the training history."""
+    if not isinstance(demonstrations, Transitions):
+        raise TypeError("demonstrations must be a pgm_control.rl.Transitions (observations, actions, rewards, "
+                        f"next_observations, terminated), got {type(demonstrations).__name__}")
+    if not isinstance(keep_demonstrations, bool):
+        raise TypeError(f"keep_demonstrations must be True or False, got {keep_demonstrations!r}")
+    clone = behaviour_cloning(agent, demonstrations.observations, demonstrations.actions, num_steps=bc_steps,
+                              lr=bc_lr, seed=seed, progress=progress)
+    if keep_demonstrations:
+        use_demonstrations(agent, demonstrations, demo_fraction=demo_fraction)
+    if bc_weight:
+        add_imitation_term(agent, demonstrations.observations, demonstrations.actions, bc_weight, seed=seed)
+    return clone, agent.train(num_steps, progress=progress)
