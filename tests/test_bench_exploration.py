@@ -13,7 +13,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_exploration
 HEADER = "| agent | runs | T | Reg(T) | 95% band | Reg(T) / Lai-Robbins | d Reg / d ln t | s | pulls × runs / s |"
 AGENTS = ["ε-greedy (ε = 0.1)", "UCB1", "KL-UCB", "Thompson (Beta)", "IDS (Beta, 32 draws)",
           "simulator alone (random arms)"]
-MDP_AGENTS = ["ε-greedy Q (ε = 0.1)", "count-bonus Q (β = 0.5)", "bootstrapped Q (10 heads, σ = 10)"]
+MDP_AGENTS = ["ε-greedy Q (ε = 0.1)", "count-bonus Q (β = 0.5)", "bootstrapped Q (10 heads, σ = 10)", "PSRL",
+              "model-based count bonus (β = 1)", "model-based information gain (β = 1)"]
 RIVERSWIM_HEADER = "| agent | runs | K | Reg(K) | 95% band | Reg(K) / Reg(K/2) | mean return, last K/10 | s |"
 DEEP_SEA_HEADER = "| N | agent | solved | median episode to solve | 2^N | beats dithering | s |"
 
