@@ -43,6 +43,8 @@ score averages over the R runs of each size as well, the budget K = 1,000 < 2^N 
 model-based agents draw or update a dense [R, S, A, S] model of S = N² + 1 states every episode (PSRL at
 N = 20 takes about 0.6 s per episode for 10 runs). A uniformly random policy collects the treasure with
 probability 2^{−N} per episode, so dithering needs about 2^N episodes to see it once.
+The table's median episode to solve counts unsolved runs as K + 1 and is ``torch.median`` (the lower
+middle value of the 10 runs).
 
 Further sections append to ``SECTIONS`` below, each a function of the parsed arguments that prints its
 own table; ``--sections`` picks some of them.
