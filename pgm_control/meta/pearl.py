@@ -67,7 +67,8 @@ class PEARLConfig:
     Attributes:
         conditioning: ``"posterior"`` (PEARL), ``"none"`` (SAC on the task mixture) or ``"oracle"``
             (the goal known); see the module docstring.
-        kl_weight: β of the KL term (≥ 0).
+        kl_weight: β of the KL term (≥ 0). PEARL's 0.1 pinned q_φ to the prior here (KL ≤ 0.005 nats
+            after 1250 steps on the point robot, whose Bellman errors are ~0.05); 1e-3 lets it learn.
         num_train_tasks: the fixed training tasks (goal angles drawn once from p(z)).
         context_episodes: episodes of a task's buffer in each training context c.
         hidden: hidden widths of the actor and the critics; encoder_hidden: of the encoder.
@@ -80,18 +81,18 @@ class PEARLConfig:
     """
 
     conditioning: str = "posterior"
-    kl_weight: float = 0.1
+    kl_weight: float = 1e-3
     num_train_tasks: int = 30
     context_episodes: int = 1
     hidden: tuple[int, ...] = (64, 64)
     encoder_hidden: tuple[int, ...] = (64, 64)
-    lr: float = 1e-3
-    discount: float = 0.95
+    lr: float = 3e-3
+    discount: float = 0.9
     tau: float = 0.01
     temperature: float = 0.1
-    meta_batch: int = 8
+    meta_batch: int = 4
     batch_size: int = 64
-    gradient_steps: int = 20
+    gradient_steps: int = 25
     buffer_episodes: int = 200
 
     def __post_init__(self):
@@ -177,7 +178,7 @@ class PEARL:
     Networks: ``encoder`` (φ; None unless ``conditioning="posterior"``), ``policy``, ``q1``, ``q2``,
     ``q1_target``, ``q2_target``; α is ``temperature``.
 
-    Example (a few steps; ``benchmarks/bench_meta_pearl.py`` has a real run):
+    Example (a few steps; ``benchmarks/bench_pearl.py`` has a real run):
         >>> from pgm_control.meta import point_robot_tasks
         >>> config = PEARLConfig(num_train_tasks=4, hidden=(16,), encoder_hidden=(16,), gradient_steps=2)
         >>> agent = PEARL(point_robot_tasks(episode_length=5), config, seed=0)
