@@ -178,6 +178,8 @@ def test_bad_inputs():
         fine_tune_soft_q(task, torch.zeros(9, 5), temperature=0.1, num_episodes=1, horizon=2, discount=1.0)
     with pytest.raises(TypeError, match="task_family"):
         randomized_policy(task, 0.9)
+    with pytest.raises(TypeError, match="TabularMDP"):
+        fine_tune_soft_q(family, torch.zeros(9, 5), temperature=0.1, num_episodes=1, horizon=2)
     with pytest.raises(ValueError, match="policy"):
         task_returns(family, torch.ones(9, 4) / 4, 0.9)
     with pytest.raises(ValueError, match="expert_policies"):

@@ -43,6 +43,7 @@ from pgm_control._checks import (
     check_shape,
     check_temperature,
 )
+from pgm_control._mdp_inputs import check_mdp
 from pgm_control.inference.dynamic_programming import value_iteration
 from pgm_control.inference.soft import soft_maximum
 from pgm_control.meta.tasks import FiniteTaskFamily, _check_family
@@ -124,15 +125,17 @@ def soft_q_step(q: torch.Tensor, states, actions, rewards, next_states, *, tempe
     return q
 
 
-def fine_tune_soft_q(task, initial_q, *, temperature: float, num_episodes: int, horizon: int,
+def fine_tune_soft_q(mdp, initial_q, *, temperature: float, num_episodes: int, horizon: int,
                      discount: float = 0.9, lr: float = 0.5, seed: int = 0) -> FineTuneResult:
-    r"""Soft Q-learning in ``task`` (a :class:`~pgm_control.TabularMDP`) from R initial tables ``[R, S, A]``
+    r"""Soft Q-learning in ``mdp`` (a :class:`~pgm_control.TabularMDP`) from R initial tables ``[R, S, A]``
     (or one ``[S, A]``), acting by its own soft policy π(a|s) ∝ exp(Q(s, a)/α), for ``num_episodes``
     episodes of ``horizon`` steps from p(s_1); after each episode the greedy policy of every table is
-    evaluated exactly in ``task`` (discount γ).
+    evaluated exactly in ``mdp`` (discount γ).
 
+    The updates use the MDP's expected reward r(s, a) (exact for the deterministic rewards of the grids).
     A table pretrained at a small α is nearly greedy toward the old goal: its own behaviour rarely visits
     the new one, which is the notes' "low-entropy policies adapt very slowly"."""
+    task = check_mdp(mdp)
     temperature = check_temperature(temperature)
     if temperature == 0.0:
         raise ValueError("temperature must be > 0 (the soft policy exp(Q/α) explores); use a small α such as 0.01")
