@@ -20,6 +20,10 @@ Exploration is posterior sampling across episodes: in a new task the first episo
 each later one with z ~ q_φ(z | c) of every episode so far. Training collects, in each of the fixed
 training tasks, one episode of each kind per iteration.
 
+Departures from PEARL: the latent is one-dimensional (the encoder's u, a goal-angle coordinate) rather
+than learned of width 5; the training context is drawn from the task's whole buffer, not from a separate
+buffer of recent episodes; the target entropy is SAC's −dim A moved into the action Box, −2 + 2 log h.
+
 ``conditioning`` selects what the actor-critic sees beside the observation: ``"posterior"`` (PEARL),
 ``"none"`` (a non-adaptive SAC on the task mixture), ``"oracle"`` (the goal g(z)/radius, known from the
 start). The three share every other line, so a comparison of their returns measures the latent alone.
@@ -207,7 +211,8 @@ class PEARL:
         self.q1, self.q2 = QNetwork(inputs, 2, config.hidden), QNetwork(inputs, 2, config.hidden)
         self.q1_target, self.q2_target = _target_copy(self.q1), _target_copy(self.q2)
         self.log_temperature = Temperature(config.temperature)
-        # SAC's H̄ = −dim A for actions in [−1, 1]², moved to the Box [−h, h]² by the Jacobian: −2 + 2 log h.
+        # SAC's H̄ = −dim A for actions in [−1, 1]², moved into the Box [−h, h]² by the Jacobian: −2 + 2 log h
+        # (with −dim A itself α grew without bound: no density on [−0.1, 0.1]² has entropy above 2 log 0.2).
         self.target_entropy = -2.0 + 2.0 * math.log(task_family.max_step)
         critic = [*self.q1.parameters(), *self.q2.parameters()]
         critic += list(self.encoder.parameters()) if self.encoder is not None else []
