@@ -49,8 +49,6 @@ from pgm_control.meta.tasks import PointRobotFamily
 from pgm_control.rl.networks import QNetwork, TanhGaussianPolicy
 from pgm_control.rl.sac import (
     Temperature,
-    _step,
-    _target_copy,
     frozen,
     policy_loss,
     q_loss,
@@ -58,7 +56,7 @@ from pgm_control.rl.sac import (
     soft_state_value,
     temperature_loss,
 )
-from pgm_control.rl.training import polyak_update
+from pgm_control.rl.training import optimizer_step, polyak_update, target_copy
 
 CONDITIONINGS = ("posterior", "none", "oracle")
 LATENT_SIZES = {"posterior": 1, "none": 0, "oracle": 2}
@@ -209,7 +207,7 @@ class PEARL:
         self.encoder = TaskEncoder(config.encoder_hidden) if config.conditioning == "posterior" else None
         self.policy = TanhGaussianPolicy(inputs, -bound, bound, config.hidden)
         self.q1, self.q2 = QNetwork(inputs, 2, config.hidden), QNetwork(inputs, 2, config.hidden)
-        self.q1_target, self.q2_target = _target_copy(self.q1), _target_copy(self.q2)
+        self.q1_target, self.q2_target = target_copy(self.q1), target_copy(self.q2)
         self.log_temperature = Temperature(config.temperature)
         # SAC's H̄ = −dim A for actions in [−1, 1]², moved into the Box [−h, h]² by the Jacobian: −2 + 2 log h
         # (with −dim A itself α grew without bound: no density on [−0.1, 0.1]² has entropy above 2 log 0.2).
@@ -316,13 +314,14 @@ class PEARL:
                                           log_prob_next, temperature)
             target = q_target(r, torch.zeros_like(r), next_value, config.discount)
         losses = {"kl": kl.detach()}
-        losses["q"] = _step(self.q_optimizer, q_loss(self.q1(s, a), self.q2(s, a), target) + config.kl_weight * kl)
+        critic_loss = q_loss(self.q1(s, a), self.q2(s, a), target) + config.kl_weight * kl
+        losses["q"] = optimizer_step(self.q_optimizer, critic_loss)
         s_policy = s.detach()
         action, log_prob = self.policy.sample(s_policy, self.generator)
         with frozen(self.q1, self.q2):
             loss = policy_loss(self.q1(s_policy, action), self.q2(s_policy, action), log_prob, temperature)
-            losses["policy"] = _step(self.policy_optimizer, loss)
-        losses["temperature"] = _step(self.temperature_optimizer, temperature_loss(
+            losses["policy"] = optimizer_step(self.policy_optimizer, loss)
+        losses["temperature"] = optimizer_step(self.temperature_optimizer, temperature_loss(
             self.log_temperature.log_temperature, log_prob, self.target_entropy))
         polyak_update(self.q1_target, self.q1, config.tau)
         polyak_update(self.q2_target, self.q2, config.tau)

@@ -32,7 +32,6 @@ pure function of tensors below; :class:`SAC` is the thin driver that feeds them 
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 from dataclasses import dataclass
 
@@ -43,7 +42,14 @@ from torch import nn
 
 from pgm_control.rl.networks import QNetwork, TanhGaussianPolicy, ValueNetwork
 from pgm_control.rl.replay import Transitions
-from pgm_control.rl.training import OffPolicyAgent, check_common_config, config_number, polyak_update
+from pgm_control.rl.training import (
+    OffPolicyAgent,
+    check_common_config,
+    config_number,
+    optimizer_step,
+    polyak_update,
+    target_copy,
+)
 
 VARIANTS = ("v1", "v2")
 
@@ -238,10 +244,10 @@ class SAC(OffPolicyAgent):
         if config.variant == "v1":
             self.log_temperature.requires_grad_(False)
             self.value = ValueNetwork(obs_dim, config.hidden)
-            self.value_target = _target_copy(self.value)
+            self.value_target = target_copy(self.value)
             self.value_optimizer = torch.optim.Adam(self.value.parameters(), lr=config.lr, foreach=True)
         else:
-            self.q1_target, self.q2_target = _target_copy(self.q1), _target_copy(self.q2)
+            self.q1_target, self.q2_target = target_copy(self.q1), target_copy(self.q2)
             self.temperature_optimizer = torch.optim.Adam(self.log_temperature.parameters(), lr=config.lr)
 
     @property
@@ -299,35 +305,20 @@ class SAC(OffPolicyAgent):
         if config.variant == "v1":
             with torch.no_grad():
                 v_target = soft_state_value(self.q1(s, action), self.q2(s, action), log_prob, temperature)
-            losses["value"] = _step(self.value_optimizer, value_loss(self.value(s), v_target))
+            losses["value"] = optimizer_step(self.value_optimizer, value_loss(self.value(s), v_target))
         target = self.compute_q_target(batch)
-        losses["q"] = _step(self.q_optimizer, q_loss(self.q1(s, a), self.q2(s, a), target))
+        losses["q"] = optimizer_step(self.q_optimizer, q_loss(self.q1(s, a), self.q2(s, a), target))
         with frozen(self.q1, self.q2):
             loss = policy_loss(self.q1(s, action), self.q2(s, action), log_prob, temperature)
             if self.auxiliary_loss is not None:  # e.g. the hybrid objective's imitation term
                 loss = loss + self.auxiliary_loss(self)
-            losses["policy"] = _step(self.policy_optimizer, loss)
+            losses["policy"] = optimizer_step(self.policy_optimizer, loss)
         if config.variant == "v1":
             polyak_update(self.value_target, self.value, config.tau)
         else:
-            losses["temperature"] = _step(self.temperature_optimizer,
+            losses["temperature"] = optimizer_step(self.temperature_optimizer,
                                           temperature_loss(self.log_temperature.log_temperature, log_prob,
                                                            self.target_entropy))
             polyak_update(self.q1_target, self.q1, config.tau)
             polyak_update(self.q2_target, self.q2, config.tau)
         return losses
-
-
-def _target_copy(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` for target values: same weights, no gradients."""
-    target = copy.deepcopy(module)
-    target.requires_grad_(False)
-    return target
-
-
-def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
-    """One optimizer step on ``loss``; returns it detached."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()

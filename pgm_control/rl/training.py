@@ -210,6 +210,21 @@ def config_from_dict(config_class, values: Mapping):
     return config_class(**values)
 
 
+def target_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` for target values: same weights, no gradients."""
+    target = copy.deepcopy(module)
+    target.requires_grad_(False)
+    return target
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
+    """One optimizer step on ``loss``; returns it detached."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     r"""Target-network averaging ψ̄ ← τψ + (1 - τ)ψ̄, parameter by parameter, in place (no gradient).
 
