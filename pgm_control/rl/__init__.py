@@ -39,7 +39,12 @@ from pgm_control.rl.demonstrations_rl import (
     importance_sampled_surrogate,
     reinforce_with_demonstrations,
 )
-from pgm_control.rl.irl_learners import ReinforceLearner
+from pgm_control.rl.irl_learners import (
+    OneHotSoftQLearner,
+    ReinforceLearner,
+    TabularSoftQLearner,
+    TimeIndexedRewardEnv,
+)
 from pgm_control.rl.networks import (
     DiscreteQNetwork,
     QNetwork,
@@ -74,6 +79,7 @@ __all__ = [
     "GANGCLDiscriminator",
     "NeuralCloningResult",
     "OffPolicyAgent",
+    "OneHotSoftQLearner",
     "PolicyGradientResult",
     "QNetwork",
     "RandomNetworkDistillation",
@@ -84,7 +90,9 @@ __all__ = [
     "SoftQ",
     "SoftQConfig",
     "TabularQResult",
+    "TabularSoftQLearner",
     "TanhGaussianPolicy",
+    "TimeIndexedRewardEnv",
     "TrainingHistory",
     "Transitions",
     "ValueNetwork",
