@@ -248,8 +248,11 @@ class PolicyLearner(Protocol):
     ``improve(reward_table, num_steps)`` takes ``num_steps`` steps toward the soft-optimal policy of the
     reward r_ψ ``[S, A]`` (held constant); ``log_policy`` is the current log π_t(a|s) ``[T, S, A]``,
     which :func:`sample_based_irl` runs in the environment for the reward update. Adapters:
-    :class:`ExactSoftPolicyLearner` (the referee: solves with the transition table) and
-    :class:`pgm_control.rl.ReinforceLearner` (REINFORCE with entropy, from the environment only).
+    :class:`ExactSoftPolicyLearner` (the referee: solves with the transition table),
+    :class:`pgm_control.rl.ReinforceLearner` (REINFORCE with entropy),
+    :class:`pgm_control.rl.TabularSoftQLearner` (tabular soft Q-learning) and
+    :class:`pgm_control.rl.OneHotSoftQLearner` (the deep :class:`~pgm_control.rl.SoftQ` on one-hot
+    observations), the last three from the environment only.
     """
 
     def improve(self, reward_table: torch.Tensor, num_steps: int) -> None: ...
@@ -337,7 +340,9 @@ def sample_based_irl(env, demonstrations: Demonstrations, reward, policy_learner
             count their steps < length).
         reward: a :class:`~pgm_control.models.LinearReward` (ψ starts at 0) or
             :class:`~pgm_control.models.NeuralReward` with features ``[S, A, F]`` or ``[S, F]``.
-        policy_learner: a :class:`PolicyLearner` whose ``log_policy`` is ``[T, S, A]``.
+        policy_learner: a :class:`PolicyLearner` whose ``log_policy`` is ``[T, S, A]``:
+            :class:`ExactSoftPolicyLearner`, :class:`pgm_control.rl.ReinforceLearner`,
+            :class:`pgm_control.rl.TabularSoftQLearner` or :class:`pgm_control.rl.OneHotSoftQLearner`.
         num_iterations: K.
         policy_steps: learner steps per reward step.
         num_samples: M, policy episodes per reward step.
@@ -356,7 +361,7 @@ def sample_based_irl(env, demonstrations: Demonstrations, reward, policy_learner
     _check_demonstrated_indices(demonstrations, S, A)
     if not isinstance(policy_learner, PolicyLearner):
         raise TypeError("policy_learner must have improve(reward_table, num_steps) and a log_policy [T, S, A] "
-                        f"(e.g. ExactSoftPolicyLearner or pgm_control.rl.ReinforceLearner), got "
+                        f"(e.g. ExactSoftPolicyLearner or pgm_control.rl.TabularSoftQLearner), got "
                         f"{type(policy_learner).__name__}")
     num_iterations = check_positive_integer(num_iterations, "num_iterations")
     policy_steps = check_positive_integer(policy_steps, "policy_steps")
