@@ -40,6 +40,7 @@ from pgm_control.rl.demonstrations_rl import (
     reinforce_with_demonstrations,
 )
 from pgm_control.rl.irl_learners import (
+    AgentLearner,
     OneHotSoftQLearner,
     ReinforceLearner,
     TabularSoftQLearner,
@@ -72,6 +73,7 @@ __all__ = [
     "AIRLDiscriminator",
     "AdversarialIRLResult",
     "AdversarialImitation",
+    "AgentLearner",
     "DemonstrationPGResult",
     "DemonstrationReplayBuffer",
     "DiscreteQNetwork",

@@ -13,6 +13,9 @@ are never read); its fixed point is the causal soft-optimal policy of r_ψ (see
 :class:`OneHotSoftQLearner`: the deep :class:`~pgm_control.rl.SoftQ` agent on one-hot observations, its
 replay batches relabelled with r_ψ through the agent's ``reward_relabel`` hook (the mechanism
 :class:`~pgm_control.rl.AdversarialImitation` uses for its discriminator's rewards).
+
+:class:`AgentLearner`: ``SAC`` or ``SoftQ`` on vector (``Box``) observations, for a reward module
+r_ψ(o, a) (e.g. :class:`~pgm_control.models.ObservationReward`), relabelled the same way.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pgm_control.inference.sample_irl import check_discrete_env, rollout
 from pgm_control.rl.adversarial_deep import policy_log_prob
 from pgm_control.rl.policy_gradient import reinforce_surrogate
 from pgm_control.rl.replay import Transitions
+from pgm_control.rl.sac import SAC
 from pgm_control.rl.soft_q import SoftQ
 from pgm_control.rl.tabular import soft_q_learning
 
@@ -178,7 +182,6 @@ class OneHotSoftQLearner:
                             f"got {space}")
         self.agent, self.horizon = agent, check_horizon(horizon, required=True)
         self.reward_table: torch.Tensor | None = None
-        agent.reward_relabel = self.relabel
 
     def relabel(self, batch: Transitions) -> torch.Tensor:
         """r_ψ(s, a) ``[B]`` of a replay batch with one-hot observations."""
@@ -194,4 +197,49 @@ class OneHotSoftQLearner:
 
     def improve(self, reward_table: torch.Tensor, num_steps: int) -> None:
         self.reward_table = reward_table.detach()
+        self.agent.reward_relabel = self.relabel
         self.agent.train(check_positive_integer(num_steps, "num_steps"), progress=False)
+
+
+class AgentLearner:
+    r"""A deep off-policy agent, :class:`~pgm_control.rl.SAC` (``Box`` actions) or
+    :class:`~pgm_control.rl.SoftQ` (``Discrete``), on vector observations as an
+    :class:`~pgm_control.inference.sample_irl.AgentPolicyLearner` of
+    :func:`~pgm_control.inference.sample_based_irl`.
+
+    ``improve(reward, num_steps)`` takes ``num_steps`` environment steps of the agent with every replay
+    batch relabelled r = r_ψ(o, a) (the agent's ``reward_relabel`` hook; the environment's rewards are
+    stored but never learned from); ``act`` samples the agent's stochastic policy (SAC's squashed
+    Gaussian, SoftQ's Boltzmann policy) and ``log_prob`` is log π(a|o) of that same policy
+    (:func:`~pgm_control.rl.adversarial_deep.policy_log_prob`). The agent's soft optimum is the discounted
+    one at its own γ and temperature.
+
+    Args:
+        agent: the agent, on an environment like the driver's (its own copy: the driver's rollouts do not
+            disturb the agent's episodes).
+        seed: seeds the generator of ``act``'s draws.
+    """
+
+    def __init__(self, agent: SAC | SoftQ, *, seed: int = 0):
+        if not isinstance(agent, SAC | SoftQ):
+            raise TypeError(f"agent must be a pgm_control.rl.SAC or SoftQ, got {type(agent).__name__}")
+        self.agent = agent
+        self.reward = None
+        self.generator = torch.Generator().manual_seed(check_seed(seed))
+
+    def relabel(self, batch: Transitions) -> torch.Tensor:
+        """r_ψ(o, a) ``[B]`` of a replay batch (no gradient)."""
+        with torch.no_grad():
+            return self.reward(batch.observations, batch.actions).to(batch.rewards.dtype)
+
+    def improve(self, reward, num_steps: int) -> None:
+        self.reward = reward
+        self.agent.reward_relabel = self.relabel
+        self.agent.train(check_positive_integer(num_steps, "num_steps"), progress=False)
+
+    def act(self, observation):
+        return self.agent.act(observation, generator=self.generator)
+
+    def log_prob(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """log π(a|o) ``[B]``."""
+        return policy_log_prob(self.agent, observations.float(), actions)
