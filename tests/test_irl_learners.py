@@ -259,3 +259,19 @@ def test_agent_learner_and_box_driver_validate():
     with pytest.raises(ValueError, match=r"observations \[N, T\+1, d\] = \[N, T\+1, 3\]"):
         sample_based_irl(pendulum(), ObservationTrajectories(demos.observations[..., :2], demos.actions),
                          ObservationReward(3), learner)
+
+
+def test_agent_learner_runs_soft_q_in_the_box_driver(terrain):
+    # SoftQ through the Box branch on one-hot observations: log π(τ) of the driver's samples is the
+    # Boltzmann policy of OneHotSoftQLearner's table at the visited (s, a) (two routes, one policy)
+    mdp, demos = terrain
+    env = TabularEnv(mdp, horizon=HORIZON, one_hot=True)
+    eye = torch.eye(9)
+    trajectories = ObservationTrajectories(eye[demos.states], demos.actions)
+    learner = AgentLearner(small_soft_q(mdp), seed=0)
+    fit = sample_based_irl(env, trajectories, ObservationReward(9, num_actions=4, hidden=()), learner,
+                           num_iterations=2, policy_steps=100, num_samples=8, progress=False)
+    assert fit.ess.shape == (2,) and torch.isfinite(fit.objective).all()
+    table = OneHotSoftQLearner(learner.agent, HORIZON).log_policy[0]
+    states, actions = torch.tensor([0, 4, 8]), torch.tensor([1, 3, 0])
+    torch.testing.assert_close(learner.log_prob(eye[states], actions).double(), table[states, actions])
