@@ -275,3 +275,15 @@ def test_agent_learner_runs_soft_q_in_the_box_driver(terrain):
     table = OneHotSoftQLearner(learner.agent, HORIZON).log_policy[0]
     states, actions = torch.tensor([0, 4, 8]), torch.tensor([1, 3, 0])
     torch.testing.assert_close(learner.log_prob(eye[states], actions).double(), table[states, actions])
+
+
+def test_reward_relabel_hook_feeds_update_the_relabelled_rewards(terrain):
+    mdp, _ = terrain
+    agent = small_soft_q(mdp)
+    seen = []
+    update = agent.update
+    agent.update = lambda batch: seen.append(batch.rewards.clone()) or update(batch)
+    agent.reward_relabel = lambda batch: torch.full_like(batch.rewards, 7.0)
+    agent.train(80, progress=False)  # learning starts at 64: 17 updates
+    assert len(seen) == 17 and all(bool((rewards == 7.0).all()) for rewards in seen)
+    assert not bool((agent.buffer.sample(32).rewards == 7.0).all())  # D keeps the environment's rewards

@@ -25,6 +25,11 @@ Like ``maxent_irl``, the likelihood conditions on each demonstration's start sta
 self-normalized among the samples that start where the demonstrations start, and the start states are
 averaged with the demonstrations' frequencies ρ̂(s_1). (Normalizing over all samples at once would
 estimate the tilted p(s_1) exp(V_1(s_1)), i.e. let the demonstrator choose where to start.)
+
+With vector (``Box``) observations the same estimator runs on a reward module r_ψ(o, a) and the episodes
+of an agent (:class:`AgentPolicyLearner`), log π(τ) = Σ_t log π(a_t|o_t) from the agent's own policy and
+p(a) uniform on the action space; start states cannot be matched there, so the weights are normalized
+over all samples at once.
 """
 
 from __future__ import annotations
