@@ -131,6 +131,29 @@ def test_soft_q_learning_updates_by_hand():
     assert target == pytest.approx(1.5581030563, abs=1e-9)
 
 
+def test_soft_q_learning_warm_start_by_hand():
+    # initial_q = [[1, 0], [2, 0]], greedy behaviour (a = 0), α = 1, η = 0.5, one step 0 -> 1 paying 1:
+    # target 1 + 0.9 log((e^2 + e^0)/2) = 2.2904027, Q(0,0) = 1 + 0.5 (target - 1); the rest stays.
+    initial = torch.tensor([[1.0, 0.0], [2.0, 0.0]], dtype=torch.float64)
+    result = soft_q_learning(ScriptedEnv(CHAIN[:1]), 1, temperature=1.0, discount=GAMMA, lr=0.5,
+                             exploration="epsilon", epsilon=0.0, initial_q=initial)
+    target = 1.0 + 0.9 * math.log((math.e**2 + 1.0) / 2.0)
+    assert target == pytest.approx(2.2904027, abs=1e-6)
+    torch.testing.assert_close(result.q, torch.tensor([[1.0 + 0.5 * (target - 1.0), 0.0], [2.0, 0.0]],
+                                                      dtype=torch.float64), rtol=0, atol=1e-12)
+    assert initial[0, 0].item() == 1.0  # the caller's table is not written
+
+
+@pytest.mark.parametrize(("initial_q", "error", "message"), [
+    (torch.zeros(2, 3, dtype=torch.float64), ValueError, r"initial_q must have shape \[S, A\] = \[2, 2\]"),
+    (torch.zeros(2, 2, dtype=torch.long), TypeError, "initial_q must be a float tensor"),
+    (torch.tensor([[0.0, math.nan], [0.0, 0.0]]), ValueError, "initial_q must hold no NaN"),
+])
+def test_soft_q_learning_initial_q_validation(initial_q, error, message):
+    with pytest.raises(error, match=message):
+        soft_q_learning(ScriptedEnv(CHAIN), 1, initial_q=initial_q)
+
+
 def test_first_visit_with_visit_count_lr_copies_the_target():
     # lr=None: η_1 = 1/1^ω = 1, so the first update of a pair sets Q(s, a) to its target.
     result = q_learning(ScriptedEnv(CHAIN[:1]), 1, discount=GAMMA, epsilon=0.0)

@@ -46,7 +46,9 @@ from pgm_control.inference.results import (
     ValueResult,
 )
 from pgm_control.inference.sample_irl import (
+    AgentPolicyLearner,
     ExactSoftPolicyLearner,
+    ObservationTrajectories,
     PolicyLearner,
     PolicySamples,
     SampleIRLObjective,
@@ -60,6 +62,7 @@ from pgm_control.inference.soft import soft_maximum, soft_value_iteration
 from pgm_control.inference.variational import PolicyFit, elbo, fit_policy, policy_svi, state_distributions
 
 __all__ = [
+    "AgentPolicyLearner",
     "BackwardMessages",
     "BayesianIRLResult",
     "BehaviourCloningResult",
@@ -72,6 +75,7 @@ __all__ = [
     "HierarchicalIRLResult",
     "LQRSolution",
     "MaxEntIRLResult",
+    "ObservationTrajectories",
     "PolicyFit",
     "PolicyLearner",
     "PolicySamples",

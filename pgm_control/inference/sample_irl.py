@@ -25,6 +25,11 @@ Like ``maxent_irl``, the likelihood conditions on each demonstration's start sta
 self-normalized among the samples that start where the demonstrations start, and the start states are
 averaged with the demonstrations' frequencies ρ̂(s_1). (Normalizing over all samples at once would
 estimate the tilted p(s_1) exp(V_1(s_1)), i.e. let the demonstrator choose where to start.)
+
+With vector (``Box``) observations the same estimator runs on a reward module r_ψ(o, a) and the episodes
+of an agent (:class:`AgentPolicyLearner`), log π(τ) = Σ_t log π(a_t|o_t) from the agent's own policy and
+p(a) uniform on the action space; start states cannot be matched there, so the weights are normalized
+over all samples at once.
 """
 
 from __future__ import annotations
@@ -119,6 +124,72 @@ def trajectory_rewards(reward_table: torch.Tensor, states: torch.Tensor, actions
     r"""r_ψ(τ) = Σ_t mask_t r_ψ(s_t, a_t) for reward ``[S, A]``, states ``[N, T+1]``, actions and mask
     ``[N, T]`` -> ``[N]`` (differentiable in the reward)."""
     return (reward_table[states[:, :-1], actions] * mask).sum(-1)
+
+
+@dataclass(frozen=True, eq=False)
+class ObservationTrajectories:
+    r"""N fixed-length episodes with vector observations: demonstrations for :func:`sample_based_irl` on an
+    env with ``Box`` observations, and the policy samples it draws there.
+
+    Attributes:
+        observations: o_1..o_{T+1} ``[N, T+1, d]`` (float).
+        actions: a_1..a_T ``[N, T, k]`` (``Box`` actions, float) or ``[N, T]`` (``Discrete``, long).
+        mask: ``[N, T]`` bool, step t pays r(o_t, a_t) (None: all steps, no episode terminates early).
+        log_prob: log π(τ) ``[N]`` of the policy that drew them (policy samples only).
+        log_prior: log p(τ) = Σ_t log p(a_t) ``[N]`` of the uniform action prior (policy samples only).
+    """
+
+    observations: torch.Tensor
+    actions: torch.Tensor
+    mask: torch.Tensor | None = None
+    log_prob: torch.Tensor | None = None
+    log_prior: torch.Tensor | None = None
+
+    @property
+    def horizon(self) -> int:
+        """T."""
+        return self.actions.shape[1]
+
+
+def rollout_agent(env: gymnasium.Env, learner, num: int, horizon: int,
+                  seed: int | None = None) -> ObservationTrajectories:
+    r"""Run ``num`` episodes of T steps of an :class:`AgentPolicyLearner`'s policy, a_t ~ π(·|o_t) by
+    ``learner.act``, in a ``gymnasium.Env``; an episode that terminates stays at its last observation for
+    the remaining steps (actions still drawn, reward masked). log π(τ) = Σ_t learner.log_prob(o_t, a_t);
+    log p(τ) = -T Σ_k log(high_k - low_k) for ``Box`` actions, -T log A for ``Discrete(A)``.
+    """
+    observations, actions, mask = [], [], np.zeros((num, horizon), dtype=bool)
+    for i in range(num):
+        observation, _ = env.reset(seed=seed if i == 0 else None)
+        episode, episode_actions, alive = [observation], [], True
+        for t in range(horizon):
+            action = learner.act(observation)
+            mask[i, t] = alive
+            if alive:
+                observation, _, terminated, _, _ = env.step(action)
+                alive = not terminated
+            episode.append(observation)
+            episode_actions.append(action)
+        observations.append(np.stack(episode))
+        actions.append(np.stack(episode_actions))
+    observations = torch.as_tensor(np.stack(observations), dtype=torch.float32)
+    discrete = isinstance(env.action_space, gymnasium.spaces.Discrete)
+    actions = torch.as_tensor(np.stack(actions), dtype=torch.long if discrete else torch.float32)
+    flat_actions = actions.reshape(num * horizon, *actions.shape[2:])
+    log_prob = learner.log_prob(observations[:, :-1].reshape(num * horizon, -1), flat_actions)
+    log_prob = log_prob.to(DTYPE).reshape(num, horizon).sum(-1)
+    space = env.action_space
+    step_log_prior = (-math.log(space.n) if discrete
+                      else -float(np.log(space.high.astype(np.float64) - space.low.astype(np.float64)).sum()))
+    return ObservationTrajectories(observations, actions, torch.from_numpy(mask), log_prob,
+                                   torch.full((num,), horizon * step_log_prior, dtype=DTYPE))
+
+
+def observation_trajectory_rewards(reward, trajectories: ObservationTrajectories) -> torch.Tensor:
+    r"""r_ψ(τ) = Σ_t mask_t r_ψ(o_t, a_t) ``[N]`` for a reward module ``(observations, actions) -> [...]``
+    (differentiable in ψ)."""
+    rewards = reward(trajectories.observations[:, :-1], trajectories.actions).to(DTYPE)
+    return rewards.sum(-1) if trajectories.mask is None else (rewards * trajectories.mask).sum(-1)
 
 
 # ---------------------------------------------------------------------------------------- the estimator
@@ -248,14 +319,34 @@ class PolicyLearner(Protocol):
     ``improve(reward_table, num_steps)`` takes ``num_steps`` steps toward the soft-optimal policy of the
     reward r_ψ ``[S, A]`` (held constant); ``log_policy`` is the current log π_t(a|s) ``[T, S, A]``,
     which :func:`sample_based_irl` runs in the environment for the reward update. Adapters:
-    :class:`ExactSoftPolicyLearner` (the referee: solves with the transition table) and
-    :class:`pgm_control.rl.ReinforceLearner` (REINFORCE with entropy, from the environment only).
+    :class:`ExactSoftPolicyLearner` (the referee: solves with the transition table),
+    :class:`pgm_control.rl.ReinforceLearner` (REINFORCE with entropy),
+    :class:`pgm_control.rl.TabularSoftQLearner` (tabular soft Q-learning) and
+    :class:`pgm_control.rl.OneHotSoftQLearner` (the deep :class:`~pgm_control.rl.SoftQ` on one-hot
+    observations), the last three from the environment only.
     """
 
     def improve(self, reward_table: torch.Tensor, num_steps: int) -> None: ...
 
     @property
     def log_policy(self) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class AgentPolicyLearner(Protocol):
+    r"""A max-entropy learner on an env with vector (``Box``) observations, for :func:`sample_based_irl`.
+
+    ``improve(reward, num_steps)`` takes ``num_steps`` steps toward the soft-optimal policy of the reward
+    module r_ψ(o, a) (held constant; the learner evaluates it without gradient); ``act(observation)``
+    draws a ~ π(·|o) for one observation; ``log_prob(observations [B, d], actions)`` is log π(a|o)
+    ``[B]`` of that same policy. Adapter: :class:`pgm_control.rl.AgentLearner` (``SAC`` or ``SoftQ``).
+    """
+
+    def improve(self, reward, num_steps: int) -> None: ...
+
+    def act(self, observation): ...
+
+    def log_prob(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor: ...
 
 
 class ExactSoftPolicyLearner:
@@ -293,8 +384,8 @@ class SampleIRLResult:
     Attributes:
         reward: the reward parameterization (a ``LinearReward`` or the trained ``NeuralReward``).
         psi: ψ ``[F]`` for a linear reward (None for a neural one).
-        reward_table: r_ψ ``[S, A]``.
-        log_policy: the learner's final log π_t(a|s) ``[T, S, A]``.
+        reward_table: r_ψ ``[S, A]`` (None for ``Box`` observations).
+        log_policy: the learner's final log π_t(a|s) ``[T, S, A]`` (None for ``Box`` observations).
         objective: ``[K]`` per iteration, L̂(ψ) of :func:`sample_irl_objective` before the update.
         ess: ``[K]`` per iteration, the effective sample size (Σ w̄)² / Σ w̄² of the weights actually used
             (1..M): w̄_j = ρ̂(s_1) w_j / Σ_{k: same start} w_k, so uneven numbers of samples per start lower
@@ -304,8 +395,8 @@ class SampleIRLResult:
 
     reward: object
     psi: torch.Tensor | None
-    reward_table: torch.Tensor
-    log_policy: torch.Tensor
+    reward_table: torch.Tensor | None
+    log_policy: torch.Tensor | None
     objective: torch.Tensor
     ess: torch.Tensor
     gradient_norm: torch.Tensor
@@ -316,7 +407,7 @@ class SampleIRLResult:
         return self.log_policy.exp()
 
 
-def sample_based_irl(env, demonstrations: Demonstrations, reward, policy_learner, *, num_iterations: int = 200,
+def sample_based_irl(env, demonstrations, reward, policy_learner, *, num_iterations: int = 200,
                      policy_steps: int = 1, num_samples: int = 256, weighting: str = "importance",
                      lr: float = 0.05, seed: int = 0, progress: bool | None = None) -> SampleIRLResult:
     r"""MaxEnt IRL from samples (guided cost learning): alternate the policy learner and the reward.
@@ -328,16 +419,28 @@ def sample_based_irl(env, demonstrations: Demonstrations, reward, policy_learner
         3. ψ <- ψ + Adam(lr) ∇L̂(ψ)                                     (:func:`sample_irl_objective`)
 
     The weights are self-normalized per demonstrated start state (module docstring); ESS is recorded
-    and shown on the progress bar.
+    and shown on the progress bar. Two kinds of environment:
+
+    - ``Discrete`` observations and actions (e.g. :class:`pgm_control.envs.TabularEnv`): a reward table
+      r_ψ ``[S, A]`` from a ``LinearReward`` or ``NeuralReward``, demonstrations as
+      :class:`~pgm_control.Demonstrations`, a :class:`PolicyLearner` whose ``log_policy`` ``[T, S, A]``
+      the driver runs: :class:`ExactSoftPolicyLearner`, :class:`pgm_control.rl.ReinforceLearner`,
+      :class:`pgm_control.rl.TabularSoftQLearner` or :class:`pgm_control.rl.OneHotSoftQLearner`.
+    - ``Box`` observations (e.g. Pendulum-v1): a reward module r_ψ(o, a) such as
+      :class:`~pgm_control.models.ObservationReward`, demonstrations as :class:`ObservationTrajectories`
+      (fixed length T), an :class:`AgentPolicyLearner` the driver runs by its ``act`` and whose
+      ``log_prob`` gives log π(τ): :class:`pgm_control.rl.AgentLearner` around ``SAC`` (``Box``
+      actions) or ``SoftQ`` (``Discrete``). The weights are normalized over all samples at once (start
+      states are not grouped).
 
     Args:
-        env: a ``gymnasium.Env`` with ``Discrete(S)`` observations and ``Discrete(A)`` actions, e.g.
-            :class:`pgm_control.envs.TabularEnv` (its rewards are never read).
+        env: the ``gymnasium.Env`` (its rewards are never read).
         demonstrations: the expert's :class:`~pgm_control.Demonstrations` (T steps; shorter episodes
-            count their steps < length).
+            count their steps < length), or :class:`ObservationTrajectories` for ``Box`` observations.
         reward: a :class:`~pgm_control.models.LinearReward` (ψ starts at 0) or
-            :class:`~pgm_control.models.NeuralReward` with features ``[S, A, F]`` or ``[S, F]``.
-        policy_learner: a :class:`PolicyLearner` whose ``log_policy`` is ``[T, S, A]``.
+            :class:`~pgm_control.models.NeuralReward` with features ``[S, A, F]`` or ``[S, F]``; for ``Box``
+            observations a ``torch.nn.Module`` ``(observations, actions) -> [...]``.
+        policy_learner: a :class:`PolicyLearner` (``Discrete``) or :class:`AgentPolicyLearner` (``Box``).
         num_iterations: K.
         policy_steps: learner steps per reward step.
         num_samples: M, policy episodes per reward step.
@@ -347,8 +450,25 @@ def sample_based_irl(env, demonstrations: Demonstrations, reward, policy_learner
         progress: a tqdm bar with the ESS (None: on for runs of 10^7 sampled steps or more).
 
     Returns:
-        :class:`SampleIRLResult`.
+        :class:`SampleIRLResult` (``psi``, ``reward_table`` and ``log_policy`` are None for ``Box``
+        observations: the reward is the trained module, the policy the learner's).
     """
+    num_iterations = check_positive_integer(num_iterations, "num_iterations")
+    policy_steps = check_positive_integer(policy_steps, "policy_steps")
+    num_samples = check_positive_integer(num_samples, "num_samples")
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    lr, seed = check_learning_rate(lr), check_seed(seed)
+    loop = dict(num_iterations=num_iterations, policy_steps=policy_steps, num_samples=num_samples,
+                weighting=weighting, lr=lr, seed=seed, progress=progress)
+    if isinstance(env, gymnasium.Env) and isinstance(env.observation_space, gymnasium.spaces.Box):
+        return _observation_irl(env, demonstrations, reward, policy_learner, **loop)
+    return _tabular_irl(env, demonstrations, reward, policy_learner, **loop)
+
+
+def _tabular_irl(env, demonstrations, reward, policy_learner, *, num_iterations, policy_steps, num_samples,
+                 weighting, lr, seed, progress) -> SampleIRLResult:
+    """:func:`sample_based_irl` on ``Discrete`` spaces (reward tables, ``log_policy`` rollouts)."""
     S, A = check_discrete_env(env)
     demonstrations = check_demonstrations(demonstrations)
     horizon = demonstrations.horizon
@@ -356,23 +476,16 @@ def sample_based_irl(env, demonstrations: Demonstrations, reward, policy_learner
     _check_demonstrated_indices(demonstrations, S, A)
     if not isinstance(policy_learner, PolicyLearner):
         raise TypeError("policy_learner must have improve(reward_table, num_steps) and a log_policy [T, S, A] "
-                        f"(e.g. ExactSoftPolicyLearner or pgm_control.rl.ReinforceLearner), got "
+                        f"(e.g. ExactSoftPolicyLearner or pgm_control.rl.TabularSoftQLearner), got "
                         f"{type(policy_learner).__name__}")
-    num_iterations = check_positive_integer(num_iterations, "num_iterations")
-    policy_steps = check_positive_integer(policy_steps, "policy_steps")
-    num_samples = check_positive_integer(num_samples, "num_samples")
-    if weighting not in WEIGHTINGS:
-        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-    lr, seed = check_learning_rate(lr), check_seed(seed)
-
     linear = isinstance(reward, LinearReward)
     psi = torch.zeros(reward.num_parameters, dtype=DTYPE, requires_grad=True) if linear else None
     parameters = [psi] if linear else list(reward.parameters())
     optimizer = torch.optim.Adam(parameters, lr=lr)
     rng = np.random.default_rng(seed)
-    objectives, ess, gradient_norms = [], [], []
-    work = num_iterations * num_samples * horizon
-    with progress_bar(num_iterations, progress, work * 20, "sample-based IRL") as bar:
+    record = _Record()
+    with progress_bar(num_iterations, progress, num_iterations * num_samples * horizon * 20,
+                      "sample-based IRL") as bar:
         for k in range(num_iterations):
             table = reward(psi) if linear else reward()
             policy_learner.improve(table.detach(), policy_steps)
@@ -383,25 +496,83 @@ def sample_based_irl(env, demonstrations: Demonstrations, reward, policy_learner
                 trajectory_rewards(table, samples.states, samples.actions, samples.mask),
                 samples.log_prob, weighting=weighting, sample_log_priors=samples.log_prior,
                 demo_starts=demonstrations.states[:, 0], sample_starts=samples.states[:, 0])
-            optimizer.zero_grad()
-            (-objective.value).backward()
-            gradient_norms.append(max(p.grad.abs().max().item() for p in parameters))
-            optimizer.step()
-            objectives.append(objective.value.item())
-            ess.append(objective.ess)
-            bar.set_postfix(ess=f"{objective.ess:.1f}/{num_samples}")  # drawn each iteration
-            bar.update()
+            record.ascend(optimizer, objective, parameters, bar, num_samples)
     with torch.no_grad():
         table = reward(psi) if linear else reward()
-    return SampleIRLResult(
-        reward=reward,
-        psi=psi.detach().clone() if linear else None,
-        reward_table=table.detach(),
-        log_policy=policy_learner.log_policy.detach(),
-        objective=torch.tensor(objectives, dtype=DTYPE),
-        ess=torch.tensor(ess, dtype=DTYPE),
-        gradient_norm=torch.tensor(gradient_norms, dtype=DTYPE),
-    )
+    return record.result(reward, psi.detach().clone() if linear else None, table.detach(),
+                         policy_learner.log_policy.detach())
+
+
+def _observation_irl(env, demonstrations, reward, policy_learner, *, num_iterations, policy_steps, num_samples,
+                     weighting, lr, seed, progress) -> SampleIRLResult:
+    """:func:`sample_based_irl` on ``Box`` observations (a reward module, an agent's rollouts)."""
+    demonstrations = _check_observation_demonstrations(demonstrations, env)
+    if not isinstance(reward, torch.nn.Module) or not list(reward.parameters()):
+        raise TypeError("with Box observations, reward must be a torch.nn.Module (observations, actions) -> [...] "
+                        "with parameters, e.g. pgm_control.models.ObservationReward(observation_dim), got "
+                        f"{type(reward).__name__}")
+    if not isinstance(policy_learner, AgentPolicyLearner):
+        raise TypeError("with Box observations, policy_learner must have improve(reward, num_steps), act(observation) "
+                        "and log_prob(observations, actions) (e.g. pgm_control.rl.AgentLearner(SAC(env))), got "
+                        f"{type(policy_learner).__name__}")
+    horizon = demonstrations.horizon
+    parameters = list(reward.parameters())
+    optimizer = torch.optim.Adam(parameters, lr=lr)
+    record = _Record()
+    with progress_bar(num_iterations, progress, num_iterations * num_samples * horizon * 20,
+                      "sample-based IRL") as bar:
+        for k in range(num_iterations):
+            policy_learner.improve(reward, policy_steps)
+            samples = rollout_agent(env, policy_learner, num_samples, horizon, seed=seed if k == 0 else None)
+            objective = sample_irl_objective(
+                observation_trajectory_rewards(reward, demonstrations),
+                observation_trajectory_rewards(reward, samples),
+                samples.log_prob, weighting=weighting, sample_log_priors=samples.log_prior)
+            record.ascend(optimizer, objective, parameters, bar, num_samples)
+    return record.result(reward, None, None, None)
+
+
+class _Record:
+    """The reward step of both drivers and its per-iteration records."""
+
+    def __init__(self):
+        self.objectives: list[float] = []
+        self.ess: list[float] = []
+        self.gradient_norms: list[float] = []
+
+    def ascend(self, optimizer, objective: SampleIRLObjective, parameters, bar, num_samples: int) -> None:
+        """One Adam ascent step on L̂; record L̂, the ESS and ‖∇L̂‖_∞."""
+        optimizer.zero_grad()
+        (-objective.value).backward()
+        self.gradient_norms.append(max(p.grad.abs().max().item() for p in parameters))
+        optimizer.step()
+        self.objectives.append(objective.value.item())
+        self.ess.append(objective.ess)
+        bar.set_postfix(ess=f"{objective.ess:.1f}/{num_samples}")  # drawn each iteration
+        bar.update()
+
+    def result(self, reward, psi, reward_table, log_policy) -> SampleIRLResult:
+        return SampleIRLResult(
+            reward=reward, psi=psi, reward_table=reward_table, log_policy=log_policy,
+            objective=torch.tensor(self.objectives, dtype=DTYPE),
+            ess=torch.tensor(self.ess, dtype=DTYPE),
+            gradient_norm=torch.tensor(self.gradient_norms, dtype=DTYPE),
+        )
+
+
+def _check_observation_demonstrations(demonstrations, env) -> ObservationTrajectories:
+    if not isinstance(demonstrations, ObservationTrajectories):
+        raise TypeError("with Box observations, demonstrations must be ObservationTrajectories(observations "
+                        f"[N, T+1, d], actions [N, T, k] or [N, T]), got {type(demonstrations).__name__}")
+    d = int(np.prod(env.observation_space.shape))
+    observations, actions = demonstrations.observations, demonstrations.actions
+    if observations.dim() != 3 or observations.shape[2] != d or actions.dim() < 2 \
+            or actions.shape[:2] != (observations.shape[0], observations.shape[1] - 1):
+        raise ValueError(f"demonstrations must have observations [N, T+1, d] = [N, T+1, {d}] and actions [N, T, ...], "
+                         f"got {list(observations.shape)} and {list(actions.shape)}")
+    if not torch.isfinite(observations).all():
+        raise ValueError("demonstrations.observations must be finite")
+    return demonstrations
 
 
 def check_discrete_env(env) -> tuple[int, int]:

@@ -11,13 +11,14 @@ from pgm_control.models.irl import flat_prior, hierarchical_irl_model, irl_model
 from pgm_control.models.lqr import GaussianPolicyGuide, lqr_optimality_model
 from pgm_control.models.mdp_posterior import tabular_mdp_model
 from pgm_control.models.optimality import log_evidence_shift, optimality_model
-from pgm_control.models.rewards import LinearReward, NeuralReward
+from pgm_control.models.rewards import LinearReward, NeuralReward, ObservationReward
 
 __all__ = [
     "AmortizedPolicyGuide",
     "GaussianPolicyGuide",
     "LinearReward",
     "NeuralReward",
+    "ObservationReward",
     "TabularPolicyGuide",
     "behaviour_cloning_model",
     "empirical_policy",

@@ -2,8 +2,10 @@ r"""Reward parameterizations r_ψ(s, a) for inverse RL (CS285 notes, "Inverse RL
 
 - :class:`LinearReward`: r_ψ(s, a) = ψᵀ f(s, a) (CS285 notes, "Feature Matching IRL"), parameters ψ ``[F]``.
 - :class:`NeuralReward`: r_ψ(s, a) = MLP_ψ(f(s, a)), a small network on the same features.
+- :class:`ObservationReward`: r_ψ(o, a) = MLP_ψ([o, a]) on vector observations (no table), for
+  sample-based IRL in continuous spaces.
 
-Both produce a reward table ``[S, A]`` from features ``[S, A, F]`` (state features ``[S, F]`` are shared
+The first two produce a reward table ``[S, A]`` from features ``[S, A, F]`` (state features ``[S, F]`` are shared
 by all actions), in float64 and differentiably in ψ.
 
 Files: ``LinearReward.save(path, psi)`` / ``LinearReward.load(path)`` and ``NeuralReward.save(path)`` /
@@ -114,6 +116,22 @@ class LinearReward:
         return LinearReward(self.features.expand(self.features.shape[0], num_actions, self.num_parameters))
 
 
+def _tanh_network(num_inputs: int, hidden: Sequence[int], seed) -> torch.nn.Sequential:
+    """A float64 tanh perceptron ``[..., num_inputs] -> [..., 1]`` drawn under ``seed`` (the global RNG is
+    left as it was)."""
+    widths = [num_inputs, *hidden, 1]
+    seed = check_seed(seed)
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    layers: list[torch.nn.Module] = []
+    for i, (n_in, n_out) in enumerate(pairwise(widths)):
+        layers.append(torch.nn.Linear(n_in, n_out, dtype=DTYPE))
+        if i < len(widths) - 2:
+            layers.append(torch.nn.Tanh())
+    torch.random.set_rng_state(generator_state)
+    return torch.nn.Sequential(*layers)
+
+
 class NeuralReward(torch.nn.Module):
     r"""r_ψ(s, a) = MLP_ψ(f(s, a)): a small tanh network on the features, in float64.
 
@@ -130,17 +148,7 @@ class NeuralReward(torch.nn.Module):
         super().__init__()
         self.register_buffer("features", read_features(features).contiguous())
         self.hidden = check_layer_widths(hidden)
-        widths = [self.features.shape[-1], *self.hidden, 1]
-        seed = check_seed(seed)
-        generator_state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
-        layers: list[torch.nn.Module] = []
-        for i, (n_in, n_out) in enumerate(pairwise(widths)):
-            layers.append(torch.nn.Linear(n_in, n_out, dtype=DTYPE))
-            if i < len(widths) - 2:
-                layers.append(torch.nn.Tanh())
-        torch.random.set_rng_state(generator_state)
-        self.network = torch.nn.Sequential(*layers).to(self.features.device)
+        self.network = _tanh_network(self.features.shape[-1], self.hidden, seed).to(self.features.device)
 
     def forward(self) -> torch.Tensor:
         return self.network(self.features).squeeze(-1)
@@ -200,3 +208,40 @@ def _check_expansion(features: torch.Tensor, num_actions) -> int:
         raise ValueError(f"the reward's features cover {features.shape[1]} actions; they cannot be "
                          f"broadcast to num_actions = {num_actions}")
     return num_actions
+
+
+class ObservationReward(torch.nn.Module):
+    r"""r_ψ(o, a) = MLP_ψ([o, φ(a)]) on vector observations o ``[d]`` (no table): a tanh network in float64,
+    φ(a) the action itself (``Box`` actions ``[k]``), its one-hot vector (``Discrete(A)``: pass
+    ``num_actions=A``) or nothing (state-only reward, the default). ``hidden=()`` is linear in [o, φ(a)].
+
+    ``forward(observations [..., d], actions [...] or [..., k])`` returns r_ψ ``[...]``.
+
+    Args:
+        observation_dim: d.
+        action_dim: k of ``Box`` actions (0: the reward ignores the action).
+        num_actions: A of ``Discrete`` actions (one-hot inputs; exclusive with ``action_dim``).
+        hidden: widths of the hidden layers.
+        seed: seed of the weight initialization.
+    """
+
+    def __init__(self, observation_dim: int, action_dim: int = 0, *, num_actions: int = 0,
+                 hidden: Sequence[int] = (32, 32), seed: int = 0):
+        super().__init__()
+        self.observation_dim = check_positive_integer(observation_dim, "observation_dim")
+        for name, value in (("action_dim", action_dim), ("num_actions", num_actions)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if action_dim and num_actions:
+            raise ValueError("pass action_dim (Box actions) or num_actions (Discrete actions), not both")
+        self.action_dim, self.num_actions = action_dim, num_actions
+        self.hidden = check_layer_widths(hidden)
+        self.network = _tanh_network(observation_dim + action_dim + num_actions, self.hidden, seed)
+
+    def forward(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        inputs = [observations.to(DTYPE)]
+        if self.num_actions:
+            inputs.append(torch.nn.functional.one_hot(actions.long(), self.num_actions).to(DTYPE))
+        elif self.action_dim:
+            inputs.append(actions.to(DTYPE).reshape(*observations.shape[:-1], self.action_dim))
+        return self.network(torch.cat(inputs, -1)).squeeze(-1)

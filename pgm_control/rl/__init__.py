@@ -39,7 +39,13 @@ from pgm_control.rl.demonstrations_rl import (
     importance_sampled_surrogate,
     reinforce_with_demonstrations,
 )
-from pgm_control.rl.irl_learners import ReinforceLearner
+from pgm_control.rl.irl_learners import (
+    AgentLearner,
+    OneHotSoftQLearner,
+    ReinforceLearner,
+    TabularSoftQLearner,
+    TimeIndexedRewardEnv,
+)
 from pgm_control.rl.networks import (
     DiscreteQNetwork,
     QNetwork,
@@ -67,6 +73,7 @@ __all__ = [
     "AIRLDiscriminator",
     "AdversarialIRLResult",
     "AdversarialImitation",
+    "AgentLearner",
     "DemonstrationPGResult",
     "DemonstrationReplayBuffer",
     "DiscreteQNetwork",
@@ -74,6 +81,7 @@ __all__ = [
     "GANGCLDiscriminator",
     "NeuralCloningResult",
     "OffPolicyAgent",
+    "OneHotSoftQLearner",
     "PolicyGradientResult",
     "QNetwork",
     "RandomNetworkDistillation",
@@ -84,7 +92,9 @@ __all__ = [
     "SoftQ",
     "SoftQConfig",
     "TabularQResult",
+    "TabularSoftQLearner",
     "TanhGaussianPolicy",
+    "TimeIndexedRewardEnv",
     "TrainingHistory",
     "Transitions",
     "ValueNetwork",

@@ -101,7 +101,7 @@ class AdversarialImitation:
             steps per round.
         seed: seeds the discriminator's initialization and its expert batches.
 
-    The agent's ``update`` is wrapped (on this agent object only) to relabel each batch's rewards.
+    The agent's ``reward_relabel`` hook is set to :meth:`reward`, so every batch it learns from is relabelled.
 
     Example (a smoke run; the first round waits for a batch in the agent's buffer):
         >>> from pgm_control.rl import SAC, SACConfig
@@ -137,8 +137,7 @@ class AdversarialImitation:
         self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=check_learning_rate(lr))
         self.generator = torch.Generator().manual_seed(seed + 1)
         self.history: dict[str, list[float]] = {"step": [], "loss": [], "expert_d": [], "policy_d": []}
-        self._agent_update = agent.update
-        agent.update = self._relabelled_update
+        agent.reward_relabel = self.reward
 
     def _action_inputs(self, actions: torch.Tensor) -> torch.Tensor:
         """Actions as network inputs: one-hot for Discrete, as they are for Box."""
@@ -166,9 +165,6 @@ class AdversarialImitation:
         with torch.no_grad():
             return self.discriminator.reward(torch.as_tensor(observations, dtype=torch.float32),
                                              self._action_inputs(torch.as_tensor(actions)))
-
-    def _relabelled_update(self, batch: Transitions) -> dict[str, torch.Tensor]:
-        return self._agent_update(batch._replace(rewards=self.reward(batch)))
 
     def _expert_batch(self) -> Transitions:
         index = torch.randint(len(self.expert.rewards), (self.batch_size,), generator=self.generator)

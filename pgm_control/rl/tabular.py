@@ -194,7 +194,7 @@ def q_learning(env, num_steps: int, *, discount: float = 0.99, lr: float | None 
 
 def soft_q_learning(env, num_steps: int, *, temperature: float = 1.0, discount: float = 0.99,
                     lr: float | None = None, exploration: str = "boltzmann", epsilon: float = 0.1,
-                    seed: int = 0, horizon: int | None = None,
+                    seed: int = 0, horizon: int | None = None, initial_q: torch.Tensor | None = None,
                     progress: bool | None = None) -> TabularQResult:
     r"""Tabular soft Q-learning (CS285 notes, "Soft Optimality": y_j = r_j + γ softmax_{a'_j} Q(s'_j, a'_j)):
 
@@ -206,7 +206,8 @@ def soft_q_learning(env, num_steps: int, *, temperature: float = 1.0, discount: 
     policy π(a|s) = exp((Q(s, a) - V(s))/α)/A is the default behaviour (``"boltzmann"`` at the same
     α), but any behaviour that visits every pair works (the update is off-policy). Bootstraps through
     ``truncated``, not ``terminated``. Arguments as in :func:`q_learning`; ``temperature`` is α of both
-    the target and Boltzmann exploration.
+    the target and Boltzmann exploration; ``initial_q`` ``[S, A]`` (no NaN or +inf; -inf marks actions
+    outside A(s); None: zeros) warm-starts the table, e.g. from a previous run's ``q`` on a slowly changing reward.
 
     Returns:
         :class:`TabularQResult` with ``q`` ``[S, A]``, the soft ``policy`` and ``temperature`` α.
@@ -222,23 +223,25 @@ def soft_q_learning(env, num_steps: int, *, temperature: float = 1.0, discount: 
     """
     checked = _check_arguments("soft_q_learning", env, num_steps, discount, lr, exploration, epsilon,
                                temperature, seed, horizon)
+    initial_q = _check_initial_q(initial_q, checked[0])
     return _run(*checked, soft_temperature=float(temperature), exploration=exploration, epsilon=epsilon,
                 exploration_temperature=temperature, seed=seed, progress=progress,
-                desc="soft Q-learning")
+                desc="soft Q-learning", initial_q=initial_q)
 
 
 def _run(env, num_steps: int, discount: float, lr: float | None, *, soft_temperature: float,
          exploration: str, epsilon: float, exploration_temperature: float, seed: int,
-         progress: bool | None, desc: str) -> TabularQResult:
+         progress: bool | None, desc: str, initial_q: np.ndarray | None = None) -> TabularQResult:
     """The interaction loop (thin driver): act, step, update Q(s, a) toward the target, repeat.
 
     The table is a NumPy array and each step does a handful of Python-float operations: the targets
     are those of :func:`q_learning_target` / :func:`soft_q_learning_target`, with the soft maximum of
-    the one row s' computed by ``_soft_maximum_row`` (the formula of ``soft_maximum``).
+    the one row s' computed by ``_soft_maximum_row`` (the formula of ``soft_maximum``). The table starts
+    at ``initial_q`` (copied) or at zeros.
     """
     S, A = env.observation_space.n, env.action_space.n
     obs_start, act_start = int(env.observation_space.start), int(env.action_space.start)
-    q_np = np.zeros((S, A))
+    q_np = np.zeros((S, A)) if initial_q is None else initial_q.copy()
     visits = [[0] * A for _ in range(S)]  # Python ints: n ** -ω on NumPy integers is 10x slower
     available = np.ones((S, A), dtype=bool)
     log_prior = [-math.log(A)] * S  # log 1/|A(s)|
@@ -351,6 +354,20 @@ def _check_arguments(name, env, num_steps, discount, lr, exploration, epsilon, t
         raise ValueError(f"temperature must be a finite number > 0, got {temperature}{hint}")
     check_seed(seed)
     return env, num_steps, discount, lr
+
+
+def _check_initial_q(initial_q, env) -> np.ndarray | None:
+    """A finite float tensor ``[S, A]`` as a float64 NumPy array (None stays None)."""
+    if initial_q is None:
+        return None
+    S, A = env.observation_space.n, env.action_space.n
+    if not isinstance(initial_q, torch.Tensor) or not initial_q.is_floating_point():
+        raise TypeError(f"initial_q must be a float tensor [S, A] = [{S}, {A}] or None, got {type(initial_q).__name__}")
+    if tuple(initial_q.shape) != (S, A):
+        raise ValueError(f"initial_q must have shape [S, A] = [{S}, {A}], got {list(initial_q.shape)}")
+    if torch.isnan(initial_q).any() or (initial_q == math.inf).any():
+        raise ValueError("initial_q must hold no NaN or +inf (-inf marks an action outside A(s))")
+    return initial_q.detach().to(torch.float64).numpy()
 
 
 def _as_env(name: str, env, horizon):

@@ -4,6 +4,7 @@ r"""The off-policy training driver shared by SAC and deep soft Q-learning, with 
 
     for each environment step:  a_t ~ π(a_t|s_t);  s_{t+1} ~ p(s_{t+1}|s_t, a_t);  D ← D ∪ {(s_t, a_t, r_t, s_{t+1})}
     for each gradient step:     one call of ``update(batch from D)``   (the algorithm's own losses)
+                                (the batch's rewards replaced by ``reward_relabel(batch)`` when set)
 
 plus what a real run needs: seeding, uniform random actions for the first ``learning_starts`` steps,
 evaluation episodes, a CSV log of returns (:class:`ReturnsLog`), a learning-curve plot
@@ -33,7 +34,7 @@ import math
 import numbers
 import pickle
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
@@ -297,6 +298,8 @@ class OffPolicyAgent(abc.ABC):
         self.updates = 0  # gradient steps taken (each call of update)
         self.history = TrainingHistory()
         self.last_losses: dict[str, torch.Tensor] = {}  # of the latest update
+        # batch -> rewards [B] replacing each sampled batch's stored rewards (None: learn the env's own)
+        self.reward_relabel: Callable[[Transitions], torch.Tensor] | None = None
         self._observation = None  # s_t of the episode in progress; None between episodes
         self._episode_return, self._episode_length = 0.0, 0
         self._env_seeded = False
@@ -361,6 +364,15 @@ class OffPolicyAgent(abc.ABC):
         loss.backward()
         self.bonus_optimizer.step()
         return batch._replace(rewards=rewards), {"bonus": loss.detach()}
+
+    def _training_batch(self) -> Transitions:
+        """A batch from D, its rewards relabelled by ``reward_relabel`` when one is set (learning from
+        demonstrations: the rewards of a learned r_ψ or discriminator; the stored rewards stay the
+        environment's, as do ``history``'s returns)."""
+        batch = self.buffer.sample(self.config.batch_size)
+        if self.reward_relabel is None:
+            return batch
+        return batch._replace(rewards=self.reward_relabel(batch))
 
     def _as_observations(self, value, batch: bool = False) -> torch.Tensor:
         """One observation ``[dim S]`` (or a batch ``[B, dim S]``) as float32, shape-checked."""
@@ -473,7 +485,7 @@ class OffPolicyAgent(abc.ABC):
                 if self.step >= config.learning_starts and self.step % config.train_every == 0:
                     for _ in range(config.gradient_steps):
                         self.updates += 1
-                        self.last_losses = self.update(self.buffer.sample(config.batch_size))
+                        self.last_losses = self.update(self._training_batch())
                         self._check_losses(self.last_losses)
                 if config.eval_every and self.step % config.eval_every == 0:
                     returns = self.evaluate(config.eval_episodes)
