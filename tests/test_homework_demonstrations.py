@@ -19,7 +19,7 @@ from pgm_control.course import checks_demonstrations, grading
 
 pytest.importorskip("otter", reason="the course extra (otter-grader) is not installed")
 
-NAME, POINTS = "08_learning_from_demonstrations", 12
+NAME, POINTS = "08_learning_from_demonstrations", 15
 _TEST_CALL = re.compile(r"checks_demonstrations\.(check_\w+)\((\w+), seed=(\d+)\)")
 
 
@@ -84,6 +84,13 @@ MISTAKES = [
                                  "counts / visits.clamp(min=1), 0.0"), r"π̂ is uniform 1/A"),
     ("check_expected_mistakes", ('d, policy, mdp.transitions', 'd, expert_policy, mdp.transitions'),
      r"^E\[c\(s_t, a_t\)\] at t = \d+: got .* \(the states come from the expert's rollout"),
+    ("check_hybrid_gradient", ("one_hot(actions, num_actions) - policy[time, states[:, :-1]]",
+                               "one_hot(actions, num_actions).to(policy.dtype)"), r"the -π term is missing"),
+    ("check_hybrid_gradient", ("rl_weights = discount ** torch.arange(horizon) * to_go / rewards.shape[0]",
+                               "rl_weights = discount ** torch.arange(horizon) * to_go[:, :1] / rewards.shape[0]"),
+     r"^∇J_λ at t = \d, state \d, action \d: got .* \(every step is weighted by the whole return"),
+    ("check_hybrid_gradient", ("rl_weights) + score_sum(demo_states", "rl_weights) - score_sum(demo_states"),
+     r"the imitation term is subtracted"),
 ]
 
 
@@ -115,12 +122,17 @@ def test_solution_scores_full_marks_and_student_notebook_zero(fetched, capsys):
         assert all("not implemented yet" in message for message in question["messages"]), question
 
 
+PLANTED = [("q3", "mask = demonstrations.mask", "mask = torch.ones_like(demonstrations.mask)", "padding counted"),
+           ("q5", "rl_weights) + score_sum(demo_states", "rl_weights) - score_sum(demo_states",
+            "the imitation term is subtracted")]
+
+
 @pytest.mark.slow
-def test_a_planted_bug_loses_exactly_its_question(fetched, tmp_path, capsys):
-    wrong = edited(fetched / f"{NAME}_solution.ipynb", tmp_path / "wrong.ipynb",
-                   "mask = demonstrations.mask", "mask = torch.ones_like(demonstrations.mask)")
-    scores = {question["name"]: question for question in grade_json(wrong, capsys)["questions"]}
-    assert {name: question["score"] for name, question in scores.items()} == \
-        {"q1": 3, "q2": 3, "q3": 0, "q4": 3}, scores
-    assert len(scores["q3"]["messages"]) == 3
-    assert all("padding counted" in message for message in scores["q3"]["messages"]), scores["q3"]
+@pytest.mark.parametrize(("question", "old", "new", "message"), PLANTED, ids=[planted[0] for planted in PLANTED])
+def test_a_planted_bug_loses_exactly_its_question(fetched, tmp_path, capsys, question, old, new, message):
+    wrong = edited(fetched / f"{NAME}_solution.ipynb", tmp_path / "wrong.ipynb", old, new)
+    scores = {graded["name"]: graded for graded in grade_json(wrong, capsys)["questions"]}
+    expected = {f"q{number}": 3 for number in range(1, POINTS // 3 + 1)} | {question: 0}
+    assert {name: score["score"] for name, score in scores.items()} == expected, scores
+    assert len(scores[question]["messages"]) == 3
+    assert all(message in text for text in scores[question]["messages"]), scores[question]

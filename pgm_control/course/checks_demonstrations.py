@@ -3,9 +3,11 @@ r"""Grading checks for assignment 08, learning from demonstrations without a mod
 As in :mod:`pgm_control.course.checks`: each check builds a randomized instance from its seed, calls the
 student's function, and raises ``AssertionError`` naming the first wrong number, against the library's
 :func:`~pgm_control.inference.sample_irl_objective`, :func:`~pgm_control.models.empirical_policy` and
-:func:`~pgm_control.inference.state_distributions`. Where a wrong answer matches a known mistake (the
-weights without the action prior, the unweighted first form, padding counted as demonstrated steps, the
-expert's states instead of the clone's), the message says which.
+:func:`~pgm_control.inference.state_distributions` and :func:`~pgm_control.rl.demonstrations_rl.hybrid_surrogate`
+(differentiated by autograd). Where a wrong answer matches a known mistake (the weights without the action
+prior, the unweighted first form, padding counted as demonstrated steps, the expert's states instead of the
+clone's, a score function without its -π term, the whole return in place of the reward-to-go), the message
+says which.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 from pgm_control._checks import DTYPE
 from pgm_control.course.checks import call, compare
 from pgm_control.course.checks_learning import _terrain_label, compare_or_explain
-from pgm_control.envs import terrain_gridworld
+from pgm_control.envs import random_mdp, terrain_gridworld
 
 # Policy samples per instance of questions 1-2, and the offset that puts every r_ψ(τ_j) near 1000, where
 # exp(r) overflows float64 (exp(710) = inf): the weights must be normalized in log space.
@@ -198,3 +200,75 @@ def check_expected_mistakes(expected_mistakes, seed) -> None:
                                    "it, which is the compounding")]
     got = call(expected_mistakes, mdp, cloned.clone(), expert.clone(), horizon)
     compare_or_explain("E[c(s_t, a_t)]", got, expected, lambda index: f"t = {index[0] + 1}", mistakes=mistakes)
+
+
+# ---- Question 5: the gradient of the hybrid objective ---------------------------------------------
+
+def hybrid_instance(seed: int):
+    """A random MDP (3-5 states, 2-3 actions, γ in [0.8, 1]), logits θ ``[T, S, A]`` (T = 3-5), N = 8 episodes
+    of π_θ and M = 3 demonstrations of another policy (all full length), and λ in [0.1, 1]."""
+    from pgm_control import sample_trajectories
+
+    generator = torch.Generator().manual_seed(seed)
+    S = int(torch.randint(3, 6, (), generator=generator))
+    A = int(torch.randint(2, 4, (), generator=generator))
+    horizon = int(torch.randint(3, 6, (), generator=generator))
+    discount = 0.8 + 0.2 * float(torch.rand((), generator=generator))
+    mdp = random_mdp(S, A, seed=seed, discount=discount)
+    theta = torch.randn(horizon, S, A, generator=generator, dtype=DTYPE)
+    log_demo_policy = torch.log_softmax(2.0 * torch.randn(horizon, S, A, generator=generator, dtype=DTYPE), -1)
+    batch = sample_trajectories(mdp, torch.softmax(theta, -1), horizon, 8, generator=generator)
+    shown = sample_trajectories(mdp, log_demo_policy.exp(), horizon, 3, generator=generator)
+    bc_weight = 0.1 + 0.9 * float(torch.rand((), generator=generator))
+    return theta, batch, shown, bc_weight, discount
+
+
+def _score_sum(theta: torch.Tensor, states: torch.Tensor, actions: torch.Tensor, weights: torch.Tensor,
+               centred: bool = True) -> torch.Tensor:
+    """Σ_{n,t} weights[n, t] ∂ log π_t(a_t|s_t) / ∂θ ``[T, S, A]`` of a softmax policy: the one-hot e_{a_t} minus
+    π_t(·|s_t) at (t, s_t), or the one-hot alone when not ``centred`` (a known mistake)."""
+    horizon, S, A = theta.shape
+    time = torch.arange(horizon).expand_as(actions)
+    visited = states[:, :-1]
+    scores = torch.nn.functional.one_hot(actions, A).to(DTYPE)
+    if centred:
+        scores = scores - torch.softmax(theta, -1)[time, visited]
+    out = torch.zeros(horizon, S, A, dtype=DTYPE)
+    return out.index_put_((time, visited), weights[..., None] * scores, accumulate=True)
+
+
+def check_hybrid_gradient(hybrid_gradient, seed) -> None:
+    r"""``hybrid_gradient(theta, states, actions, rewards, demo_states, demo_actions, bc_weight, discount)``:
+    ``[T, S, A]``, ∇_θ of (1/N) Σ_n Σ_t γ^t Ĝ_t log π_t(a_t|s_t) + λ Σ_demo log π_t(a|s) (REINFORCE with the
+    reward-to-go Ĝ_t = Σ_{t'>=t} γ^{t'-t} r_{t'}, no baseline) for π_t = softmax(θ_t), against autograd of
+    ``hybrid_surrogate``."""
+    from pgm_control import Demonstrations
+    from pgm_control.rl.demonstrations_rl import hybrid_surrogate
+    from pgm_control.rl.policy_gradient import rewards_to_go
+
+    theta, batch, shown, bc_weight, discount = hybrid_instance(seed)
+    demonstrations = Demonstrations.from_trajectories(shown)
+    expected = torch.func.grad(lambda th: hybrid_surrogate(
+        torch.log_softmax(th, -1), batch.states, batch.actions, batch.rewards, demonstrations, bc_weight,
+        discount=discount, baseline=False))(theta)
+    num_episodes, horizon = batch.actions.shape
+    gamma_t = discount ** torch.arange(horizon, dtype=DTYPE)
+    rl_weights = gamma_t * rewards_to_go(batch.rewards, discount) / num_episodes
+    whole_return = (gamma_t * batch.rewards).sum(1, keepdim=True).expand(-1, horizon) / num_episodes  # Σ_t' γ^t' r_t'
+    demo_weights = torch.full(shown.actions.shape, bc_weight, dtype=DTYPE)
+
+    def gradient(weights: torch.Tensor, imitation_sign: float = 1.0, centred: bool = True) -> torch.Tensor:
+        return (_score_sum(theta, batch.states, batch.actions, weights, centred)
+                + imitation_sign * _score_sum(theta, shown.states, shown.actions, demo_weights, centred))
+
+    mistakes = [
+        (gradient(rl_weights, centred=False), "∂ log softmax(θ)_a / ∂θ_b = [a = b] - π(b|s): the -π term is missing"),
+        *((gradient(weights), "every step is weighted by the whole return Σ_t' γ^t' r_t': causality says a_t "
+                              "earns only the rewards from t on, γ^t Ĝ_t")
+          for weights in (whole_return, gamma_t * whole_return)),
+        (gradient(rl_weights, imitation_sign=-1.0), "the imitation term is subtracted: J_λ adds λ Σ log π(a|s)"),
+    ]
+    got = call(hybrid_gradient, theta.clone(), batch.states.clone(), batch.actions.clone(), batch.rewards.clone(),
+               shown.states.clone(), shown.actions.clone(), bc_weight, discount)
+    compare_or_explain("∇J_λ", got, expected, lambda index: f"t = {index[0] + 1}, state {index[1]}, action {index[2]}",
+                       mistakes=mistakes)

@@ -30,7 +30,11 @@ from pgm_control.exploration.contextual import (
     run_contextual_bandit,
 )
 from pgm_control.exploration.episodic import EpisodeHistory, EpisodicAgent, run_episodes
+from pgm_control.exploration.model_bonus import ModelBasedBonus, count_bonus
+from pgm_control.exploration.planning import ModelBasedAgent, batched_value_iteration
+from pgm_control.exploration.posterior import TabularPosterior, dirichlet_information_gain, dirichlet_kl
 from pgm_control.exploration.pseudo_counts import DensityModel, DirichletDensity, EmpiricalDensity, pseudo_count
+from pgm_control.exploration.psrl import PosteriorSampling
 from pgm_control.exploration.q_agents import BootstrappedQ, CountBonusQ, EpsilonGreedyQ, PseudoCountQ, TabularQAgent
 from pgm_control.exploration.regret import (
     RegretCurve,
@@ -68,16 +72,24 @@ __all__ = [
     "LinearThompson",
     "LogisticContextualBandit",
     "LogisticThompson",
+    "ModelBasedAgent",
+    "ModelBasedBonus",
+    "PosteriorSampling",
     "PseudoCountQ",
     "RegretCurve",
+    "TabularPosterior",
     "TabularQAgent",
     "ThompsonBeta",
     "ThompsonGaussian",
+    "batched_value_iteration",
     "bayes_bandit_value",
     "bayes_optimal_bandit",
     "bernoulli_kl",
     "beta_information_gain",
+    "count_bonus",
     "cumulative_regret",
+    "dirichlet_information_gain",
+    "dirichlet_kl",
     "kl_ucb_index",
     "lai_robbins_bound",
     "logistic_model",

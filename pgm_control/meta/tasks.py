@@ -159,6 +159,11 @@ class FiniteTaskFamily(TaskFamily):
         tasks = self._read_indices(tasks, "tasks", self.num_tasks)
         states = self._read_indices(states, "states", self.num_states, tasks.shape[0])
         actions = self._read_indices(actions, "actions", self.num_actions, tasks.shape[0])
+        return self._step(tasks, states, actions, generator)
+
+    def _step(self, tasks: torch.Tensor, states: torch.Tensor, actions: torch.Tensor,
+              generator: torch.Generator | None = None):
+        """:meth:`step` without validation, for training loops whose indices come from the family itself."""
         probs = self.transitions[tasks, states, actions]
         next_states = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
         return next_states, self.transition_rewards[tasks, states, actions, next_states]

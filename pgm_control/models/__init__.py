@@ -9,6 +9,7 @@ from pgm_control.models.behaviour_cloning import (
 from pgm_control.models.guides import AmortizedPolicyGuide, TabularPolicyGuide, policy_guide
 from pgm_control.models.irl import flat_prior, hierarchical_irl_model, irl_model
 from pgm_control.models.lqr import GaussianPolicyGuide, lqr_optimality_model
+from pgm_control.models.mdp_posterior import tabular_mdp_model
 from pgm_control.models.optimality import log_evidence_shift, optimality_model
 from pgm_control.models.rewards import LinearReward, NeuralReward
 
@@ -28,4 +29,5 @@ __all__ = [
     "optimality_model",
     "policy_guide",
     "tabular_behaviour_cloning_model",
+    "tabular_mdp_model",
 ]

@@ -1,6 +1,10 @@
 """Model-free max-entropy RL algorithms: tabular Q-learning, soft Q-learning, REINFORCE, and deep soft
 Q-learning and Soft Actor-Critic.
 
+Inverse RL as a GAN on tabular MDPs (:mod:`pgm_control.rl.adversarial`): :func:`airl`, :func:`gail`
+and :func:`gan_gcl`, one adversarial loop with an exact soft inner loop; with deep agents
+(:mod:`pgm_control.rl.adversarial_deep`): :class:`AdversarialImitation` (AIRL or GAIL around SAC or SoftQ).
+
 Deep agents (Gymnasium environments with Box observations): :class:`SAC` (Box actions; Lecture 20's
 Algorithm 1 as ``variant="v1"``, automatic temperature as ``"v2"``) and :class:`SoftQ` (Discrete actions),
 both driven by :class:`~pgm_control.rl.training.OffPolicyAgent`: ``train``, ``evaluate``, ``save``,
@@ -9,6 +13,18 @@ Tabular algorithms: :func:`q_learning`, :func:`soft_q_learning` (:mod:`pgm_contr
 and :func:`reinforce` (:mod:`pgm_control.rl.policy_gradient`).
 """
 
+from pgm_control.rl.adversarial import (
+    AdversarialIRLResult,
+    AIRLDiscriminator,
+    GAILDiscriminator,
+    GANGCLDiscriminator,
+    adversarial_irl,
+    airl,
+    discriminator_loss,
+    gail,
+    gan_gcl,
+)
+from pgm_control.rl.adversarial_deep import AdversarialImitation, expert_transitions
 from pgm_control.rl.behaviour_cloning import NeuralCloningResult, behaviour_cloning
 from pgm_control.rl.bonus import RandomNetworkDistillation
 from pgm_control.rl.demonstration_replay import (
@@ -48,9 +64,14 @@ from pgm_control.rl.training import (
 
 __all__ = [
     "SAC",
+    "AIRLDiscriminator",
+    "AdversarialIRLResult",
+    "AdversarialImitation",
     "DemonstrationPGResult",
     "DemonstrationReplayBuffer",
     "DiscreteQNetwork",
+    "GAILDiscriminator",
+    "GANGCLDiscriminator",
     "NeuralCloningResult",
     "OffPolicyAgent",
     "PolicyGradientResult",
@@ -68,7 +89,13 @@ __all__ = [
     "Transitions",
     "ValueNetwork",
     "add_imitation_term",
+    "adversarial_irl",
+    "airl",
     "behaviour_cloning",
+    "discriminator_loss",
+    "expert_transitions",
+    "gail",
+    "gan_gcl",
     "hybrid_surrogate",
     "importance_sampled_surrogate",
     "plot_learning_curve",
