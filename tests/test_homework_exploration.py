@@ -1,6 +1,7 @@
-"""Homework 07 (exploration on a two-armed bandit): its checks against independent truth, the master's
-solutions in process, named mistakes, and the notebooks graded end to end in a separate kernel (slow):
-the solution scores full marks, the student notebook 0, and a planted bug loses exactly its question."""
+"""Homework 07 (exploration on a two-armed bandit, then PSRL on RiverSwim): its checks against independent
+truth, the master's solutions in process, named mistakes, and the notebooks graded end to end in a separate
+kernel (slow): the solution scores full marks, the student notebook 0, and a planted bug loses exactly its
+question."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pgm_control.course import checks_exploration, grading
 
 pytest.importorskip("otter", reason="the course extra (otter-grader) is not installed")
 
-NAME, POINTS = "07_exploration", 12
+NAME, POINTS = "07_exploration", 15
 
 
 def _test_calls() -> list[tuple[str, str, int]]:
@@ -43,6 +44,33 @@ def test_thompson_probability_is_the_integral(seed):
                               0, 1, epsabs=1e-13)[0]
     probs = checks_exploration.thompson_probability(alpha, beta)
     assert probs.tolist() == pytest.approx([integral, 1 - integral], abs=1e-10)
+
+
+def test_psrl_truth_is_the_hand_posterior_and_backward_induction():
+    # Independent route: the posterior by counting in Python loops, the sample by the check's own
+    # sampler, the plan by a loop over (t, s, a) — none of the library's posterior or planner.
+    data, num_states, num_actions, horizon = checks_exploration.psrl_instance(0)
+    counts = [[[0.0] * num_states for _ in range(num_actions)] for _ in range(num_states)]
+    sums = [[0.0] * num_actions for _ in range(num_states)]
+    for s, a, r, s_next in zip(*(x.tolist() for x in data)):
+        counts[s][a][s_next] += 1
+        sums[s][a] += r
+    concentration = torch.tensor(counts, dtype=torch.float64) + 1 / num_states
+    visits = torch.tensor(counts, dtype=torch.float64).sum(-1)
+    precision = 1.0 + visits / 0.1 ** 2
+    mean = torch.tensor(sums, dtype=torch.float64) / 0.1 ** 2 / precision
+    transitions, rewards = checks_exploration.mdp_sampler(0)(concentration, mean, precision.rsqrt())
+    q = torch.zeros(horizon, num_states, num_actions, dtype=torch.float64)
+    for t in reversed(range(horizon)):
+        for s in range(num_states):
+            for a in range(num_actions):
+                after = 0.0 if t == horizon - 1 else sum(transitions[s, a, s2] * q[t + 1, s2].max()
+                                                         for s2 in range(num_states))
+                q[t, s, a] = rewards[s, a] + after
+    expected = checks_exploration.library_psrl_q(data, num_states, num_actions, horizon,
+                                                 checks_exploration.mdp_sampler(0))
+    assert torch.allclose(q, expected, atol=1e-12, rtol=0)
+    assert data[0].numel() >= 16 and visits.sum() == data[0].numel()
 
 
 def test_ucb_instances_cover_an_untried_arm():
@@ -82,6 +110,11 @@ MISTAKES = [
     ("check_bayes_optimal_value", ("return max(_look_ahead", "return min(_look_ahead"), r"^V\*: got [\d.]+, expected"),
     ("check_thompson_value", ("return sum(float(probs[arm])", "return max(float(probs[arm]) / float(probs[arm])"),
      r"that is the Bayes-optimal value"),
+    ("check_psrl_q_values", ("1.0 / num_states + counts", "1.0 + counts"), r"prior is α_0 = 1/S"),
+    ("check_psrl_q_values", ("sample_mdp(concentration, mean, precision.rsqrt())",
+                             "(concentration / concentration.sum(-1, keepdim=True), mean)"), r"posterior mean MDP"),
+    ("check_psrl_q_values", ("reward_sums / 0.1 ** 2) / precision", "reward_sums / 0.1 ** 2)"),
+     r"^Q at t = \d+, s = \d+, a = \d+: got [\d.]+, expected"),  # no named mistake: the plain message
 ]
 
 
@@ -123,6 +156,17 @@ def test_ln_n_for_ln_t_loses_exactly_q1(fetched, tmp_path, capsys):
                    "torch.log(t.clamp(min=1))", "torch.log(safe)")
     scores = {question["name"]: question for question in grade_json(wrong, capsys)["questions"]}
     assert {name: question["score"] for name, question in scores.items()} == \
-        {"q1": 0, "q2": 3, "q3": 3, "q4": 3}, scores
+        {"q1": 0, "q2": 3, "q3": 3, "q4": 3, "q5": 3}, scores
     assert len(scores["q1"]["messages"]) == 3
     assert all("the log is of t" in message for message in scores["q1"]["messages"]), scores["q1"]
+
+
+@pytest.mark.slow
+def test_flat_dirichlet_prior_loses_exactly_q5(fetched, tmp_path, capsys):
+    wrong = edited(fetched / f"{NAME}_solution.ipynb", tmp_path / "wrong.ipynb",
+                   "1.0 / num_states + counts", "1.0 + counts")
+    scores = {question["name"]: question for question in grade_json(wrong, capsys)["questions"]}
+    assert {name: question["score"] for name, question in scores.items()} == \
+        {"q1": 3, "q2": 3, "q3": 3, "q4": 3, "q5": 0}, scores
+    assert len(scores["q5"]["messages"]) == 3
+    assert all("α_0 = 1/S" in message for message in scores["q5"]["messages"]), scores["q5"]

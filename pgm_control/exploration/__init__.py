@@ -26,6 +26,7 @@ from pgm_control.exploration.contextual import (
     LinUCB,
     LogisticContextualBandit,
     LogisticThompson,
+    RidgeRegressionAgent,
     logistic_model,
     run_contextual_bandit,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "PosteriorSampling",
     "PseudoCountQ",
     "RegretCurve",
+    "RidgeRegressionAgent",
     "TabularPosterior",
     "TabularQAgent",
     "ThompsonBeta",

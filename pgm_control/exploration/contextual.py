@@ -160,9 +160,10 @@ class ContextualAgent(abc.ABC):
         """Learn from one pull per run: the chosen arm's ``features [R, d]`` and its ``rewards [R]``."""
 
 
-class _RidgeAgent(ContextualAgent):
-    """Ridge regression with A = λ I + Σ x xᵀ, held as its inverse A⁻¹ ``[R, d, d]`` (rank-one
-    Sherman-Morrison updates, no factorization per pull) beside b = Σ r x ``[R, d]``."""
+class RidgeRegressionAgent(ContextualAgent):
+    """The base of LinUCB and linear Thompson sampling: ridge regression with A = λ I + Σ x xᵀ, held as its
+    inverse A⁻¹ ``[R, d, d]`` (rank-one Sherman-Morrison updates, no factorization per pull) beside
+    b = Σ r x ``[R, d]``; θ̂ = A⁻¹ b. Subclasses give λ and the arm choice."""
 
     @abc.abstractmethod
     def _regularization(self) -> float:
@@ -184,7 +185,7 @@ class _RidgeAgent(ContextualAgent):
         return (self.inverse @ self.moment[..., None]).squeeze(-1)
 
 
-class LinUCB(_RidgeAgent):
+class LinUCB(RidgeRegressionAgent):
     r"""LinUCB, optimism under uncertainty with a linear model (CS285 notes, "Optimistic Exploration";
     Li, Chu, Langford & Schapire 2010, "A contextual-bandit approach to personalized news article
     recommendation"):
@@ -213,7 +214,7 @@ class LinUCB(_RidgeAgent):
         return _argmax_random_ties(self.index(contexts), generator)
 
 
-class LinearThompson(_RidgeAgent):
+class LinearThompson(RidgeRegressionAgent):
     r"""Thompson sampling with the exact posterior of Bayesian linear regression (CS285 notes, "Posterior
     Sampling"; Agrawal & Goyal 2013, "Thompson sampling for contextual bandits with linear payoffs").
 

@@ -10,7 +10,7 @@ it cancels:
     p(z | c) ∝ p(z) Π_{transitions (s, a, r, s') in c} p_z(s' | s, a) 1[r = r_z(s, a, s')].
 
 For a finite family Pyro computes it by exact enumeration of z (:func:`task_posterior`, through
-``TraceEnum_ELBO.compute_marginals``); :func:`transition_posterior` is the same update written as one
+``TraceEnum_ELBO.compute_marginals``); :func:`~pgm_control.meta.transition_posterior` is the same update written as one
 tensor expression, batched over runs, for the agents that update beliefs at every step.
 """
 

@@ -213,7 +213,7 @@ class AdversarialIRLResult:
     reward: torch.Tensor
     log_policy: torch.Tensor
     discriminator: nn.Module
-    history: dict[str, list[float]] = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
 
     @property
     def policy(self) -> torch.Tensor:
