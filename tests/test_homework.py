@@ -35,9 +35,9 @@ ASSIGNMENTS = ["01_bellman_equations", "02_mdp_graphical_model"]
 # ---- checks (fast, in process: these call only the library, never a notebook) ----------------
 
 def test_assignments_are_listed_in_course_order():
-    assert grading.assignments() == [  # 03-08 have their own test files
+    assert grading.assignments() == [  # 03-09 have their own test files
         *ASSIGNMENTS, "03_soft_optimality", "04_control_as_vi_pyro", "05_maxent_irl", "06_maxent_rl",
-        "07_exploration", "08_learning_from_demonstrations"]
+        "07_exploration", "08_learning_from_demonstrations", "09_transfer_and_meta_rl"]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
