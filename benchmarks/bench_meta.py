@@ -1,5 +1,6 @@
 r"""Benchmark of meta-RL on exactly solvable task families: RL² beside the exact Bayes-optimal and oracle
-values, MAML's post-adaptation return beside pretraining on all tasks.
+values, MAML's post-adaptation return beside pretraining on all tasks, PEARL beside non-adaptive and
+goal-known SAC.
 
     python benchmarks/bench_meta.py             # the full run recorded in benchmarks/README.md
     python benchmarks/bench_meta.py --quick     # a smoke run of seconds (tests/test_bench_meta.py)
@@ -22,6 +23,10 @@ Tables:
    Adam steps of lr 0.02; second and first order) against pretraining on all goals with the same
    settings; the mean return per episode on 200 fresh goals before adaptation and after 1 and 3 inner
    steps of the same α, mean ± standard deviation over seeds.
+
+4. **PEARL** on the point robot, beside a non-adaptive SAC on the task mixture and the goal-known SAC:
+   ``bench_pearl.py`` (its docstring gives the protocol) run for the same seeds, 800 iterations (2 in the
+   quick run); returns per episode of a trial (posterior sampling across episodes).
 
 Timing: ``time.perf_counter`` around each training run, ``torch.set_num_threads(1)``; the 1-minute load
 average is printed at the start and the end (the machine may be shared).
@@ -180,9 +185,17 @@ def point_robot_table(settings: Settings, seeds: list[int]) -> None:
     print()
 
 
+def pearl_table(settings: Settings, seeds: list[int]) -> None:
+    import bench_pearl  # the PEARL experiment lives in its own script; run it here for the same seeds
+
+    length = ["--quick"] if settings == QUICK else ["--iterations", "800"]
+    bench_pearl.main([*length, "--seeds", *map(str, seeds)])
+    print()
+
+
 # Each table runs as table(settings, seeds); the tabular one is exact and deterministic (no seeds).
 TABLES = {"rl2": rl2_table, "tabular-maml": lambda settings, seeds: tabular_maml_table(settings),
-          "point-maml": point_robot_table}
+          "point-maml": point_robot_table, "pearl": pearl_table}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# pgm_control meta-RL{' (--quick)' if args.quick else ''}\n")
     print(f"machine: {datetime.date.today().isoformat()}; {cpu_name()}; {os.cpu_count()} cores; torch "
           f"{torch.__version__} (1 thread); pgm_control at {library_version()}; {load_average()}\n")
-    for name in ("rl2", "tabular-maml", "point-maml"):
+    for name in ("rl2", "tabular-maml", "point-maml", "pearl"):
         if name in args.tables:
             TABLES[name](settings, seeds)
     print(f"total {time.perf_counter() - start:.0f} s; {load_average()} at the end")
