@@ -21,7 +21,7 @@ level holds at most S · 2^Z nodes and far fewer are reachable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
@@ -91,11 +91,11 @@ class BayesAdaptiveResult:
     oracle_value: float
     num_episodes: int
     episode_length: int
-    prior: torch.Tensor
-    q: list[torch.Tensor]
-    states: list[torch.Tensor]
-    keys: list[torch.Tensor]
-    representation: object
+    prior: torch.Tensor = field(repr=False)
+    q: list[torch.Tensor] = field(repr=False)
+    states: list[torch.Tensor] = field(repr=False)
+    keys: list[torch.Tensor] = field(repr=False)
+    representation: object = field(repr=False)
 
     @property
     def num_nodes(self) -> list[int]:
