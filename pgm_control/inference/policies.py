@@ -50,7 +50,7 @@ def greedy_policy(q: torch.Tensor, log_prior: torch.Tensor | None = None, rtol: 
 
 def greedy_policy_unchecked(q: torch.Tensor, log_prior: torch.Tensor | None = None, rtol: float = 1e-9, *,
                             available: torch.Tensor | None = None) -> torch.Tensor:
-    """:func:`greedy_policy` for inputs already validated (the solvers' own tables)."""
+    """:func:`~pgm_control.inference.greedy_policy` for inputs already validated (the solvers' own tables)."""
     q = q.detach()
     if log_prior is not None:
         q = torch.where(torch.isfinite(log_prior), q, -torch.inf)

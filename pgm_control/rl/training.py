@@ -1,6 +1,6 @@
 r"""The off-policy training driver shared by SAC and deep soft Q-learning, with its records.
 
-:class:`OffPolicyAgent` is the outer loop of Lecture 20's Algorithm 1 and nothing else:
+:class:`OffPolicyAgent` is the outer loop of Lecture 20's Algorithm 1 and nothing else::
 
     for each environment step:  a_t ~ π(a_t|s_t);  s_{t+1} ~ p(s_{t+1}|s_t, a_t);  D ← D ∪ {(s_t, a_t, r_t, s_{t+1})}
     for each gradient step:     one call of ``update(batch from D)``   (the algorithm's own losses)
