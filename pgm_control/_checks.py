@@ -165,6 +165,22 @@ def check_learning_rate(lr, name: str = "lr") -> float:
     return lr
 
 
+def check_positive(value, name: str, meaning: str = "") -> float:
+    """A finite number > 0; ``meaning`` (e.g. " (the reward noise standard deviation)") ends the messages."""
+    value = check_real(value, name, f"a positive number{meaning}")
+    if not 0.0 < value < math.inf:  # also rejects NaN
+        raise ValueError(f"{name} must be a positive, finite number{meaning}, got {value}")
+    return value
+
+
+def check_nonnegative(value, name: str, meaning: str = "") -> float:
+    """A finite number >= 0; ``meaning`` (e.g. " (the λ of the hybrid objective)") ends the messages."""
+    value = check_real(value, name, f"a number >= 0{meaning}")
+    if not 0.0 <= value < math.inf:  # also rejects NaN
+        raise ValueError(f"{name} must be a finite number >= 0{meaning}, got {value}")
+    return value
+
+
 def check_layer_widths(widths, name: str = "hidden") -> tuple[int, ...]:
     """Hidden-layer widths: a sequence of positive integers, e.g. ``(32, 32)``."""
     if isinstance(widths, str) or not isinstance(widths, Sequence):

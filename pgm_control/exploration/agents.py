@@ -18,6 +18,8 @@ from pgm_control._checks import (
     DTYPE,
     as_float_tensor,
     check_finite,
+    check_nonnegative,
+    check_positive,
     check_positive_integer,
     check_real,
     check_seed,
@@ -30,7 +32,7 @@ _KL_UCB_TOLERANCE = 1e-12
 _KL_UCB_MAX_STEPS = 50  # measured: 6 steps for N(a) <= 10^4, 7 for N(a) <= 10^6
 
 
-def _argmax_random_ties(scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def argmax_random_ties(scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """argmax over the last axis of ``scores [R, A]``, ties broken uniformly at random."""
     is_max = scores == scores.max(-1, keepdim=True).values
     noise = torch.rand(scores.shape, generator=generator, dtype=DTYPE)
@@ -42,13 +44,6 @@ def _sample_beta(alpha: torch.Tensor, beta: torch.Tensor, generator: torch.Gener
     x = torch._standard_gamma(alpha, generator=generator)
     y = torch._standard_gamma(beta, generator=generator)
     return x / (x + y)
-
-
-def _check_positive(value, name: str) -> float:
-    value = check_real(value, name, "a positive number")
-    if not 0.0 < value < math.inf:  # also rejects NaN
-        raise ValueError(f"{name} must be a positive, finite number, got {value}")
-    return value
 
 
 class BanditAgent(abc.ABC):
@@ -87,7 +82,7 @@ class EpsilonGreedy(BanditAgent):
         self.epsilon = epsilon
 
     def act(self, generator=None):
-        greedy = _argmax_random_ties(self.empirical_means(), generator)
+        greedy = argmax_random_ties(self.empirical_means(), generator)
         num_runs, num_arms = self.counts.shape
         explore = torch.rand(num_runs, generator=generator, dtype=DTYPE) < self.epsilon
         uniform = torch.randint(num_arms, (num_runs,), generator=generator)
@@ -108,7 +103,7 @@ class UCB1(BanditAgent):
         return torch.where(self.counts > 0, self.empirical_means() + bonus, math.inf)
 
     def act(self, generator=None):
-        return _argmax_random_ties(self.index(), generator)
+        return argmax_random_ties(self.index(), generator)
 
 
 class KLUCB(BanditAgent):
@@ -123,10 +118,7 @@ class KLUCB(BanditAgent):
     bernoulli_only = True
 
     def __init__(self, c: float = 0.0):
-        c = check_real(c, "c", "a non-negative number")
-        if not 0.0 <= c < math.inf:
-            raise ValueError(f"c must be a finite number >= 0, got {c}")
-        self.c = c
+        self.c = check_nonnegative(c, "c")
 
     def index(self) -> torch.Tensor:
         """The KL upper confidence bounds [R, A] (+∞ for unpulled arms)."""
@@ -136,7 +128,7 @@ class KLUCB(BanditAgent):
         return torch.where(self.counts > 0, _kl_ucb_index(means, budget.expand_as(means)), math.inf)
 
     def act(self, generator=None):
-        return _argmax_random_ties(self.index(), generator)
+        return argmax_random_ties(self.index(), generator)
 
 
 def kl_ucb_index(means, budget) -> torch.Tensor:
@@ -193,8 +185,8 @@ class ThompsonBeta(BanditAgent):
     bernoulli_only = True
 
     def __init__(self, prior_successes: float = 1.0, prior_failures: float = 1.0):
-        self.prior_successes = _check_positive(prior_successes, "prior_successes")
-        self.prior_failures = _check_positive(prior_failures, "prior_failures")
+        self.prior_successes = check_positive(prior_successes, "prior_successes")
+        self.prior_failures = check_positive(prior_failures, "prior_failures")
 
     def posterior(self) -> Beta:
         return Beta(self.prior_successes + self.sums, self.prior_failures + self.counts - self.sums)
@@ -212,11 +204,11 @@ class ThompsonGaussian(BanditAgent):
         θ_a ~ N(mean_a, 1/precision_a),   a = argmax_a θ_a."""
 
     def __init__(self, noise_sd: float = 1.0, prior_mean: float = 0.0, prior_sd: float = 1.0):
-        self.noise_sd = _check_positive(noise_sd, "noise_sd")
+        self.noise_sd = check_positive(noise_sd, "noise_sd")
         self.prior_mean = check_real(prior_mean, "prior_mean", "a number")
         if not math.isfinite(self.prior_mean):
             raise ValueError(f"prior_mean must be finite, got {self.prior_mean}")
-        self.prior_sd = _check_positive(prior_sd, "prior_sd")
+        self.prior_sd = check_positive(prior_sd, "prior_sd")
 
     def posterior(self) -> Normal:
         precision = self.prior_sd ** -2 + self.counts / self.noise_sd ** 2
@@ -279,7 +271,7 @@ class InformationDirected(ThompsonBeta):
         draws = _sample_beta(belief.concentration1.expand(shape), belief.concentration0.expand(shape), generator)
         regret_estimate = (draws.max(-1, keepdim=True).values - draws).mean(0)
         gain = _beta_information_gain(belief.concentration1, belief.concentration0)
-        return _argmax_random_ties(-(regret_estimate ** 2) / gain, generator)
+        return argmax_random_ties(-(regret_estimate ** 2) / gain, generator)
 
 
 class BanditHistory(NamedTuple):

@@ -12,7 +12,14 @@ import abc
 
 import torch
 
-from pgm_control._checks import DTYPE, as_float_tensor, as_index_tensor, check_finite, check_real, check_shape
+from pgm_control._checks import (
+    DTYPE,
+    as_float_tensor,
+    as_index_tensor,
+    check_finite,
+    check_positive,
+    check_shape,
+)
 
 
 def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -83,10 +90,7 @@ class GaussianBandit(Bandit):
 
     def __init__(self, means, sd=1.0):
         super().__init__(means)
-        sd = check_real(sd, "sd", "a positive number (the reward noise standard deviation)")
-        if not 0.0 < sd < float("inf"):  # also rejects NaN
-            raise ValueError(f"sd must be a positive, finite standard deviation, got {sd}")
-        self.sd = sd
+        self.sd = check_positive(sd, "sd", " (the reward noise standard deviation)")
 
     def _pull(self, actions, generator):
         noise = torch.randn(actions.shape, generator=generator, dtype=DTYPE)

@@ -23,11 +23,9 @@ reward, 0 before the first visit. MBIE-EB's bonus at N = 0 is infinite in princi
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from pgm_control._checks import check_real
+from pgm_control._checks import check_nonnegative
 from pgm_control.exploration.planning import ModelBasedAgent
 from pgm_control.exploration.posterior import TabularPosterior, information_gain_unchecked
 
@@ -60,9 +58,7 @@ class ModelBasedBonus(ModelBasedAgent):
     def __init__(self, bonus: str = "count", scale: float = 1.0, prior_concentration: float | None = None):
         if bonus not in BONUSES:
             raise ValueError(f"bonus must be one of {BONUSES}, got {bonus!r}")
-        scale = check_real(scale, "scale", "a number >= 0")
-        if not 0.0 <= scale < math.inf:  # also rejects NaN
-            raise ValueError(f"scale must be a finite number >= 0, got {scale}")
+        scale = check_nonnegative(scale, "scale")
         super().__init__(TabularPosterior(prior_concentration))
         self.bonus, self.scale = bonus, scale
 

@@ -18,11 +18,10 @@ batched over R independent runs: ``prob`` and ``recoding_prob`` map symbols ``[R
 from __future__ import annotations
 
 import abc
-import math
 
 import torch
 
-from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_real
+from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_positive
 
 
 def _pseudo_count_formula(prob_before: torch.Tensor, prob_after: torch.Tensor) -> torch.Tensor:
@@ -125,10 +124,7 @@ class DirichletDensity(DensityModel):
     visits to every symbol."""
 
     def __init__(self, prior: float = 0.5):
-        prior = check_real(prior, "prior", "a positive number (the Dirichlet concentration α per symbol)")
-        if not 0.0 < prior < math.inf:  # also rejects NaN
-            raise ValueError(f"prior must be a positive, finite Dirichlet concentration α, got {prior}")
-        self.prior = prior
+        self.prior = check_positive(prior, "prior", " (the Dirichlet concentration α per symbol)")
 
     def _total(self) -> torch.Tensor:
         return self.num_observations + self.prior * self.counts.shape[-1]

@@ -43,8 +43,8 @@ from pgm_control._checks import (
     check_finite,
     check_layer_widths,
     check_learning_rate,
+    check_nonnegative,
     check_positive_integer,
-    check_real,
     check_seed,
     check_shape,
     shape_str,
@@ -383,9 +383,7 @@ def _check_params(params) -> tuple[torch.Tensor, ...]:
 
 
 def _check_inner(inner_lr, num_inner_steps, first_order) -> tuple[float, int, bool]:
-    inner_lr = check_real(inner_lr, "inner_lr", "a step size >= 0 (α of the inner step)")
-    if not 0.0 <= inner_lr < math.inf:
-        raise ValueError(f"inner_lr must be a finite step size >= 0 (α of the inner step), got {inner_lr}")
+    inner_lr = check_nonnegative(inner_lr, "inner_lr", " (the step size α of the inner step)")
     num_inner_steps = check_positive_integer(num_inner_steps, "num_inner_steps", allow_zero=True)
     if not isinstance(first_order, bool):
         raise TypeError(f"first_order must be True or False, got {first_order!r}")

@@ -32,8 +32,8 @@ from torch import nn
 
 from pgm_control._checks import (
     check_learning_rate,
+    check_nonnegative,
     check_positive_integer,
-    check_real,
     check_seed,
     check_shape,
 )
@@ -199,8 +199,8 @@ def train_rl2(task_family: FiniteTaskFamily, num_episodes: int, *, num_iteration
     num_iterations = check_positive_integer(num_iterations, "num_iterations")
     num_trials = check_positive_integer(num_trials, "num_trials")
     lr = check_learning_rate(lr)
-    entropy_bonus = _non_negative(entropy_bonus, "entropy_bonus")
-    value_weight = _non_negative(value_weight, "value_weight")
+    entropy_bonus = check_nonnegative(entropy_bonus, "entropy_bonus")
+    value_weight = check_nonnegative(value_weight, "value_weight")
     seed = check_seed(seed)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -259,9 +259,3 @@ def _check_agent_and_family(agent, task_family) -> FiniteTaskFamily:
                          f"the agent was built for S={agent.num_states}, A={agent.num_actions}")
     return family
 
-
-def _non_negative(value, name: str) -> float:
-    value = check_real(value, name, "a number >= 0")
-    if not 0.0 <= value < math.inf:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value

@@ -17,11 +17,9 @@ r"""Demonstrations for the deep off-policy agents (CS285 notes, "Imitation vs. R
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from pgm_control._checks import check_positive_integer, check_real, check_seed, shape_str
+from pgm_control._checks import check_nonnegative, check_positive_integer, check_real, check_seed, shape_str
 from pgm_control.rl.behaviour_cloning import NeuralCloningResult, _sac_policy, _soft_q_policy, behaviour_cloning
 from pgm_control.rl.networks import squashed_gaussian_log_prob
 from pgm_control.rl.replay import ReplayBuffer, Transitions
@@ -176,9 +174,7 @@ def add_imitation_term(agent: OffPolicyAgent, observations, actions, bc_weight: 
         observations, actions, _ = _sac_policy(agent, observations, actions)
     else:
         raise TypeError(f"agent must be a pgm_control.rl.SoftQ or SAC, got {type(agent).__name__}")
-    bc_weight = check_real(bc_weight, "bc_weight", "a number >= 0 (the λ of the hybrid objective)")
-    if not 0.0 <= bc_weight < math.inf:
-        raise ValueError(f"bc_weight must be a finite number >= 0 (the λ of the hybrid objective), got {bc_weight}")
+    bc_weight = check_nonnegative(bc_weight, "bc_weight", " (the λ of the hybrid objective)")
     batch_size, seed = check_positive_integer(batch_size, "batch_size"), check_seed(seed)
     agent.auxiliary_loss = None if bc_weight == 0.0 else ImitationTerm(observations, actions, bc_weight,
                                                                         batch_size, seed)

@@ -38,8 +38,8 @@ from pgm_control._checks import (
     check_finite,
     check_horizon,
     check_learning_rate,
+    check_nonnegative,
     check_positive_integer,
-    check_real,
     check_seed,
     shape_str,
 )
@@ -204,9 +204,7 @@ def reinforce_with_demonstrations(mdp: TabularMDP, demonstrations: Demonstration
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if sampling not in SAMPLINGS:
         raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
-    bc_weight = check_real(bc_weight, "bc_weight", "a number >= 0 (the λ of the hybrid objective)")
-    if not 0.0 <= bc_weight < math.inf:
-        raise ValueError(f"bc_weight must be a finite number >= 0 (the λ of the hybrid objective), got {bc_weight}")
+    bc_weight = check_nonnegative(bc_weight, "bc_weight", " (the λ of the hybrid objective)")
     if method == "importance" and not bool((demonstrations.lengths == horizon).all()):
         raise ValueError(f"method='importance' needs full-length demonstrations (every length {horizon}): the "
                          "trajectory ratio π_θ(τ)/q(τ) is defined for whole episodes")
