@@ -23,9 +23,10 @@ from pgm_control._checks import (
     check_positive_integer,
     check_real,
     check_seed,
+    shape_str,
 )
 from pgm_control._progress import progress_bar
-from pgm_control.exploration.bandits import Bandit, BernoulliBandit, bernoulli_kl
+from pgm_control.exploration.bandits import Bandit, BernoulliBandit, bernoulli_kl_unchecked
 
 # Newton's method for the KL-UCB index stops once no index moves by more than this (in q).
 _KL_UCB_TOLERANCE = 1e-12
@@ -167,7 +168,7 @@ def _kl_ucb_index(means: torch.Tensor, budget: torch.Tensor) -> torch.Tensor:
     p = torch.where(below_one, means, 0.5)  # p = 1 is answered by the where below
     q = torch.minimum(p + torch.sqrt(budget / 2), 1 - (1 - p) * torch.exp((torch.xlogy(p, p) - budget) / (1 - p)))
     for _ in range(_KL_UCB_MAX_STEPS):
-        step = (bernoulli_kl(p, q) - budget) * q * (1 - q) / (q - p)
+        step = (bernoulli_kl_unchecked(p, q) - budget) * q * (1 - q) / (q - p)
         q = q - step
         if not step.abs().max() > _KL_UCB_TOLERANCE:
             break
@@ -239,6 +240,10 @@ def beta_information_gain(alpha, beta) -> torch.Tensor:
         check_finite(value, name)
         if value.numel() and value.min() <= 0:
             raise ValueError(f"{name} must hold positive Beta parameters, got minimum {value.min().item()}")
+    try:
+        torch.broadcast_shapes(alpha.shape, beta.shape)
+    except RuntimeError:
+        raise ValueError(f"alpha {shape_str(alpha.shape)} and beta {shape_str(beta.shape)} must broadcast") from None
     return _beta_information_gain(alpha, beta)
 
 

@@ -19,12 +19,32 @@ from pgm_control._checks import (
     check_finite,
     check_positive,
     check_shape,
+    shape_str,
 )
 
 
-def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    r"""KL(Bernoulli(p) ‖ Bernoulli(q)) = p ln(p/q) + (1 − p) ln((1 − p)/(1 − q)), elementwise,
-    with 0 ln 0 = 0 (``torch.xlogy``); +inf where q ∈ {0, 1} and p ≠ q."""
+def bernoulli_kl(p, q) -> torch.Tensor:
+    r"""KL(Bernoulli(p) ‖ Bernoulli(q)) = p ln(p/q) + (1 − p) ln((1 − p)/(1 − q)), elementwise over the
+    broadcast shape of ``p`` and ``q`` (probabilities in [0, 1]), with 0 ln 0 = 0; +inf where q ∈ {0, 1}
+    and p ≠ q.
+
+    >>> round(bernoulli_kl(0.0, 0.5).item(), 12)  # ln 2
+    0.69314718056
+    """
+    p, q = as_float_tensor(p, "p"), as_float_tensor(q, "q")
+    for value, name in ((p, "p"), (q, "q")):
+        if value.numel() and not bool(((value >= 0) & (value <= 1)).all()):  # also rejects NaN
+            raise ValueError(f"{name} must hold probabilities in [0, 1], got values in [{value.min().item()}, "
+                             f"{value.max().item()}]")
+    try:
+        torch.broadcast_shapes(p.shape, q.shape)
+    except RuntimeError:
+        raise ValueError(f"p {shape_str(p.shape)} and q {shape_str(q.shape)} must broadcast") from None
+    return bernoulli_kl_unchecked(p, q)
+
+
+def bernoulli_kl_unchecked(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """:func:`bernoulli_kl` for float tensors already known to hold probabilities (inner loops)."""
     return torch.xlogy(p, p) - torch.xlogy(p, q) + torch.xlogy(1 - p, 1 - p) - torch.xlogy(1 - p, 1 - q)
 
 

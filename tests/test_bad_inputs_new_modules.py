@@ -1,0 +1,65 @@
+"""Bad inputs to the exploration, meta-RL and demonstration modules get a ValueError or TypeError that
+names the argument (the catalogue of ``test_bad_inputs.py``, for these modules).
+
+Each case below used to end in an error from inside torch (a broadcast or index error), a Python
+AttributeError, or silent NaN; each is now rejected at the public boundary.
+"""
+
+import math
+
+import pytest
+import torch
+
+from pgm_control._checks import check_nonnegative, check_positive
+from pgm_control.exploration import (
+    GaussianBandit,
+    LinUCB,
+    bernoulli_kl,
+    beta_information_gain,
+    count_bonus,
+)
+from pgm_control.meta import grid_navigation_tasks, train_rl2
+
+NAN, INF = math.nan, math.inf
+
+CASES = {
+    # --- the shared real-number checks
+    "check_positive 0": (lambda: check_positive(0.0, "sd"), ValueError, "sd must be a positive, finite number"),
+    "check_positive NaN": (lambda: check_positive(NAN, "sd"), ValueError, "sd must be a positive"),
+    "check_positive str": (lambda: check_positive("1", "sd"), TypeError, "sd must be a positive number"),
+    "check_nonnegative -1": (lambda: check_nonnegative(-1.0, "c"), ValueError, "c must be a finite number >= 0"),
+    "check_nonnegative inf": (lambda: check_nonnegative(INF, "c"), ValueError, "c must be a finite number >= 0"),
+    "check_nonnegative bool": (lambda: check_nonnegative(True, "c"), TypeError, "c must be a number >= 0"),
+    # --- bandits
+    "bernoulli_kl p=2": (lambda: bernoulli_kl(2.0, 0.5), ValueError, r"p must hold probabilities in \[0, 1\]"),
+    "bernoulli_kl q NaN": (lambda: bernoulli_kl(0.5, NAN), ValueError, r"q must hold probabilities in \[0, 1\]"),
+    "bernoulli_kl shapes": (lambda: bernoulli_kl(torch.rand(3), torch.rand(4)), ValueError, "must broadcast"),
+    "bernoulli_kl str": (lambda: bernoulli_kl("a", 0.5), TypeError, "p must be a tensor"),
+    "beta_information_gain shapes": (lambda: beta_information_gain(torch.ones(3), torch.ones(4)), ValueError,
+                                     "alpha .* and beta .* must broadcast"),
+    "GaussianBandit sd 0": (lambda: GaussianBandit([0.0, 1.0], sd=0.0), ValueError,
+                            "sd must be a positive, finite number .the reward noise standard deviation."),
+    "LinUCB alpha -1": (lambda: LinUCB(alpha=-1.0), ValueError, "alpha must be a finite number >= 0"),
+    "count_bonus NaN": (lambda: count_bonus(torch.tensor([NAN])), ValueError, "visit_counts must be finite"),
+    "count_bonus negative": (lambda: count_bonus(torch.tensor([-1.0])), ValueError,
+                             "visit_counts must be non-negative counts"),
+    "count_bonus str": (lambda: count_bonus("many"), TypeError, "visit_counts must be a tensor"),
+    # --- meta-RL and demonstrations (messages moved to the shared checks: still name the argument)
+    "train_rl2 entropy_bonus NaN": (lambda: train_rl2(grid_navigation_tasks(3, 2), 2, entropy_bonus=NAN), ValueError,
+                                    "entropy_bonus must be a finite number >= 0"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_a_clear_error(name):
+    call, error, message = CASES[name]
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_bernoulli_kl_against_the_closed_form():
+    """KL(Ber(p) ‖ Ber(q)) by hand at two points, and +inf where q = 0 and p > 0 (independent truth)."""
+    p, q = 0.3, 0.6
+    by_hand = p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+    assert bernoulli_kl(p, q).item() == pytest.approx(by_hand, abs=1e-15)
+    assert bernoulli_kl(torch.tensor([0.5]), torch.tensor([[0.5], [0.0]])).tolist() == [[0.0], [math.inf]]
