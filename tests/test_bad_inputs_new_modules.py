@@ -18,7 +18,7 @@ from pgm_control.exploration import (
     beta_information_gain,
     count_bonus,
 )
-from pgm_control.meta import grid_navigation_tasks, train_rl2
+from pgm_control.meta import grid_navigation_tasks, init_gaussian_policy, rl2_loss, train_rl2
 
 NAN, INF = math.nan, math.inf
 
@@ -47,6 +47,11 @@ CASES = {
     # --- meta-RL and demonstrations (messages moved to the shared checks: still name the argument)
     "train_rl2 entropy_bonus NaN": (lambda: train_rl2(grid_navigation_tasks(3, 2), 2, entropy_bonus=NAN), ValueError,
                                     "entropy_bonus must be a finite number >= 0"),
+    "rl2_loss trials str": (lambda: rl2_loss("trials"), TypeError, "trials must be the RL2Trials of rl2_rollout"),
+    "init_gaussian_policy log_std NaN": (lambda: init_gaussian_policy(log_std=NAN), ValueError,
+                                         "log_std must be a finite number"),
+    "init_gaussian_policy log_std str": (lambda: init_gaussian_policy(log_std="small"), TypeError,
+                                         "log_std must be a finite number"),
 }
 
 

@@ -164,6 +164,14 @@ def rl2_loss(trials: RL2Trials, entropy_bonus: float = 0.01, value_weight: float
 
     with G_t the undiscounted reward-to-go to the end of the trial, the advantage held constant in the
     policy term, β = ``entropy_bonus`` and c = ``value_weight``."""
+    if not isinstance(trials, RL2Trials):
+        raise TypeError(f"trials must be the RL2Trials of rl2_rollout(...), got {type(trials).__name__}")
+    entropy_bonus = check_nonnegative(entropy_bonus, "entropy_bonus")
+    return _rl2_loss(trials, entropy_bonus, check_nonnegative(value_weight, "value_weight"))
+
+
+def _rl2_loss(trials: RL2Trials, entropy_bonus: float, value_weight: float) -> torch.Tensor:
+    """:func:`rl2_loss` for validated arguments (the training loop's)."""
     to_go = rewards_to_go(trials.rewards).float()
     advantage = to_go - trials.values
     policy_term = (trials.log_probs * advantage.detach() + entropy_bonus * trials.entropies).sum(-1)
@@ -212,7 +220,7 @@ def train_rl2(task_family: FiniteTaskFamily, num_episodes: int, *, num_iteration
         for _ in range(num_iterations):
             trials = _rollout(agent, family, family.sample(num_trials, generator), num_episodes, generator)
             optimizer.zero_grad()
-            rl2_loss(trials, entropy_bonus, value_weight).backward()
+            _rl2_loss(trials, entropy_bonus, value_weight).backward()
             optimizer.step()
             mean_returns.append(float(trials.returns.mean()))
             bar.update()
