@@ -19,8 +19,10 @@ from pgm_control.exploration import (
     count_bonus,
 )
 from pgm_control.meta import grid_navigation_tasks, init_gaussian_policy, rl2_loss, train_rl2
+from pgm_control.rl import RandomNetworkDistillation, discriminator_loss
 
 NAN, INF = math.nan, math.inf
+RND = RandomNetworkDistillation(3, hidden=(8,), embedding_dim=4)
 
 CASES = {
     # --- the shared real-number checks
@@ -52,6 +54,13 @@ CASES = {
                                          "log_std must be a finite number"),
     "init_gaussian_policy log_std str": (lambda: init_gaussian_policy(log_std="small"), TypeError,
                                          "log_std must be a finite number"),
+    # --- random network distillation and the adversarial discriminator's loss
+    "RND bonus wrong dim": (lambda: RND.bonus(torch.zeros(5, 4)), ValueError,
+                            r"observations must have shape \[B, dim S\] = \[\?, 3\], got \[5, 4\]"),
+    "RND observe 1-d": (lambda: RND.observe(torch.zeros(3)), ValueError, "observations must have shape"),
+    "discriminator_loss weights": (lambda: discriminator_loss(torch.zeros(3), torch.zeros(4), torch.ones(2),
+                                                              torch.ones(4)), ValueError,
+                                   r"expert_weights must have the shape of expert_logits \[3\], got \[2\]"),
 }
 
 
