@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 
+from pgm_control import Demonstrations
 from pgm_control._checks import check_nonnegative, check_positive
 from pgm_control.exploration import (
     GaussianBandit,
@@ -19,10 +20,13 @@ from pgm_control.exploration import (
     count_bonus,
 )
 from pgm_control.meta import grid_navigation_tasks, init_gaussian_policy, rl2_loss, train_rl2
-from pgm_control.rl import RandomNetworkDistillation, discriminator_loss
+from pgm_control.rl import RandomNetworkDistillation, discriminator_loss, hybrid_surrogate, importance_sampled_surrogate
 
 NAN, INF = math.nan, math.inf
 RND = RandomNetworkDistillation(3, hidden=(8,), embedding_dim=4)
+LOG_PI = torch.full((2, 3, 2), math.log(0.5), dtype=torch.float64)  # log π [T=2, S=3, A=2]
+STATES, ACTIONS, REWARDS = torch.zeros(4, 3, dtype=torch.long), torch.zeros(4, 2, dtype=torch.long), torch.ones(4, 2)
+DEMOS = Demonstrations(torch.tensor([[0, 1, 2]]), torch.tensor([[1, 1]]))
 
 CASES = {
     # --- the shared real-number checks
@@ -61,6 +65,29 @@ CASES = {
     "discriminator_loss weights": (lambda: discriminator_loss(torch.zeros(3), torch.zeros(4), torch.ones(2),
                                                               torch.ones(4)), ValueError,
                                    r"expert_weights must have the shape of expert_logits \[3\], got \[2\]"),
+    # --- the surrogates of RL with demonstrations
+    "importance_sampled_surrogate log_sampling [N]": (
+        lambda: importance_sampled_surrogate(LOG_PI, STATES, ACTIONS, REWARDS, torch.zeros(4)), ValueError,
+        r"log_sampling must have shape \[N, T\]"),
+    "importance_sampled_surrogate NaN log_sampling": (
+        lambda: importance_sampled_surrogate(LOG_PI, STATES, ACTIONS, REWARDS, torch.full((4, 2), NAN)),
+        ValueError, "log_sampling must hold log-probabilities"),
+    "importance_sampled_surrogate state 5": (
+        lambda: importance_sampled_surrogate(LOG_PI, STATES + 5, ACTIONS, REWARDS, torch.zeros(4, 2)),
+        ValueError, r"states must lie in 0..2"),
+    "importance_sampled_surrogate discount 2": (
+        lambda: importance_sampled_surrogate(LOG_PI, STATES, ACTIONS, REWARDS, torch.zeros(4, 2), discount=2.0),
+        ValueError, "discount must lie in"),
+    "hybrid_surrogate rewards [N]": (lambda: hybrid_surrogate(LOG_PI, STATES, ACTIONS, torch.ones(4), DEMOS, 0.1),
+                                     ValueError, r"rewards must have shape \[N, T\]"),
+    "hybrid_surrogate bc_weight -1": (lambda: hybrid_surrogate(LOG_PI, STATES, ACTIONS, REWARDS, DEMOS, -1.0),
+                                      ValueError, "bc_weight must be a finite number >= 0"),
+    "hybrid_surrogate demo state 9": (
+        lambda: hybrid_surrogate(LOG_PI, STATES, ACTIONS, REWARDS,
+                                 Demonstrations(torch.tensor([[0, 9, 2]]), torch.tensor([[1, 1]])), 0.1),
+        ValueError, "a demonstrated state is 9"),
+    "hybrid_surrogate log_policy list": (lambda: hybrid_surrogate([[0.0]], STATES, ACTIONS, REWARDS, DEMOS, 0.1),
+                                         TypeError, "log_policy must be a tensor"),
 }
 
 
@@ -77,3 +104,16 @@ def test_bernoulli_kl_against_the_closed_form():
     by_hand = p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
     assert bernoulli_kl(p, q).item() == pytest.approx(by_hand, abs=1e-15)
     assert bernoulli_kl(torch.tensor([0.5]), torch.tensor([[0.5], [0.0]])).tolist() == [[0.0], [math.inf]]
+
+
+def test_importance_sampled_surrogate_on_policy_is_the_mean_discounted_return():
+    """With q = π_θ every ratio π_θ(τ_{1:t}) / q(τ_{1:t}) is 1: the surrogate is (1/N) Σ_τ Σ_t γ^t r_t,
+    computed here by hand, and its gradient flows into log π."""
+    log_pi = LOG_PI.clone().requires_grad_(True)
+    rewards = torch.tensor([[1.0, 2.0], [0.0, 4.0], [3.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    log_q = torch.log(torch.tensor([0.5, 0.25], dtype=torch.float64)).expand(4, 2)  # log π(τ_{1:t}), A = 2
+    value = importance_sampled_surrogate(log_pi, STATES, ACTIONS, rewards, log_q, discount=0.5)
+    by_hand = ((1 + 0.5 * 2) + (0 + 0.5 * 4) + (3 + 0) + (1 + 0.5 * 1)) / 4
+    assert value.item() == pytest.approx(by_hand, abs=1e-12)
+    value.backward()
+    assert log_pi.grad[0, 0, 0].item() != 0.0
