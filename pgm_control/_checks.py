@@ -79,6 +79,15 @@ def check_distribution(tensor: torch.Tensor, name: str, what: str) -> None:
         )
 
 
+def check_broadcastable(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """Elementwise functions of two tensors need shapes that broadcast together."""
+    try:
+        torch.broadcast_shapes(a.shape, b.shape)
+    except RuntimeError:
+        raise ValueError(f"{name_a} {shape_str(a.shape)} and {name_b} {shape_str(b.shape)} must broadcast "
+                         "together (equal sizes or 1 on each axis)") from None
+
+
 def check_real(value, name: str, expected: str) -> float:
     """Accept Python, NumPy and 0-d tensor reals; reject bools and non-numbers with a TypeError."""
     if isinstance(value, torch.Tensor) and value.dim() == 0:

@@ -17,13 +17,13 @@ from torch.distributions import Beta, Normal
 from pgm_control._checks import (
     DTYPE,
     as_float_tensor,
+    check_broadcastable,
     check_finite,
     check_nonnegative,
     check_positive,
     check_positive_integer,
     check_real,
     check_seed,
-    shape_str,
 )
 from pgm_control._progress import progress_bar
 from pgm_control.exploration.bandits import Bandit, BernoulliBandit, bernoulli_kl_unchecked
@@ -153,10 +153,8 @@ def kl_ucb_index(means, budget) -> torch.Tensor:
                          f"{means.max().item()}]")
     if budget.numel() and not bool((budget > 0).all()):
         raise ValueError(f"budget must be positive (the KL radius d), got minimum {budget.min().item()}")
-    try:
-        means, budget = torch.broadcast_tensors(means, budget)
-    except RuntimeError:
-        raise ValueError(f"means {list(means.shape)} and budget {list(budget.shape)} must broadcast") from None
+    check_broadcastable(means, budget, "means", "budget")
+    means, budget = torch.broadcast_tensors(means, budget)
     if means.numel() == 0:
         return means.clone()
     return _kl_ucb_index(means, budget)
@@ -240,10 +238,7 @@ def beta_information_gain(alpha, beta) -> torch.Tensor:
         check_finite(value, name)
         if value.numel() and value.min() <= 0:
             raise ValueError(f"{name} must hold positive Beta parameters, got minimum {value.min().item()}")
-    try:
-        torch.broadcast_shapes(alpha.shape, beta.shape)
-    except RuntimeError:
-        raise ValueError(f"alpha {shape_str(alpha.shape)} and beta {shape_str(beta.shape)} must broadcast") from None
+    check_broadcastable(alpha, beta, "alpha", "beta")
     return _beta_information_gain(alpha, beta)
 
 

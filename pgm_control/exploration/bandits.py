@@ -16,10 +16,10 @@ from pgm_control._checks import (
     DTYPE,
     as_float_tensor,
     as_index_tensor,
+    check_broadcastable,
     check_finite,
     check_positive,
     check_shape,
-    shape_str,
 )
 
 
@@ -36,10 +36,7 @@ def bernoulli_kl(p, q) -> torch.Tensor:
         if value.numel() and not bool(((value >= 0) & (value <= 1)).all()):  # also rejects NaN
             raise ValueError(f"{name} must hold probabilities in [0, 1], got values in [{value.min().item()}, "
                              f"{value.max().item()}]")
-    try:
-        torch.broadcast_shapes(p.shape, q.shape)
-    except RuntimeError:
-        raise ValueError(f"p {shape_str(p.shape)} and q {shape_str(q.shape)} must broadcast") from None
+    check_broadcastable(p, q, "p", "q")
     return bernoulli_kl_unchecked(p, q)
 
 
