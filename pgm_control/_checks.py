@@ -79,6 +79,13 @@ def check_distribution(tensor: torch.Tensor, name: str, what: str) -> None:
         )
 
 
+def check_probabilities(tensor: torch.Tensor, name: str) -> None:
+    """Every entry of `tensor` a probability in [0, 1] (NaN rejected too)."""
+    if tensor.numel() and not bool(((tensor >= 0) & (tensor <= 1)).all()):  # also rejects NaN
+        raise ValueError(f"{name} must hold probabilities in [0, 1], got values in [{tensor.min().item():.6g}, "
+                         f"{tensor.max().item():.6g}]" + (" (NaN included)" if bool(tensor.isnan().any()) else ""))
+
+
 def check_broadcastable(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
     """Elementwise functions of two tensors need shapes that broadcast together."""
     try:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from pgm_control import Demonstrations
-from pgm_control._checks import check_nonnegative, check_positive
+from pgm_control._checks import check_broadcastable, check_nonnegative, check_positive, check_probabilities
 from pgm_control.exploration import (
     GaussianBandit,
     LinUCB,
@@ -36,6 +36,10 @@ CASES = {
     "check_nonnegative -1": (lambda: check_nonnegative(-1.0, "c"), ValueError, "c must be a finite number >= 0"),
     "check_nonnegative inf": (lambda: check_nonnegative(INF, "c"), ValueError, "c must be a finite number >= 0"),
     "check_nonnegative bool": (lambda: check_nonnegative(True, "c"), TypeError, "c must be a number >= 0"),
+    "check_probabilities NaN": (lambda: check_probabilities(torch.tensor([0.5, NAN]), "p"), ValueError,
+                                r"p must hold probabilities in \[0, 1\].*NaN included"),
+    "check_broadcastable": (lambda: check_broadcastable(torch.ones(2, 3), torch.ones(2), "a", "b"), ValueError,
+                            r"a \[2, 3\] and b \[2\] must broadcast"),
     # --- bandits
     "bernoulli_kl p=2": (lambda: bernoulli_kl(2.0, 0.5), ValueError, r"p must hold probabilities in \[0, 1\]"),
     "bernoulli_kl q NaN": (lambda: bernoulli_kl(0.5, NAN), ValueError, r"q must hold probabilities in \[0, 1\]"),

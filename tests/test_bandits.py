@@ -133,7 +133,7 @@ def test_kl_ucb_index_matches_bisection_over_counts_and_budgets():
 
 
 @pytest.mark.parametrize(("means", "budget", "message"), [
-    ([0.5, 1.5], 1.0, "means must be probabilities"), ([0.5], 0.0, "budget must be positive"),
+    ([0.5, 1.5], 1.0, r"means must hold probabilities in \[0, 1\]"), ([0.5], 0.0, "budget must be positive"),
     ([0.5], float("nan"), "budget"), ([0.5, 0.2], [1.0, 1.0, 1.0], "must broadcast"),
 ])
 def test_kl_ucb_index_rejects_bad_inputs(means, budget, message):

@@ -22,6 +22,7 @@ from pgm_control._checks import (
     check_nonnegative,
     check_positive,
     check_positive_integer,
+    check_probabilities,
     check_real,
     check_seed,
 )
@@ -148,9 +149,7 @@ def kl_ucb_index(means, budget) -> torch.Tensor:
     """
     means, budget = as_float_tensor(means, "means"), as_float_tensor(budget, "budget")
     check_finite(budget, "budget")
-    if means.numel() and not bool(((means >= 0) & (means <= 1)).all()):  # also rejects NaN
-        raise ValueError(f"means must be probabilities in [0, 1], got values in [{means.min().item()}, "
-                         f"{means.max().item()}]")
+    check_probabilities(means, "means")
     if budget.numel() and not bool((budget > 0).all()):
         raise ValueError(f"budget must be positive (the KL radius d), got minimum {budget.min().item()}")
     check_broadcastable(means, budget, "means", "budget")

@@ -19,6 +19,7 @@ from pgm_control._checks import (
     check_broadcastable,
     check_finite,
     check_positive,
+    check_probabilities,
     check_shape,
 )
 
@@ -32,10 +33,8 @@ def bernoulli_kl(p, q) -> torch.Tensor:
     0.69314718056
     """
     p, q = as_float_tensor(p, "p"), as_float_tensor(q, "q")
-    for value, name in ((p, "p"), (q, "q")):
-        if value.numel() and not bool(((value >= 0) & (value <= 1)).all()):  # also rejects NaN
-            raise ValueError(f"{name} must hold probabilities in [0, 1], got values in [{value.min().item()}, "
-                             f"{value.max().item()}]")
+    check_probabilities(p, "p")
+    check_probabilities(q, "q")
     check_broadcastable(p, q, "p", "q")
     return bernoulli_kl_unchecked(p, q)
 

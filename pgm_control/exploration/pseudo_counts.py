@@ -21,7 +21,7 @@ import abc
 
 import torch
 
-from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_positive
+from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_positive, check_probabilities
 
 
 def _pseudo_count_formula(prob_before: torch.Tensor, prob_after: torch.Tensor) -> torch.Tensor:
@@ -49,9 +49,7 @@ def pseudo_count(prob_before, prob_after) -> torch.Tensor:
                          f"and {list(after.shape)}")
     for value, name in ((before, "prob_before"), (after, "prob_after")):
         check_finite(value, name)
-        if value.numel() and not bool(((value >= 0) & (value <= 1)).all()):
-            raise ValueError(f"{name} must hold probabilities in [0, 1], got values in "
-                             f"[{value.min().item():.3g}, {value.max().item():.3g}]")
+        check_probabilities(value, name)
     if before.numel() and not bool((after > before).all()):
         index = (after <= before).nonzero()[0].tolist() if before.dim() else []
         raise ValueError(f"prob_after must exceed prob_before (the density must rise after one more "
