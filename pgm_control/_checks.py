@@ -79,6 +79,13 @@ def check_distribution(tensor: torch.Tensor, name: str, what: str) -> None:
         )
 
 
+def check_indices(tensor: torch.Tensor, bound: int, name: str, what: str = "") -> None:
+    """Every entry of the integer `tensor` an index in 0..bound-1; ``what`` (e.g. " (arm indices)") names them."""
+    if tensor.numel() and not 0 <= int(tensor.min()) <= int(tensor.max()) < bound:
+        raise ValueError(f"{name} must lie in 0..{bound - 1}{what}, got values in [{int(tensor.min())}, "
+                         f"{int(tensor.max())}]")
+
+
 def check_probabilities(tensor: torch.Tensor, name: str) -> None:
     """Every entry of `tensor` a probability in [0, 1] (NaN rejected too)."""
     if tensor.numel() and not bool(((tensor >= 0) & (tensor <= 1)).all()):  # also rejects NaN

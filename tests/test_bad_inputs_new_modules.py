@@ -20,12 +20,14 @@ from pgm_control.exploration import (
     count_bonus,
 )
 from pgm_control.meta import grid_navigation_tasks, init_gaussian_policy, rl2_loss, train_rl2
+from pgm_control.models import tabular_mdp_model
 from pgm_control.rl import RandomNetworkDistillation, discriminator_loss, hybrid_surrogate, importance_sampled_surrogate
 
 NAN, INF = math.nan, math.inf
 RND = RandomNetworkDistillation(3, hidden=(8,), embedding_dim=4)
 LOG_PI = torch.full((2, 3, 2), math.log(0.5), dtype=torch.float64)  # log π [T=2, S=3, A=2]
 STATES, ACTIONS, REWARDS = torch.zeros(4, 3, dtype=torch.long), torch.zeros(4, 2, dtype=torch.long), torch.ones(4, 2)
+MDP_DATA = (torch.tensor([0]), torch.tensor([1]), torch.tensor([0.5]), torch.tensor([2]))  # s, a, r, s'
 DEMOS = Demonstrations(torch.tensor([[0, 1, 2]]), torch.tensor([[1, 1]]))
 
 CASES = {
@@ -69,6 +71,15 @@ CASES = {
     "discriminator_loss weights": (lambda: discriminator_loss(torch.zeros(3), torch.zeros(4), torch.ones(2),
                                                               torch.ones(4)), ValueError,
                                    r"expert_weights must have the shape of expert_logits \[3\], got \[2\]"),
+    # --- the Bayesian MDP model
+    "tabular_mdp_model next state 9": (lambda: tabular_mdp_model(*MDP_DATA[:3], torch.tensor([9]), 4, 2), ValueError,
+                                       r"next_states must lie in 0..3"),
+    "tabular_mdp_model lengths": (lambda: tabular_mdp_model(torch.tensor([0, 1]), *MDP_DATA[1:], 4, 2), ValueError,
+                                  r"actions must have shape \[N\]"),
+    "tabular_mdp_model NaN reward": (lambda: tabular_mdp_model(*MDP_DATA[:2], torch.tensor([NAN]), MDP_DATA[3], 4, 2),
+                                     ValueError, "rewards must be finite"),
+    "tabular_mdp_model noise 0": (lambda: tabular_mdp_model(*MDP_DATA, 4, 2, reward_noise_sd=0.0), ValueError,
+                                  "reward_noise_sd must be a positive, finite number"),
     # --- the surrogates of RL with demonstrations
     "importance_sampled_surrogate log_sampling [N]": (
         lambda: importance_sampled_surrogate(LOG_PI, STATES, ACTIONS, REWARDS, torch.zeros(4)), ValueError,

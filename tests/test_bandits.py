@@ -71,7 +71,7 @@ def test_bad_inputs_name_the_argument():
         GaussianBandit([0.0, 1.0], sd=0.0)
     with pytest.raises(ValueError, match="means must have shape"):
         GaussianBandit([[0.0, 1.0]])
-    with pytest.raises(ValueError, match=r"actions must be arm indices in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"actions must lie in 0..2 \(arm indices\)"):
         BernoulliBandit(MEANS).pull(torch.tensor([0, 3]))
     with pytest.raises(ValueError, match="epsilon must be a probability"):
         EpsilonGreedy(1.5)

@@ -18,6 +18,7 @@ from pgm_control._checks import (
     as_index_tensor,
     check_broadcastable,
     check_finite,
+    check_indices,
     check_positive,
     check_probabilities,
     check_shape,
@@ -73,9 +74,7 @@ class Bandit(abc.ABC):
         """One pull per run: ``actions [R]`` (integers in [0, A)) → ``rewards [R]`` (float64)."""
         actions = as_index_tensor(actions, "actions")
         check_shape(actions, [None], "actions", "[R] (one arm per run)")
-        if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < self.num_arms:
-            raise ValueError(f"actions must be arm indices in [0, {self.num_arms}), got values in "
-                             f"[{int(actions.min())}, {int(actions.max())}]")
+        check_indices(actions, self.num_arms, "actions", " (arm indices)")
         return self._pull(actions, generator)
 
     @abc.abstractmethod

@@ -31,6 +31,7 @@ from pgm_control._checks import (
     as_float_tensor,
     as_index_tensor,
     check_finite,
+    check_indices,
     check_learning_rate,
     check_nonnegative,
     check_positive,
@@ -80,9 +81,7 @@ class ContextualBandit(abc.ABC):
         contexts = self._check_contexts(contexts)
         actions = as_index_tensor(actions, "actions")
         check_shape(actions, [contexts.shape[0]], "actions", "[R] (one arm per run of contexts)")
-        if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < self.num_arms:
-            raise ValueError(f"actions must be arm indices in [0, {self.num_arms}), got values in "
-                             f"[{int(actions.min())}, {int(actions.max())}]")
+        check_indices(actions, self.num_arms, "actions", " (arm indices)")
         return self._sample(self._mean(_chosen_features(contexts, actions) @ self.theta), generator)
 
     def _check_contexts(self, contexts) -> torch.Tensor:

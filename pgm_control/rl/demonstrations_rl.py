@@ -40,6 +40,7 @@ from pgm_control._checks import (
     check_discount,
     check_finite,
     check_horizon,
+    check_indices,
     check_learning_rate,
     check_nonnegative,
     check_positive_integer,
@@ -298,9 +299,7 @@ def _check_batch(log_policy, states, actions, rewards) -> tuple[torch.Tensor, ..
     if log_policy.dim() == 3:
         check_shape(log_policy, [horizon, num_states, num_actions], "log_policy", "[T, S, A]")
     for tensor, bound, name in ((states, num_states, "states"), (actions, num_actions, "actions")):
-        if tensor.numel() and not 0 <= int(tensor.min()) <= int(tensor.max()) < bound:
-            raise ValueError(f"{name} must lie in 0..{bound - 1} (log_policy's axes), got values in "
-                             f"[{int(tensor.min())}, {int(tensor.max())}]")
+        check_indices(tensor, bound, name, " (log_policy's axes)")
     return log_policy, states, actions, rewards
 
 
