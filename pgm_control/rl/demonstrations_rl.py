@@ -214,7 +214,7 @@ def reinforce_with_demonstrations(mdp: TabularMDP, demonstrations: Demonstration
         bc_weight: λ >= 0 of the hybrid objective.
         initial_log_policy: log π ``[S, A]`` or ``[T, S, A]``, finite (e.g. the ``log_policy`` of
             :func:`pgm_control.inference.tabular_behaviour_cloning`: the pretraining); None: uniform.
-        seed: seeds the sampler; progress: a tqdm bar (None: on for 10^8 sampled steps or more).
+        seed: seeds the sampler; progress: a tqdm bar (None: on for 2·10^8 sampled steps or more).
 
     Example:
         >>> from pgm_control.envs import GridWorld
@@ -246,8 +246,8 @@ def reinforce_with_demonstrations(mdp: TabularMDP, demonstrations: Demonstration
     log_bc_policy = torch.log(empirical_policy(demonstrations, S, A))  # the BC estimate of π_demo [S, A]
     weights = mdp.discount ** torch.arange(horizon, dtype=DTYPE)
     mean_returns = []
-    bar_on = progress if progress is not None else num_iterations * num_episodes * horizon >= 1e8
-    with progress_bar(num_iterations, bar_on, 0.0, f"REINFORCE ({method})") as bar:
+    sampled_steps = num_iterations * num_episodes * horizon
+    with progress_bar(num_iterations, progress, sampled_steps, f"REINFORCE ({method})") as bar:
         for _ in range(num_iterations):
             log_policy = torch.log_softmax(logits, dim=-1)
             with torch.no_grad():
