@@ -79,6 +79,29 @@ def check_distribution(tensor: torch.Tensor, name: str, what: str) -> None:
         )
 
 
+def check_indices(tensor: torch.Tensor, bound: int, name: str, what: str = "") -> None:
+    """Every entry of the integer `tensor` an index in 0..bound-1; ``what`` (e.g. " (arm indices)") names them."""
+    if tensor.numel() and not 0 <= int(tensor.min()) <= int(tensor.max()) < bound:
+        raise ValueError(f"{name} must lie in 0..{bound - 1}{what}, got values in [{int(tensor.min())}, "
+                         f"{int(tensor.max())}]")
+
+
+def check_probabilities(tensor: torch.Tensor, name: str) -> None:
+    """Every entry of `tensor` a probability in [0, 1] (NaN rejected too)."""
+    if tensor.numel() and not bool(((tensor >= 0) & (tensor <= 1)).all()):  # also rejects NaN
+        raise ValueError(f"{name} must hold probabilities in [0, 1], got values in [{tensor.min().item():.6g}, "
+                         f"{tensor.max().item():.6g}]" + (" (NaN included)" if bool(tensor.isnan().any()) else ""))
+
+
+def check_broadcastable(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """Elementwise functions of two tensors need shapes that broadcast together."""
+    try:
+        torch.broadcast_shapes(a.shape, b.shape)
+    except RuntimeError:
+        raise ValueError(f"{name_a} {shape_str(a.shape)} and {name_b} {shape_str(b.shape)} must broadcast "
+                         "together (equal sizes or 1 on each axis)") from None
+
+
 def check_real(value, name: str, expected: str) -> float:
     """Accept Python, NumPy and 0-d tensor reals; reject bools and non-numbers with a TypeError."""
     if isinstance(value, torch.Tensor) and value.dim() == 0:
@@ -163,6 +186,22 @@ def check_learning_rate(lr, name: str = "lr") -> float:
     if not 0.0 < lr < math.inf:  # also rejects NaN
         raise ValueError(f"{name} must be a positive, finite step size, got {lr}")
     return lr
+
+
+def check_positive(value, name: str, meaning: str = "") -> float:
+    """A finite number > 0; ``meaning`` (e.g. " (the reward noise standard deviation)") ends the messages."""
+    value = check_real(value, name, f"a positive number{meaning}")
+    if not 0.0 < value < math.inf:  # also rejects NaN
+        raise ValueError(f"{name} must be a positive, finite number{meaning}, got {value}")
+    return value
+
+
+def check_nonnegative(value, name: str, meaning: str = "") -> float:
+    """A finite number >= 0; ``meaning`` (e.g. " (the λ of the hybrid objective)") ends the messages."""
+    value = check_real(value, name, f"a number >= 0{meaning}")
+    if not 0.0 <= value < math.inf:  # also rejects NaN
+        raise ValueError(f"{name} must be a finite number >= 0{meaning}, got {value}")
+    return value
 
 
 def check_layer_widths(widths, name: str = "hidden") -> tuple[int, ...]:

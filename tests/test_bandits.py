@@ -71,7 +71,7 @@ def test_bad_inputs_name_the_argument():
         GaussianBandit([0.0, 1.0], sd=0.0)
     with pytest.raises(ValueError, match="means must have shape"):
         GaussianBandit([[0.0, 1.0]])
-    with pytest.raises(ValueError, match=r"actions must be arm indices in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"actions must lie in 0..2 \(arm indices\)"):
         BernoulliBandit(MEANS).pull(torch.tensor([0, 3]))
     with pytest.raises(ValueError, match="epsilon must be a probability"):
         EpsilonGreedy(1.5)
@@ -133,7 +133,7 @@ def test_kl_ucb_index_matches_bisection_over_counts_and_budgets():
 
 
 @pytest.mark.parametrize(("means", "budget", "message"), [
-    ([0.5, 1.5], 1.0, "means must be probabilities"), ([0.5], 0.0, "budget must be positive"),
+    ([0.5, 1.5], 1.0, r"means must hold probabilities in \[0, 1\]"), ([0.5], 0.0, "budget must be positive"),
     ([0.5], float("nan"), "budget"), ([0.5, 0.2], [1.0, 1.0, 1.0], "must broadcast"),
 ])
 def test_kl_ucb_index_rejects_bad_inputs(means, budget, message):

@@ -66,7 +66,8 @@ def test_information_gain_shrinks_like_one_over_counts():
 
 
 def test_count_bonus():
-    assert torch.equal(count_bonus(torch.tensor([0.0, 1.0, 4.0, 100.0])), torch.tensor([1.0, 1.0, 0.5, 0.1]))
+    expected = torch.tensor([1.0, 1.0, 0.5, 0.1], dtype=torch.float64)  # 1/√N, N = 0 counted as 1
+    assert torch.equal(count_bonus(torch.tensor([0.0, 1.0, 4.0, 100.0])), expected)
 
 
 def test_planning_mdp_is_the_estimate_plus_the_bonus():

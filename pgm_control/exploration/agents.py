@@ -17,20 +17,24 @@ from torch.distributions import Beta, Normal
 from pgm_control._checks import (
     DTYPE,
     as_float_tensor,
+    check_broadcastable,
     check_finite,
+    check_nonnegative,
+    check_positive,
     check_positive_integer,
+    check_probabilities,
     check_real,
     check_seed,
 )
 from pgm_control._progress import progress_bar
-from pgm_control.exploration.bandits import Bandit, BernoulliBandit, bernoulli_kl
+from pgm_control.exploration.bandits import Bandit, BernoulliBandit, bernoulli_kl_unchecked
 
 # Newton's method for the KL-UCB index stops once no index moves by more than this (in q).
 _KL_UCB_TOLERANCE = 1e-12
 _KL_UCB_MAX_STEPS = 50  # measured: 6 steps for N(a) <= 10^4, 7 for N(a) <= 10^6
 
 
-def _argmax_random_ties(scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def argmax_random_ties(scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """argmax over the last axis of ``scores [R, A]``, ties broken uniformly at random."""
     is_max = scores == scores.max(-1, keepdim=True).values
     noise = torch.rand(scores.shape, generator=generator, dtype=DTYPE)
@@ -42,13 +46,6 @@ def _sample_beta(alpha: torch.Tensor, beta: torch.Tensor, generator: torch.Gener
     x = torch._standard_gamma(alpha, generator=generator)
     y = torch._standard_gamma(beta, generator=generator)
     return x / (x + y)
-
-
-def _check_positive(value, name: str) -> float:
-    value = check_real(value, name, "a positive number")
-    if not 0.0 < value < math.inf:  # also rejects NaN
-        raise ValueError(f"{name} must be a positive, finite number, got {value}")
-    return value
 
 
 class BanditAgent(abc.ABC):
@@ -87,7 +84,7 @@ class EpsilonGreedy(BanditAgent):
         self.epsilon = epsilon
 
     def act(self, generator=None):
-        greedy = _argmax_random_ties(self.empirical_means(), generator)
+        greedy = argmax_random_ties(self.empirical_means(), generator)
         num_runs, num_arms = self.counts.shape
         explore = torch.rand(num_runs, generator=generator, dtype=DTYPE) < self.epsilon
         uniform = torch.randint(num_arms, (num_runs,), generator=generator)
@@ -108,7 +105,7 @@ class UCB1(BanditAgent):
         return torch.where(self.counts > 0, self.empirical_means() + bonus, math.inf)
 
     def act(self, generator=None):
-        return _argmax_random_ties(self.index(), generator)
+        return argmax_random_ties(self.index(), generator)
 
 
 class KLUCB(BanditAgent):
@@ -123,10 +120,7 @@ class KLUCB(BanditAgent):
     bernoulli_only = True
 
     def __init__(self, c: float = 0.0):
-        c = check_real(c, "c", "a non-negative number")
-        if not 0.0 <= c < math.inf:
-            raise ValueError(f"c must be a finite number >= 0, got {c}")
-        self.c = c
+        self.c = check_nonnegative(c, "c")
 
     def index(self) -> torch.Tensor:
         """The KL upper confidence bounds [R, A] (+∞ for unpulled arms)."""
@@ -136,7 +130,7 @@ class KLUCB(BanditAgent):
         return torch.where(self.counts > 0, _kl_ucb_index(means, budget.expand_as(means)), math.inf)
 
     def act(self, generator=None):
-        return _argmax_random_ties(self.index(), generator)
+        return argmax_random_ties(self.index(), generator)
 
 
 def kl_ucb_index(means, budget) -> torch.Tensor:
@@ -155,15 +149,11 @@ def kl_ucb_index(means, budget) -> torch.Tensor:
     """
     means, budget = as_float_tensor(means, "means"), as_float_tensor(budget, "budget")
     check_finite(budget, "budget")
-    if means.numel() and not bool(((means >= 0) & (means <= 1)).all()):  # also rejects NaN
-        raise ValueError(f"means must be probabilities in [0, 1], got values in [{means.min().item()}, "
-                         f"{means.max().item()}]")
+    check_probabilities(means, "means")
     if budget.numel() and not bool((budget > 0).all()):
         raise ValueError(f"budget must be positive (the KL radius d), got minimum {budget.min().item()}")
-    try:
-        means, budget = torch.broadcast_tensors(means, budget)
-    except RuntimeError:
-        raise ValueError(f"means {list(means.shape)} and budget {list(budget.shape)} must broadcast") from None
+    check_broadcastable(means, budget, "means", "budget")
+    means, budget = torch.broadcast_tensors(means, budget)
     if means.numel() == 0:
         return means.clone()
     return _kl_ucb_index(means, budget)
@@ -175,7 +165,7 @@ def _kl_ucb_index(means: torch.Tensor, budget: torch.Tensor) -> torch.Tensor:
     p = torch.where(below_one, means, 0.5)  # p = 1 is answered by the where below
     q = torch.minimum(p + torch.sqrt(budget / 2), 1 - (1 - p) * torch.exp((torch.xlogy(p, p) - budget) / (1 - p)))
     for _ in range(_KL_UCB_MAX_STEPS):
-        step = (bernoulli_kl(p, q) - budget) * q * (1 - q) / (q - p)
+        step = (bernoulli_kl_unchecked(p, q) - budget) * q * (1 - q) / (q - p)
         q = q - step
         if not step.abs().max() > _KL_UCB_TOLERANCE:
             break
@@ -193,8 +183,8 @@ class ThompsonBeta(BanditAgent):
     bernoulli_only = True
 
     def __init__(self, prior_successes: float = 1.0, prior_failures: float = 1.0):
-        self.prior_successes = _check_positive(prior_successes, "prior_successes")
-        self.prior_failures = _check_positive(prior_failures, "prior_failures")
+        self.prior_successes = check_positive(prior_successes, "prior_successes")
+        self.prior_failures = check_positive(prior_failures, "prior_failures")
 
     def posterior(self) -> Beta:
         return Beta(self.prior_successes + self.sums, self.prior_failures + self.counts - self.sums)
@@ -212,11 +202,11 @@ class ThompsonGaussian(BanditAgent):
         θ_a ~ N(mean_a, 1/precision_a),   a = argmax_a θ_a."""
 
     def __init__(self, noise_sd: float = 1.0, prior_mean: float = 0.0, prior_sd: float = 1.0):
-        self.noise_sd = _check_positive(noise_sd, "noise_sd")
+        self.noise_sd = check_positive(noise_sd, "noise_sd")
         self.prior_mean = check_real(prior_mean, "prior_mean", "a number")
         if not math.isfinite(self.prior_mean):
             raise ValueError(f"prior_mean must be finite, got {self.prior_mean}")
-        self.prior_sd = _check_positive(prior_sd, "prior_sd")
+        self.prior_sd = check_positive(prior_sd, "prior_sd")
 
     def posterior(self) -> Normal:
         precision = self.prior_sd ** -2 + self.counts / self.noise_sd ** 2
@@ -247,6 +237,7 @@ def beta_information_gain(alpha, beta) -> torch.Tensor:
         check_finite(value, name)
         if value.numel() and value.min() <= 0:
             raise ValueError(f"{name} must hold positive Beta parameters, got minimum {value.min().item()}")
+    check_broadcastable(alpha, beta, "alpha", "beta")
     return _beta_information_gain(alpha, beta)
 
 
@@ -279,7 +270,7 @@ class InformationDirected(ThompsonBeta):
         draws = _sample_beta(belief.concentration1.expand(shape), belief.concentration0.expand(shape), generator)
         regret_estimate = (draws.max(-1, keepdim=True).values - draws).mean(0)
         gain = _beta_information_gain(belief.concentration1, belief.concentration0)
-        return _argmax_random_ties(-(regret_estimate ** 2) / gain, generator)
+        return argmax_random_ties(-(regret_estimate ** 2) / gain, generator)
 
 
 class BanditHistory(NamedTuple):

@@ -12,12 +12,36 @@ import abc
 
 import torch
 
-from pgm_control._checks import DTYPE, as_float_tensor, as_index_tensor, check_finite, check_real, check_shape
+from pgm_control._checks import (
+    DTYPE,
+    as_float_tensor,
+    as_index_tensor,
+    check_broadcastable,
+    check_finite,
+    check_indices,
+    check_positive,
+    check_probabilities,
+    check_shape,
+)
 
 
-def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    r"""KL(Bernoulli(p) ‖ Bernoulli(q)) = p ln(p/q) + (1 − p) ln((1 − p)/(1 − q)), elementwise,
-    with 0 ln 0 = 0 (``torch.xlogy``); +inf where q ∈ {0, 1} and p ≠ q."""
+def bernoulli_kl(p, q) -> torch.Tensor:
+    r"""KL(Bernoulli(p) ‖ Bernoulli(q)) = p ln(p/q) + (1 − p) ln((1 − p)/(1 − q)), elementwise over the
+    broadcast shape of ``p`` and ``q`` (probabilities in [0, 1]), with 0 ln 0 = 0; +inf where q ∈ {0, 1}
+    and p ≠ q.
+
+    >>> round(bernoulli_kl(0.0, 0.5).item(), 12)  # ln 2
+    0.69314718056
+    """
+    p, q = as_float_tensor(p, "p"), as_float_tensor(q, "q")
+    check_probabilities(p, "p")
+    check_probabilities(q, "q")
+    check_broadcastable(p, q, "p", "q")
+    return bernoulli_kl_unchecked(p, q)
+
+
+def bernoulli_kl_unchecked(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """:func:`bernoulli_kl` for float tensors already known to hold probabilities (inner loops)."""
     return torch.xlogy(p, p) - torch.xlogy(p, q) + torch.xlogy(1 - p, 1 - p) - torch.xlogy(1 - p, 1 - q)
 
 
@@ -50,9 +74,7 @@ class Bandit(abc.ABC):
         """One pull per run: ``actions [R]`` (integers in [0, A)) → ``rewards [R]`` (float64)."""
         actions = as_index_tensor(actions, "actions")
         check_shape(actions, [None], "actions", "[R] (one arm per run)")
-        if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < self.num_arms:
-            raise ValueError(f"actions must be arm indices in [0, {self.num_arms}), got values in "
-                             f"[{int(actions.min())}, {int(actions.max())}]")
+        check_indices(actions, self.num_arms, "actions", " (arm indices)")
         return self._pull(actions, generator)
 
     @abc.abstractmethod
@@ -83,10 +105,7 @@ class GaussianBandit(Bandit):
 
     def __init__(self, means, sd=1.0):
         super().__init__(means)
-        sd = check_real(sd, "sd", "a positive number (the reward noise standard deviation)")
-        if not 0.0 < sd < float("inf"):  # also rejects NaN
-            raise ValueError(f"sd must be a positive, finite standard deviation, got {sd}")
-        self.sd = sd
+        self.sd = check_positive(sd, "sd", " (the reward noise standard deviation)")
 
     def _pull(self, actions, generator):
         noise = torch.randn(actions.shape, generator=generator, dtype=DTYPE)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import abc
 import functools
-import math
 from typing import NamedTuple
 
 import pyro
@@ -32,14 +31,16 @@ from pgm_control._checks import (
     as_float_tensor,
     as_index_tensor,
     check_finite,
+    check_indices,
     check_learning_rate,
+    check_nonnegative,
+    check_positive,
     check_positive_integer,
-    check_real,
     check_seed,
     check_shape,
 )
 from pgm_control._progress import progress_bar
-from pgm_control.exploration.agents import _argmax_random_ties, _check_positive
+from pgm_control.exploration.agents import argmax_random_ties
 from pgm_control.exploration.regret import RegretCurve, cumulative_regret
 
 INFERENCE = ("svi", "nuts")
@@ -57,7 +58,7 @@ class ContextualBandit(abc.ABC):
         check_finite(theta, "theta")
         self.theta = theta.detach()
         self.num_arms = check_positive_integer(num_arms, "num_arms")
-        self.feature_sd = _check_positive(feature_sd, "feature_sd")
+        self.feature_sd = check_positive(feature_sd, "feature_sd")
 
     @property
     def dim(self) -> int:
@@ -80,9 +81,7 @@ class ContextualBandit(abc.ABC):
         contexts = self._check_contexts(contexts)
         actions = as_index_tensor(actions, "actions")
         check_shape(actions, [contexts.shape[0]], "actions", "[R] (one arm per run of contexts)")
-        if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < self.num_arms:
-            raise ValueError(f"actions must be arm indices in [0, {self.num_arms}), got values in "
-                             f"[{int(actions.min())}, {int(actions.max())}]")
+        check_indices(actions, self.num_arms, "actions", " (arm indices)")
         return self._sample(self._mean(_chosen_features(contexts, actions) @ self.theta), generator)
 
     def _check_contexts(self, contexts) -> torch.Tensor:
@@ -111,7 +110,7 @@ class LinearContextualBandit(ContextualBandit):
 
     def __init__(self, theta, num_arms: int = 10, noise_sd: float = 1.0, feature_sd: float = 1.0):
         super().__init__(theta, num_arms, feature_sd)
-        self.noise_sd = _check_positive(noise_sd, "noise_sd")
+        self.noise_sd = check_positive(noise_sd, "noise_sd")
 
     def _mean(self, scores):
         return scores
@@ -196,11 +195,8 @@ class LinUCB(RidgeRegressionAgent):
     (Li et al.'s per-arm model is the block-feature special case); ties are broken at random."""
 
     def __init__(self, alpha: float = 1.0, regularization: float = 1.0):
-        alpha = check_real(alpha, "alpha", "a non-negative number (the width of the confidence bonus)")
-        if not 0.0 <= alpha < math.inf:  # also rejects NaN
-            raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
-        self.alpha = alpha
-        self.regularization = _check_positive(regularization, "regularization")
+        self.alpha = check_nonnegative(alpha, "alpha", " (the width of the confidence bonus)")
+        self.regularization = check_positive(regularization, "regularization")
 
     def _regularization(self):
         return self.regularization
@@ -211,7 +207,7 @@ class LinUCB(RidgeRegressionAgent):
         return (contexts @ self.estimate()[..., None]).squeeze(-1) + self.alpha * width
 
     def act(self, contexts, generator=None):
-        return _argmax_random_ties(self.index(contexts), generator)
+        return argmax_random_ties(self.index(contexts), generator)
 
 
 class LinearThompson(RidgeRegressionAgent):
@@ -228,8 +224,8 @@ class LinearThompson(RidgeRegressionAgent):
     for the proof; this agent samples the exact posterior (v = σ)."""
 
     def __init__(self, noise_sd: float = 1.0, prior_sd: float = 1.0):
-        self.noise_sd = _check_positive(noise_sd, "noise_sd")
-        self.prior_sd = _check_positive(prior_sd, "prior_sd")
+        self.noise_sd = check_positive(noise_sd, "noise_sd")
+        self.prior_sd = check_positive(prior_sd, "prior_sd")
 
     def _regularization(self):
         return (self.noise_sd / self.prior_sd) ** 2
@@ -336,7 +332,7 @@ class LogisticThompson(ContextualAgent):
             raise ValueError(f"inference must be one of {INFERENCE}, got {inference!r}")
         self.inference = inference
         self.refresh_every = check_positive_integer(refresh_every, "refresh_every")
-        self.prior_sd = _check_positive(prior_sd, "prior_sd")
+        self.prior_sd = check_positive(prior_sd, "prior_sd")
         self.svi_steps = check_positive_integer(svi_steps, "svi_steps")
         self.lr = check_learning_rate(lr)
         self.num_particles = check_positive_integer(num_particles, "num_particles")

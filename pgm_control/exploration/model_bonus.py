@@ -23,19 +23,25 @@ reward, 0 before the first visit. MBIE-EB's bonus at N = 0 is infinite in princi
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from pgm_control._checks import check_real
+from pgm_control._checks import as_float_tensor, check_finite, check_nonnegative
 from pgm_control.exploration.planning import ModelBasedAgent
 from pgm_control.exploration.posterior import TabularPosterior, information_gain_unchecked
 
 BONUSES = ("count", "information_gain")
 
 
-def count_bonus(visit_counts: torch.Tensor) -> torch.Tensor:
-    """MBIE-EB's B(s, a) = 1/√N(s, a), with N = 0 counted as 1; same shape as ``visit_counts``."""
+def count_bonus(visit_counts) -> torch.Tensor:
+    """MBIE-EB's B(s, a) = 1/√N(s, a), with N = 0 counted as 1; same shape as ``visit_counts`` (float64).
+
+    >>> count_bonus([0, 1, 4]).tolist()
+    [1.0, 1.0, 0.5]
+    """
+    visit_counts = as_float_tensor(visit_counts, "visit_counts")
+    check_finite(visit_counts, "visit_counts")
+    if visit_counts.numel() and visit_counts.min() < 0:
+        raise ValueError(f"visit_counts must be non-negative counts N(s, a), got minimum {visit_counts.min().item()}")
     return visit_counts.clamp(min=1).rsqrt()
 
 
@@ -60,9 +66,7 @@ class ModelBasedBonus(ModelBasedAgent):
     def __init__(self, bonus: str = "count", scale: float = 1.0, prior_concentration: float | None = None):
         if bonus not in BONUSES:
             raise ValueError(f"bonus must be one of {BONUSES}, got {bonus!r}")
-        scale = check_real(scale, "scale", "a number >= 0")
-        if not 0.0 <= scale < math.inf:  # also rejects NaN
-            raise ValueError(f"scale must be a finite number >= 0, got {scale}")
+        scale = check_nonnegative(scale, "scale")
         super().__init__(TabularPosterior(prior_concentration))
         self.bonus, self.scale = bonus, scale
 

@@ -14,7 +14,7 @@ import abc
 import torch
 
 from pgm_control._checks import as_float_tensor, check_distribution, check_finite, check_horizon, check_shape
-from pgm_control.exploration.agents import _argmax_random_ties
+from pgm_control.exploration.agents import argmax_random_ties
 from pgm_control.exploration.episodic import EpisodicAgent
 from pgm_control.exploration.posterior import TabularPosterior
 
@@ -88,7 +88,7 @@ class ModelBasedAgent(EpisodicAgent):
     def begin_episode(self, generator: torch.Generator | None = None) -> None:
         transitions, rewards = self.planning_mdp(generator)
         self.q, _ = backward_induction_unchecked(transitions, rewards, self.horizon)
-        self.plan = _argmax_random_ties(self.q, generator)  # [R, H, S]
+        self.plan = argmax_random_ties(self.q, generator)  # [R, H, S]
 
     def act(self, step, states, generator=None):
         return self.plan[self._runs, step, states]

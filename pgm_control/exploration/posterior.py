@@ -25,8 +25,7 @@ import math
 import pyro.distributions as dist
 import torch
 
-from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_real
-from pgm_control.exploration.agents import _check_positive
+from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_positive, check_real
 
 
 def _sample_dirichlet(concentration: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -113,12 +112,12 @@ class TabularPosterior:
     def __init__(self, prior_concentration: float | None = None, reward_prior_mean: float = 0.0,
                  reward_prior_sd: float = 1.0, reward_noise_sd: float = 1.0):
         self.prior_concentration = (None if prior_concentration is None
-                                    else _check_positive(prior_concentration, "prior_concentration"))
+                                    else check_positive(prior_concentration, "prior_concentration"))
         self.reward_prior_mean = check_real(reward_prior_mean, "reward_prior_mean", "a number")
         if not math.isfinite(self.reward_prior_mean):
             raise ValueError(f"reward_prior_mean must be finite, got {self.reward_prior_mean}")
-        self.reward_prior_sd = _check_positive(reward_prior_sd, "reward_prior_sd")
-        self.reward_noise_sd = _check_positive(reward_noise_sd, "reward_noise_sd")
+        self.reward_prior_sd = check_positive(reward_prior_sd, "reward_prior_sd")
+        self.reward_noise_sd = check_positive(reward_noise_sd, "reward_noise_sd")
 
     def reset(self, num_runs: int, num_states: int, num_actions: int) -> None:
         """Back to the prior, for R runs of an MDP with S states and A actions."""

@@ -18,11 +18,10 @@ batched over R independent runs: ``prob`` and ``recoding_prob`` map symbols ``[R
 from __future__ import annotations
 
 import abc
-import math
 
 import torch
 
-from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_real
+from pgm_control._checks import DTYPE, as_float_tensor, check_finite, check_positive, check_probabilities
 
 
 def _pseudo_count_formula(prob_before: torch.Tensor, prob_after: torch.Tensor) -> torch.Tensor:
@@ -50,9 +49,7 @@ def pseudo_count(prob_before, prob_after) -> torch.Tensor:
                          f"and {list(after.shape)}")
     for value, name in ((before, "prob_before"), (after, "prob_after")):
         check_finite(value, name)
-        if value.numel() and not bool(((value >= 0) & (value <= 1)).all()):
-            raise ValueError(f"{name} must hold probabilities in [0, 1], got values in "
-                             f"[{value.min().item():.3g}, {value.max().item():.3g}]")
+        check_probabilities(value, name)
     if before.numel() and not bool((after > before).all()):
         index = (after <= before).nonzero()[0].tolist() if before.dim() else []
         raise ValueError(f"prob_after must exceed prob_before (the density must rise after one more "
@@ -125,10 +122,7 @@ class DirichletDensity(DensityModel):
     visits to every symbol."""
 
     def __init__(self, prior: float = 0.5):
-        prior = check_real(prior, "prior", "a positive number (the Dirichlet concentration α per symbol)")
-        if not 0.0 < prior < math.inf:  # also rejects NaN
-            raise ValueError(f"prior must be a positive, finite Dirichlet concentration α, got {prior}")
-        self.prior = prior
+        self.prior = check_positive(prior, "prior", " (the Dirichlet concentration α per symbol)")
 
     def _total(self) -> torch.Tensor:
         return self.num_observations + self.prior * self.counts.shape[-1]

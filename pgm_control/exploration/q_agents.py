@@ -20,12 +20,10 @@ Every agent keeps ``q`` as ``[R, K, H, S, A]`` (K heads: 1 except for :class:`Bo
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from pgm_control._checks import DTYPE, check_positive_integer, check_real
-from pgm_control.exploration.agents import _argmax_random_ties
+from pgm_control._checks import DTYPE, check_nonnegative, check_positive_integer, check_real
+from pgm_control.exploration.agents import argmax_random_ties
 from pgm_control.exploration.episodic import EpisodicAgent
 from pgm_control.exploration.pseudo_counts import DensityModel, DirichletDensity
 
@@ -36,13 +34,6 @@ def _check_probability(value, name: str, *, open_low: bool = False) -> float:
     if not (low_ok and value <= 1.0):  # also rejects NaN
         interval = "(0, 1]" if open_low else "[0, 1]"
         raise ValueError(f"{name} must be a probability in {interval}, got {value}")
-    return value
-
-
-def _check_scale(value, name: str) -> float:
-    value = check_real(value, name, "a finite number >= 0")
-    if not 0.0 <= value < math.inf:  # also rejects NaN
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return value
 
 
@@ -89,7 +80,7 @@ class TabularQAgent(EpisodicAgent):
 
     def greedy(self, step: int, states: torch.Tensor, generator=None) -> torch.Tensor:
         """argmax_a Q_t(s, a) of each run's current head, ties broken at random, [R]."""
-        return _argmax_random_ties(self.q[self._runs, self.heads, step, states], generator)
+        return argmax_random_ties(self.q[self._runs, self.heads, step, states], generator)
 
     def act(self, step, states, generator=None):
         return self.greedy(step, states, generator)
@@ -170,7 +161,7 @@ class CountBonusQ(TabularQAgent):
     """
 
     def __init__(self, beta: float = 0.5):
-        self.beta = _check_scale(beta, "beta")
+        self.beta = check_nonnegative(beta, "beta")
 
     def _initial_q(self, shape):
         return optimistic_values(*shape)
@@ -249,7 +240,7 @@ class BootstrappedQ(TabularQAgent):
     def __init__(self, num_heads: int = 10, mask_probability: float = 1.0, prior_scale: float = 10.0):
         self.num_heads = check_positive_integer(num_heads, "num_heads")
         self.mask_probability = _check_probability(mask_probability, "mask_probability", open_low=True)
-        self.prior_scale = _check_scale(prior_scale, "prior_scale")
+        self.prior_scale = check_nonnegative(prior_scale, "prior_scale")
 
     def reset(self, num_runs, num_states, num_actions, horizon):
         super().reset(num_runs, num_states, num_actions, horizon)

@@ -11,7 +11,15 @@ from typing import NamedTuple
 
 import torch
 
-from pgm_control._checks import DTYPE, as_float_tensor, as_index_tensor, check_finite, check_real, check_shape
+from pgm_control._checks import (
+    DTYPE,
+    as_float_tensor,
+    as_index_tensor,
+    check_finite,
+    check_indices,
+    check_real,
+    check_shape,
+)
 from pgm_control.exploration.bandits import BernoulliBandit, bernoulli_kl
 
 
@@ -38,9 +46,7 @@ def regret(actions, means, level: float = 0.95) -> RegretCurve:
     check_finite(means, "means")
     actions = as_index_tensor(actions, "actions")
     check_shape(actions, [None, None], "actions", "[R, T] (runs × pulls)")
-    if actions.numel() and not 0 <= int(actions.min()) <= int(actions.max()) < means.numel():
-        raise ValueError(f"actions must be arm indices in [0, {means.numel()}), got values in "
-                         f"[{int(actions.min())}, {int(actions.max())}]")
+    check_indices(actions, means.numel(), "actions", " (arm indices)")
     return cumulative_regret(means.max() - means[actions], level)
 
 

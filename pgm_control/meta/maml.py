@@ -43,6 +43,7 @@ from pgm_control._checks import (
     check_finite,
     check_layer_widths,
     check_learning_rate,
+    check_nonnegative,
     check_positive_integer,
     check_real,
     check_seed,
@@ -210,12 +211,15 @@ def init_gaussian_policy(hidden=(), log_std: float = math.log(0.05),
     goal g and slowing down on it), then log σ ``[2]``, a constant (neither trained nor adapted). Float64;
     W scaled by 1/√fan-in, the output layer and b at 0."""
     widths = (2, *check_layer_widths(hidden), 2)
+    log_std = check_real(log_std, "log_std", "a finite number (log σ of the Gaussian policy)")
+    if not math.isfinite(log_std):
+        raise ValueError(f"log_std must be a finite number (log σ of the Gaussian policy), got {log_std}")
     params = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
         scale = 0.0 if i == len(widths) - 2 else 1.0 / math.sqrt(fan_in)
         params += [scale * torch.randn(fan_in, fan_out, dtype=DTYPE, generator=generator),
                    torch.zeros(fan_out, dtype=DTYPE)]
-    return (*(p.requires_grad_(True) for p in params), torch.full((2,), float(log_std), dtype=DTYPE))
+    return (*(p.requires_grad_(True) for p in params), torch.full((2,), log_std, dtype=DTYPE))
 
 
 def _gaussian_policy_mean(params, states: torch.Tensor, max_step: float) -> torch.Tensor:
@@ -383,9 +387,7 @@ def _check_params(params) -> tuple[torch.Tensor, ...]:
 
 
 def _check_inner(inner_lr, num_inner_steps, first_order) -> tuple[float, int, bool]:
-    inner_lr = check_real(inner_lr, "inner_lr", "a step size >= 0 (α of the inner step)")
-    if not 0.0 <= inner_lr < math.inf:
-        raise ValueError(f"inner_lr must be a finite step size >= 0 (α of the inner step), got {inner_lr}")
+    inner_lr = check_nonnegative(inner_lr, "inner_lr", " (the step size α of the inner step)")
     num_inner_steps = check_positive_integer(num_inner_steps, "num_inner_steps", allow_zero=True)
     if not isinstance(first_order, bool):
         raise TypeError(f"first_order must be True or False, got {first_order!r}")

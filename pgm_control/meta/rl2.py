@@ -32,8 +32,8 @@ from torch import nn
 
 from pgm_control._checks import (
     check_learning_rate,
+    check_nonnegative,
     check_positive_integer,
-    check_real,
     check_seed,
     check_shape,
 )
@@ -164,6 +164,14 @@ def rl2_loss(trials: RL2Trials, entropy_bonus: float = 0.01, value_weight: float
 
     with G_t the undiscounted reward-to-go to the end of the trial, the advantage held constant in the
     policy term, β = ``entropy_bonus`` and c = ``value_weight``."""
+    if not isinstance(trials, RL2Trials):
+        raise TypeError(f"trials must be the RL2Trials of rl2_rollout(...), got {type(trials).__name__}")
+    entropy_bonus = check_nonnegative(entropy_bonus, "entropy_bonus")
+    return _rl2_loss(trials, entropy_bonus, check_nonnegative(value_weight, "value_weight"))
+
+
+def _rl2_loss(trials: RL2Trials, entropy_bonus: float, value_weight: float) -> torch.Tensor:
+    """:func:`rl2_loss` for validated arguments (the training loop's)."""
     to_go = rewards_to_go(trials.rewards).float()
     advantage = to_go - trials.values
     policy_term = (trials.log_probs * advantage.detach() + entropy_bonus * trials.entropies).sum(-1)
@@ -199,8 +207,8 @@ def train_rl2(task_family: FiniteTaskFamily, num_episodes: int, *, num_iteration
     num_iterations = check_positive_integer(num_iterations, "num_iterations")
     num_trials = check_positive_integer(num_trials, "num_trials")
     lr = check_learning_rate(lr)
-    entropy_bonus = _non_negative(entropy_bonus, "entropy_bonus")
-    value_weight = _non_negative(value_weight, "value_weight")
+    entropy_bonus = check_nonnegative(entropy_bonus, "entropy_bonus")
+    value_weight = check_nonnegative(value_weight, "value_weight")
     seed = check_seed(seed)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -212,7 +220,7 @@ def train_rl2(task_family: FiniteTaskFamily, num_episodes: int, *, num_iteration
         for _ in range(num_iterations):
             trials = _rollout(agent, family, family.sample(num_trials, generator), num_episodes, generator)
             optimizer.zero_grad()
-            rl2_loss(trials, entropy_bonus, value_weight).backward()
+            _rl2_loss(trials, entropy_bonus, value_weight).backward()
             optimizer.step()
             mean_returns.append(float(trials.returns.mean()))
             bar.update()
@@ -259,9 +267,3 @@ def _check_agent_and_family(agent, task_family) -> FiniteTaskFamily:
                          f"the agent was built for S={agent.num_states}, A={agent.num_actions}")
     return family
 
-
-def _non_negative(value, name: str) -> float:
-    value = check_real(value, name, "a number >= 0")
-    if not 0.0 <= value < math.inf:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value

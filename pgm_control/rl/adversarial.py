@@ -47,7 +47,14 @@ import torch
 from torch import nn
 from torch.nn.functional import softplus
 
-from pgm_control._checks import DTYPE, check_discount, check_learning_rate, check_positive_integer, check_seed
+from pgm_control._checks import (
+    DTYPE,
+    check_discount,
+    check_learning_rate,
+    check_positive_integer,
+    check_seed,
+    shape_str,
+)
 from pgm_control._mdp_inputs import check_mdp, log_action_prior, read_policy
 from pgm_control._progress import progress_bar
 from pgm_control.demonstrations import Demonstrations
@@ -69,6 +76,10 @@ def discriminator_loss(expert_logits: torch.Tensor, policy_logits: torch.Tensor,
 
     Each expectation is a weighted mean with the weights of its data (any shape matching the logits;
     zero weights mask padding)."""
+    for side, logits, weights in (("expert", expert_logits, expert_weights), ("policy", policy_logits, policy_weights)):
+        if logits.shape != weights.shape:
+            raise ValueError(f"{side}_weights must have the shape of {side}_logits {shape_str(logits.shape)}, "
+                             f"got {shape_str(weights.shape)}")
     expert = (expert_weights * softplus(-expert_logits)).sum() / expert_weights.sum()
     policy = (policy_weights * softplus(policy_logits)).sum() / policy_weights.sum()
     return expert + policy

@@ -13,6 +13,7 @@ for ``SoftQ`` the target network is set to the trained Q_θ.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,12 +77,7 @@ def behaviour_cloning(agent, observations, actions, *, num_steps: int = 1000, ba
     num_steps = check_positive_integer(num_steps, "num_steps")
     batch_size = check_positive_integer(batch_size, "batch_size")
     lr, seed = check_learning_rate(lr), check_seed(seed)
-    if isinstance(agent, SoftQ):
-        observations, actions, policy_distribution = _soft_q_policy(agent, observations, actions)
-    elif isinstance(agent, SAC):
-        observations, actions, policy_distribution = _sac_policy(agent, observations, actions)
-    else:
-        raise TypeError(f"agent must be a pgm_control.rl.SoftQ or SAC, got {type(agent).__name__}")
+    observations, actions, policy_distribution = cloning_policy(agent, observations, actions)
     n = actions.shape[0]
     pyro.clear_param_store()
     pyro.set_rng_seed(seed)
@@ -101,6 +97,17 @@ def behaviour_cloning(agent, observations, actions, *, num_steps: int = 1000, ba
     if isinstance(agent, SoftQ):
         agent.q_target.load_state_dict(agent.q.state_dict())
     return NeuralCloningResult(agent=agent, log_likelihood=np.array(log_likelihood, dtype=np.float64))
+
+
+def cloning_policy(agent, observations, actions) -> tuple[torch.Tensor, torch.Tensor, Callable]:
+    """``agent``'s demonstrations, validated, and its policy as a Pyro distribution: observations ``[n, ...]``,
+    actions ``[n]`` (SoftQ) or ``[n, dim A]`` (SAC), and s -> π_θ(·|s) registering the network with
+    ``pyro.module`` (SoftQ's Boltzmann policy softmax(Q/α), SAC's squashed Gaussian)."""
+    if isinstance(agent, SoftQ):
+        return _soft_q_policy(agent, observations, actions)
+    if isinstance(agent, SAC):
+        return _sac_policy(agent, observations, actions)
+    raise TypeError(f"agent must be a pgm_control.rl.SoftQ or SAC, got {type(agent).__name__}")
 
 
 def _soft_q_policy(agent: SoftQ, observations, actions):

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from pgm_control._checks import check_shape
 from pgm_control.rl.networks import mlp
 
 OBSERVATION_CLIP = 5.0  # Burda et al.'s clip of whitened observations
@@ -106,9 +107,15 @@ class RandomNetworkDistillation(nn.Module):
         self.predictor = mlp(observation_dim, embedding_dim, hidden)
         self.observation_moments = RunningMoments((observation_dim,))
         self.error_moments = RunningMoments(())
+        self.observation_dim = observation_dim
+
+    def _check_batch(self, observations: torch.Tensor) -> None:
+        """A batch of observations ``[B, dim S]`` (a shape check only: no pass over the data per step)."""
+        check_shape(observations, [None, self.observation_dim], "observations", "[B, dim S]")
 
     def whiten(self, observations: torch.Tensor) -> torch.Tensor:
         """x = clip((s − μ_s)/σ_s, −5, 5), ``[B, dim S]`` (float32)."""
+        self._check_batch(observations)
         moments = self.observation_moments
         whitened = (observations - moments.mean) / moments.std
         return whitened.clamp(-OBSERVATION_CLIP, OBSERVATION_CLIP).to(torch.float32)
@@ -120,6 +127,7 @@ class RandomNetworkDistillation(nn.Module):
 
     def observe(self, observations: torch.Tensor) -> None:
         """Add a batch of visited observations ``[B, dim S]`` to the running moments of s."""
+        self._check_batch(observations)
         self.observation_moments.update(observations)
 
     def bonus(self, observations: torch.Tensor) -> torch.Tensor:

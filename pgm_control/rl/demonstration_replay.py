@@ -17,15 +17,12 @@ r"""Demonstrations for the deep off-policy agents (CS285 notes, "Imitation vs. R
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from pgm_control._checks import check_positive_integer, check_real, check_seed, shape_str
-from pgm_control.rl.behaviour_cloning import NeuralCloningResult, _sac_policy, _soft_q_policy, behaviour_cloning
+from pgm_control._checks import check_nonnegative, check_positive_integer, check_real, check_seed, shape_str
+from pgm_control.rl.behaviour_cloning import NeuralCloningResult, behaviour_cloning, cloning_policy
 from pgm_control.rl.networks import squashed_gaussian_log_prob
 from pgm_control.rl.replay import ReplayBuffer, Transitions
-from pgm_control.rl.sac import SAC
 from pgm_control.rl.soft_q import SoftQ, boltzmann_log_policy
 from pgm_control.rl.training import OffPolicyAgent, TrainingHistory
 
@@ -170,15 +167,8 @@ def add_imitation_term(agent: OffPolicyAgent, observations, actions, bc_weight: 
     (observations ``[n, dim S]``; actions ``[n]`` integers for SoftQ, ``[n, dim A]`` strictly inside the
     Box for SAC) to the loss of its policy (SoftQ: the soft Bellman loss, whose Q_θ is the policy; SAC: J_π).
     ``bc_weight=0`` removes the term."""
-    if isinstance(agent, SoftQ):
-        observations, actions, _ = _soft_q_policy(agent, observations, actions)
-    elif isinstance(agent, SAC):
-        observations, actions, _ = _sac_policy(agent, observations, actions)
-    else:
-        raise TypeError(f"agent must be a pgm_control.rl.SoftQ or SAC, got {type(agent).__name__}")
-    bc_weight = check_real(bc_weight, "bc_weight", "a number >= 0 (the λ of the hybrid objective)")
-    if not 0.0 <= bc_weight < math.inf:
-        raise ValueError(f"bc_weight must be a finite number >= 0 (the λ of the hybrid objective), got {bc_weight}")
+    observations, actions, _ = cloning_policy(agent, observations, actions)
+    bc_weight = check_nonnegative(bc_weight, "bc_weight", " (the λ of the hybrid objective)")
     batch_size, seed = check_positive_integer(batch_size, "batch_size"), check_seed(seed)
     agent.auxiliary_loss = None if bc_weight == 0.0 else ImitationTerm(observations, actions, bc_weight,
                                                                         batch_size, seed)

@@ -35,12 +35,17 @@ import torch
 
 from pgm_control._checks import (
     DTYPE,
+    as_float_tensor,
+    as_index_tensor,
+    check_discount,
     check_finite,
     check_horizon,
+    check_indices,
     check_learning_rate,
+    check_nonnegative,
     check_positive_integer,
-    check_real,
     check_seed,
+    check_shape,
     shape_str,
 )
 from pgm_control._mdp_inputs import check_mdp
@@ -116,6 +121,16 @@ def importance_sampled_surrogate(log_policy: torch.Tensor, states: torch.Tensor,
         log_sampling: log q(τ_{1:t}) of each prefix ``[N, T]`` (:func:`fused_log_prefix_probs`).
         discount: γ.
     """
+    log_policy, states, actions, rewards = _check_batch(log_policy, states, actions, rewards)
+    log_sampling = as_float_tensor(log_sampling, "log_sampling")
+    check_shape(log_sampling, actions.shape, "log_sampling", "[N, T] (log q of each prefix)")
+    if log_sampling.numel() and bool(log_sampling.isnan().any() | (log_sampling == torch.inf).any()):
+        raise ValueError("log_sampling must hold log-probabilities (no NaN or +inf)")
+    return _importance_sampled_surrogate(log_policy, states, actions, rewards, log_sampling, check_discount(discount))
+
+
+def _importance_sampled_surrogate(log_policy, states, actions, rewards, log_sampling, discount: float) -> torch.Tensor:
+    """:func:`importance_sampled_surrogate` for validated arguments (the training loop's)."""
     log_ratio = log_prefix_probs(log_policy, states, actions) - log_sampling
     weights = discount ** torch.arange(actions.shape[1], dtype=DTYPE)
     return (weights * rewards * log_ratio.exp()).sum(1).mean()
@@ -136,6 +151,22 @@ def hybrid_surrogate(log_policy: torch.Tensor, states: torch.Tensor, actions: to
                      baseline: bool = True) -> torch.Tensor:
     r"""A scalar whose gradient estimates ∇J_λ(θ) (module docstring): the REINFORCE surrogate of the
     on-policy batch plus λ Σ_demo log π_θ(a|s) (exact)."""
+    log_policy, states, actions, rewards = _check_batch(log_policy, states, actions, rewards)
+    num_states, num_actions = log_policy.shape[-2:]
+    demonstrations = check_tabular_demonstrations(demonstrations, num_states, num_actions)[0]
+    if log_policy.dim() == 3 and demonstrations.horizon != log_policy.shape[0]:
+        raise ValueError(f"demonstrations have T={demonstrations.horizon} steps but log_policy has "
+                         f"T={log_policy.shape[0]}")
+    bc_weight = check_nonnegative(bc_weight, "bc_weight", " (the λ of the hybrid objective)")
+    if not isinstance(baseline, bool):
+        raise TypeError(f"baseline must be True or False, got {baseline!r}")
+    return _hybrid_surrogate(log_policy, states, actions, rewards, demonstrations, bc_weight, check_discount(discount),
+                             baseline)
+
+
+def _hybrid_surrogate(log_policy, states, actions, rewards, demonstrations, bc_weight: float, discount: float,
+                      baseline: bool = True) -> torch.Tensor:
+    """:func:`hybrid_surrogate` for validated arguments (the training loop's)."""
     surrogate = reinforce_surrogate(log_policy, states, actions, rewards, discount=discount, baseline=baseline)
     return surrogate + bc_weight * demonstration_log_likelihood(log_policy, demonstrations)
 
@@ -183,7 +214,7 @@ def reinforce_with_demonstrations(mdp: TabularMDP, demonstrations: Demonstration
         bc_weight: λ >= 0 of the hybrid objective.
         initial_log_policy: log π ``[S, A]`` or ``[T, S, A]``, finite (e.g. the ``log_policy`` of
             :func:`pgm_control.inference.tabular_behaviour_cloning`: the pretraining); None: uniform.
-        seed: seeds the sampler; progress: a tqdm bar (None: on for 10^8 sampled steps or more).
+        seed: seeds the sampler; progress: a tqdm bar (None: on for 2·10^8 sampled steps or more).
 
     Example:
         >>> from pgm_control.envs import GridWorld
@@ -204,9 +235,7 @@ def reinforce_with_demonstrations(mdp: TabularMDP, demonstrations: Demonstration
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if sampling not in SAMPLINGS:
         raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
-    bc_weight = check_real(bc_weight, "bc_weight", "a number >= 0 (the λ of the hybrid objective)")
-    if not 0.0 <= bc_weight < math.inf:
-        raise ValueError(f"bc_weight must be a finite number >= 0 (the λ of the hybrid objective), got {bc_weight}")
+    bc_weight = check_nonnegative(bc_weight, "bc_weight", " (the λ of the hybrid objective)")
     if method == "importance" and not bool((demonstrations.lengths == horizon).all()):
         raise ValueError(f"method='importance' needs full-length demonstrations (every length {horizon}): the "
                          "trajectory ratio π_θ(τ)/q(τ) is defined for whole episodes")
@@ -217,8 +246,8 @@ def reinforce_with_demonstrations(mdp: TabularMDP, demonstrations: Demonstration
     log_bc_policy = torch.log(empirical_policy(demonstrations, S, A))  # the BC estimate of π_demo [S, A]
     weights = mdp.discount ** torch.arange(horizon, dtype=DTYPE)
     mean_returns = []
-    bar_on = progress if progress is not None else num_iterations * num_episodes * horizon >= 1e8
-    with progress_bar(num_iterations, bar_on, 0.0, f"REINFORCE ({method})") as bar:
+    sampled_steps = num_iterations * num_episodes * horizon
+    with progress_bar(num_iterations, progress, sampled_steps, f"REINFORCE ({method})") as bar:
         for _ in range(num_iterations):
             log_policy = torch.log_softmax(logits, dim=-1)
             with torch.no_grad():
@@ -227,8 +256,8 @@ def reinforce_with_demonstrations(mdp: TabularMDP, demonstrations: Demonstration
                 surrogate = _importance_step(log_policy, batch, demonstrations, demo_rewards, log_bc_policy,
                                              sampling, mdp.discount)
             else:
-                surrogate = hybrid_surrogate(log_policy, batch.states, batch.actions, batch.rewards, demonstrations,
-                                             bc_weight if method == "hybrid" else 0.0, discount=mdp.discount)
+                surrogate = _hybrid_surrogate(log_policy, batch.states, batch.actions, batch.rewards, demonstrations,
+                                              bc_weight if method == "hybrid" else 0.0, mdp.discount)
             optimizer.zero_grad()
             (-surrogate).backward()
             optimizer.step()
@@ -250,7 +279,32 @@ def _importance_step(log_policy, batch, demonstrations, demo_rewards, log_bc_pol
     else:
         log_demo = empirical_log_prefix_probs(states, actions, demonstrations.states, demonstrations.actions)
     log_q = fused_log_prefix_probs([log_sampler, log_demo], [batch.actions.shape[0], demonstrations.actions.shape[0]])
-    return importance_sampled_surrogate(log_policy, states, actions, rewards, log_q, discount=discount)
+    return _importance_sampled_surrogate(log_policy, states, actions, rewards, log_q, discount)
+
+
+def _check_batch(log_policy, states, actions, rewards) -> tuple[torch.Tensor, ...]:
+    """The surrogates' shared arguments: log π ``[T, S, A]`` or ``[S, A]`` (gradient kept) and N trajectories,
+    states ``[N, T+1]`` in 0..S-1, actions ``[N, T]`` in 0..A-1, finite rewards ``[N, T]``."""
+    if not isinstance(log_policy, torch.Tensor) or log_policy.dim() not in (2, 3):
+        raise TypeError(f"log_policy must be a tensor log π [T, S, A] or [S, A], got {_described(log_policy)}")
+    num_states, num_actions = log_policy.shape[-2:]
+    actions = as_index_tensor(actions, "actions")
+    check_shape(actions, [None, None], "actions", "[N, T]")
+    num, horizon = actions.shape
+    states = as_index_tensor(states, "states")
+    check_shape(states, [num, horizon + 1], "states", "[N, T+1]")
+    rewards = as_float_tensor(rewards, "rewards")
+    check_shape(rewards, [num, horizon], "rewards", "[N, T]")
+    check_finite(rewards, "rewards")
+    if log_policy.dim() == 3:
+        check_shape(log_policy, [horizon, num_states, num_actions], "log_policy", "[T, S, A]")
+    for tensor, bound, name in ((states, num_states, "states"), (actions, num_actions, "actions")):
+        check_indices(tensor, bound, name, " (log_policy's axes)")
+    return log_policy, states, actions, rewards
+
+
+def _described(value) -> str:
+    return f"shape {shape_str(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
 
 
 def _initial_logits(initial_log_policy, horizon: int, S: int, A: int) -> torch.Tensor:
