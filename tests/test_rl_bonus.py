@@ -10,6 +10,7 @@ import gymnasium
 import numpy as np
 import pytest
 import torch
+from agent_state import assert_same_state
 from gymnasium.utils.env_checker import check_env
 
 from pgm_control.cli import main
@@ -20,23 +21,8 @@ from pgm_control.rl.bonus import OBSERVATION_CLIP, RandomNetworkDistillation, Ru
 TINY = {"hidden": (16,), "batch_size": 16, "learning_starts": 30, "eval_every": 0}
 
 
-def all_tensors(agent):
-    """Every number that determines the agent's future: module and optimizer states, generators, D."""
-    tensors = {f"{m}.{k}": v for m, module in agent.modules().items() for k, v in module.state_dict().items()}
-    for name, optimizer in agent.optimizers().items():
-        for i, state in optimizer.state_dict()["state"].items():
-            tensors.update({f"{name}.{i}.{k}": v for k, v in state.items()})
-    tensors["generator"] = agent.generator.get_state()
-    tensors.update({f"replay.{k}": v for k, v in agent.buffer.state_dict().items() if torch.is_tensor(v)})
-    return tensors
 
 
-def assert_same_agent(a, b):
-    ta, tb = all_tensors(a), all_tensors(b)
-    assert ta.keys() == tb.keys()
-    for key in ta:
-        assert torch.equal(ta[key], tb[key]), key
-    assert a.step == b.step and a.history == b.history
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -148,9 +134,9 @@ def test_checkpoint_with_the_bonus_resumes_bit_for_bit(tmp_path):
     first.save(tmp_path / "checkpoint.pt")
     resumed = SoftQ.load(tmp_path / "checkpoint.pt")  # the environment rebuilt from its registered id
     assert resumed.config.exploration_bonus == "rnd" and resumed._episode_length == 2
-    assert_same_agent(first, resumed)
+    assert_same_state(first, resumed)
     resumed.train(38, progress=False)
-    assert_same_agent(straight, resumed)
+    assert_same_state(straight, resumed)
 
 
 def test_a_checkpoint_from_before_the_bonus_option_still_loads(tmp_path):
@@ -163,7 +149,7 @@ def test_a_checkpoint_from_before_the_bonus_option_still_loads(tmp_path):
     torch.save(checkpoint, tmp_path / "old.pt")
     loaded = SoftQ.load(tmp_path / "old.pt")
     assert loaded.config.exploration_bonus is None and loaded.bonus is None
-    assert_same_agent(agent, loaded)
+    assert_same_state(agent, loaded)
 
 
 def test_the_cli_sets_the_bonus(tmp_path):

@@ -7,6 +7,7 @@ import gymnasium
 import numpy as np
 import pytest
 import torch
+from agent_state import assert_same_state
 from torch.distributions import AffineTransform, Normal, TanhTransform, TransformedDistribution
 
 from pgm_control.rl.networks import (
@@ -37,23 +38,8 @@ def pendulum():
     return gymnasium.make("Pendulum-v1")
 
 
-def state_tensors(agent):
-    """Every number that determines the agent's future: parameters, optimizer states, generators, D."""
-    tensors = {f"{m}.{k}": v for m, module in agent.modules().items() for k, v in module.state_dict().items()}
-    for name, optimizer in agent.optimizers().items():
-        for i, state in optimizer.state_dict()["state"].items():
-            tensors.update({f"{name}.{i}.{k}": v for k, v in state.items()})
-    tensors["generator"] = agent.generator.get_state()
-    tensors.update({f"replay.{k}": v for k, v in agent.buffer.state_dict().items() if torch.is_tensor(v)})
-    return tensors
 
 
-def assert_same_state(a, b):
-    ta, tb = state_tensors(a), state_tensors(b)
-    assert ta.keys() == tb.keys()
-    for key in ta:
-        assert torch.equal(ta[key], tb[key]), key
-    assert a.step == b.step and a.history == b.history
 
 
 # ----------------------------------------------------------------------------------------------------

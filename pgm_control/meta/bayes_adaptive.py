@@ -36,7 +36,7 @@ from pgm_control._checks import (
 )
 from pgm_control._progress import progress_bar
 from pgm_control.inference.dynamic_programming import value_iteration
-from pgm_control.meta.tasks import FiniteTaskFamily, _check_family
+from pgm_control.meta.tasks import FiniteTaskFamily, check_family
 
 # Beliefs are merged when they agree after rounding to multiples of 2^-40 (distinct posteriors of the
 # small families here differ by far more; two nodes that should merge but straddle a rounding boundary
@@ -163,7 +163,7 @@ def bayes_adaptive_value(task_family: FiniteTaskFamily, num_episodes: int, *,
         >>> result.policy(0, 0, 0, [True] * 5).tolist()  # first move: down or right
         [0.0, 0.0, 0.5, 0.0, 0.5]
     """
-    family = _check_family(task_family, finite=True)
+    family = check_family(task_family, finite=True)
     num_episodes = check_positive_integer(num_episodes, "num_episodes")
     model = _family_model(family)
     horizon = num_episodes * family.episode_length
@@ -188,7 +188,7 @@ def bayes_adaptive_value(task_family: FiniteTaskFamily, num_episodes: int, *,
 def oracle_value(task_family: FiniteTaskFamily, num_episodes: int) -> float:
     r"""E_z[N · V*_z], V*_z = Σ_{s_1} p(s_1) V*_{z,0}(s_1) the optimal T-step value of task z (finite-horizon
     value iteration): the return of an agent told z before the first episode."""
-    family = _check_family(task_family, finite=True)
+    family = check_family(task_family, finite=True)
     num_episodes = check_positive_integer(num_episodes, "num_episodes")
     per_task = torch.stack([value_iteration(task, horizon=family.episode_length).v[0] @ task.initial
                             for task in family.tasks])

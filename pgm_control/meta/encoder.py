@@ -38,7 +38,7 @@ from pgm_control._checks import (
     check_shape,
 )
 from pgm_control._progress import progress_bar
-from pgm_control.meta.tasks import PointRobotFamily, _check_family
+from pgm_control.meta.tasks import PointRobotFamily, check_family
 
 TRANSITION_FEATURES = 7  # (s [2], a [2], r, s' [2])
 
@@ -123,7 +123,7 @@ def fit_task_encoder(task_family: PointRobotFamily, *, num_episodes: int = 1, nu
     r"""Fit q_φ(z | c) by SVI (Trace_ELBO) on fresh tasks and random contexts of ``num_episodes`` episodes
     at every iteration (module docstring). Returns the encoder and the loss (negative ELBO per task) of
     each iteration."""
-    family = _check_family(task_family)
+    family = check_family(task_family)
     if not isinstance(family, PointRobotFamily):
         raise TypeError(f"task_family must be a PointRobotFamily (point_robot_tasks()), got {type(family).__name__}")
     num_episodes = check_positive_integer(num_episodes, "num_episodes")

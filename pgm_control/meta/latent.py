@@ -31,7 +31,7 @@ from pgm_control._checks import (
     shape_str,
 )
 from pgm_control.meta.encoder import point_robot_model
-from pgm_control.meta.tasks import FiniteTaskFamily, PointRobotFamily, TaskFamily, _check_family
+from pgm_control.meta.tasks import FiniteTaskFamily, PointRobotFamily, TaskFamily, check_family
 
 
 def task_model(task_family: TaskFamily, num_episodes: int, states=None, actions=None, rewards=None,
@@ -62,7 +62,7 @@ def task_model(task_family: TaskFamily, num_episodes: int, states=None, actions=
         actions = as_float_tensor(actions, "actions")
         check_shape(actions, [None, num_episodes, task_family.episode_length, 2], "actions", "[B, E, T, 2]")
         return point_robot_model(task_family, actions, rewards, reward_noise)
-    family = _check_family(task_family, finite=True)
+    family = check_family(task_family, finite=True)
     num_episodes = check_positive_integer(num_episodes, "num_episodes")
     given = [value is not None for value in (states, actions, rewards)]
     if any(given) and not all(given):
@@ -104,7 +104,7 @@ def task_posterior(task_family: FiniteTaskFamily, states, actions, rewards) -> t
         >>> task_posterior(family, [[0, 1, 2]], [[4, 4]], [[-0.1, -0.1]]).tolist()
         [0.0, 0.25, 0.25, 0.25, 0.25]
     """
-    family = _check_family(task_family, finite=True)
+    family = check_family(task_family, finite=True)
     states, actions, rewards = _read_episodes(family, states, actions, rewards)
     # Inputs are validated above; Pyro's own check would report an impossible context as NaN logits.
     with pyro.validation_enabled(False):
@@ -123,7 +123,7 @@ def transition_posterior(task_family: FiniteTaskFamily, states, actions, rewards
         log p(z | c) = log p(z) + Σ_n [ log p_z(s'_n | s_n, a_n) + log 1[r_n = r_z(s_n, a_n, s'_n)] ] − log p(c)
 
     A context impossible under every task is a ValueError."""
-    family = _check_family(task_family, finite=True)
+    family = check_family(task_family, finite=True)
     states = _read_index(states, "states", family.num_states)
     shape = states.shape
     actions = _read_index(actions, "actions", family.num_actions, shape)

@@ -51,7 +51,7 @@ from pgm_control._checks import (
     shape_str,
 )
 from pgm_control._progress import progress_bar
-from pgm_control.meta.tasks import FiniteTaskFamily, PointRobotFamily, _check_family
+from pgm_control.meta.tasks import FiniteTaskFamily, PointRobotFamily, check_family
 from pgm_control.rl.policy_gradient import rewards_to_go
 
 # ----------------------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def tabular_maml_objective(logits, task_family: FiniteTaskFamily, inner_lr: floa
     r"""The post-adaptation returns J_z(θ'_z) ``[Z]`` of θ ``[T, S, A]`` (exact; T = ``episode_length``);
     their p(z)-weighted sum is the MAML objective. With ``num_inner_steps=0``, J_z(θ): the
     joint-pretraining objective."""
-    family = _check_family(task_family, finite=True)
+    family = check_family(task_family, finite=True)
     inner_lr, num_inner_steps, first_order = _check_inner(inner_lr, num_inner_steps, first_order)
     logits = as_float_tensor(logits, "logits")
     check_shape(logits, [family.episode_length, family.num_states, family.num_actions], "logits",
@@ -173,7 +173,7 @@ def train_tabular_maml(task_family: FiniteTaskFamily, *, inner_lr: float = 1.0, 
         >>> bool(after[0] > after[1])
         True
     """
-    family = _check_family(task_family, finite=True)
+    family = check_family(task_family, finite=True)
     inner_lr, num_inner_steps, first_order = _check_inner(inner_lr, num_inner_steps, first_order)
     num_iterations = check_positive_integer(num_iterations, "num_iterations")
     lr = check_learning_rate(lr)
@@ -329,7 +329,7 @@ def train_point_robot_maml(task_family: PointRobotFamily, *, inner_lr: float = 0
     ``num_inner_steps=0`` pretrains one policy on all goals. The outer gradient is autograd's derivative
     through θ'_z of a loss written with DiCE's magic box, so it keeps the dependence of the inner episodes'
     distribution on θ that the plain REINFORCE surrogate drops (the original implementation's bias)."""
-    family = _check_family(task_family)
+    family = check_family(task_family)
     if not isinstance(family, PointRobotFamily):
         raise TypeError(f"task_family must be a PointRobotFamily (point_robot_tasks()), got {type(family).__name__}")
     inner_lr, num_inner_steps, first_order = _check_inner(inner_lr, num_inner_steps, first_order)
@@ -363,7 +363,7 @@ def evaluate_point_robot(params, task_family: PointRobotFamily, *, inner_lr: flo
     :func:`train_point_robot_maml`) to fresh goals z ~ p(z) by ``num_inner_steps`` inner steps of
     ``inner_lr`` on ``num_episodes`` episodes each, then running ``num_episodes`` episodes of θ'_z
     (``num_inner_steps=0``: the return before adaptation)."""
-    family = _check_family(task_family)
+    family = check_family(task_family)
     params = _check_params(params)
     inner_lr, num_inner_steps, _ = _check_inner(inner_lr, num_inner_steps, True)
     num_episodes = _check_episodes(num_episodes)

@@ -38,7 +38,7 @@ from pgm_control._checks import (
     check_shape,
 )
 from pgm_control._progress import progress_bar
-from pgm_control.meta.tasks import FiniteTaskFamily, _check_family
+from pgm_control.meta.tasks import FiniteTaskFamily, check_family
 from pgm_control.rl.policy_gradient import rewards_to_go
 
 
@@ -202,7 +202,7 @@ def train_rl2(task_family: FiniteTaskFamily, num_episodes: int, *, num_iteration
         >>> fit.mean_returns.shape, evaluate_rl2(fit.agent, family, 4, num_trials=10).returns.shape
         ((5,), torch.Size([10]))
     """
-    family = _check_family(task_family, finite=True)
+    family = check_family(task_family, finite=True)
     num_episodes = check_positive_integer(num_episodes, "num_episodes")
     num_iterations = check_positive_integer(num_iterations, "num_iterations")
     num_trials = check_positive_integer(num_trials, "num_trials")
@@ -261,7 +261,7 @@ def evaluate_rl2(agent: RL2Agent, task_family: FiniteTaskFamily, num_episodes: i
 def _check_agent_and_family(agent, task_family) -> FiniteTaskFamily:
     if not isinstance(agent, RL2Agent):
         raise TypeError(f"agent must be an RL2Agent (train_rl2(...).agent), got {type(agent).__name__}")
-    family = _check_family(task_family, finite=True)
+    family = check_family(task_family, finite=True)
     if (family.num_states, family.num_actions) != (agent.num_states, agent.num_actions):
         raise ValueError(f"task_family has S={family.num_states} states and A={family.num_actions} actions, "
                          f"the agent was built for S={agent.num_states}, A={agent.num_actions}")

@@ -381,8 +381,9 @@ def _beta_quadrature(alpha: float, beta: float, atoms: int) -> tuple[torch.Tenso
     return (x + 1.0) / 2.0, weights / weights.sum()
 
 
-def _check_family(task_family, finite: bool = False) -> TaskFamily:
-    """``task_family`` must be a :class:`TaskFamily` (a :class:`FiniteTaskFamily` when ``finite``)."""
+def check_family(task_family, finite: bool = False) -> TaskFamily:
+    """``task_family`` must be a :class:`~pgm_control.meta.TaskFamily` (a
+    :class:`~pgm_control.meta.FiniteTaskFamily` when ``finite``)."""
     expected = FiniteTaskFamily if finite else TaskFamily
     if not isinstance(task_family, expected):
         what = "a finite task family (FiniteTaskFamily, e.g. grid_navigation_tasks(3, 4))" if finite else \

@@ -46,7 +46,7 @@ from pgm_control._checks import (
 from pgm_control._mdp_inputs import check_mdp
 from pgm_control.inference.dynamic_programming import value_iteration
 from pgm_control.inference.soft import soft_maximum
-from pgm_control.meta.tasks import FiniteTaskFamily, _check_family
+from pgm_control.meta.tasks import FiniteTaskFamily, check_family
 
 # ----------------------------------------------------------------------------------------------------
 # Exact returns
@@ -82,7 +82,7 @@ def normalized_score(returns: torch.Tensor, optimum: float, baseline: float) -> 
 def task_returns(task_family: FiniteTaskFamily, policy, discount: float) -> torch.Tensor:
     r"""J_z(π) of one memoryless policy ``[S, A]`` in every task of the family, ``[Z]`` (the robustness
     curve of a domain-randomized policy when the tasks differ in their dynamics)."""
-    family = _check_family(task_family, finite=True)
+    family = check_family(task_family, finite=True)
     policy = _check_policy(policy, family)
     rewards = torch.stack([task.rewards for task in family.tasks])
     return policy_returns(family.transitions, rewards, family.initial, policy, check_discount(discount))
@@ -205,7 +205,7 @@ def randomized_policy(task_family: FiniteTaskFamily, discount: float, *, num_ste
     by ``num_steps`` Adam steps on θ (gradients through the linear solve). Returns π ``[S, A]``. With a
     single task this is ordinary policy optimization, whose optimum is the greedy policy of value
     iteration."""
-    family = _check_family(task_family, finite=True)
+    family = check_family(task_family, finite=True)
     discount = check_discount(discount)
     if discount >= 1.0:
         raise ValueError(f"discount must be < 1, got {discount}")
@@ -227,7 +227,7 @@ def with_hazards(task_family: FiniteTaskFamily, cells, hazard_reward: float) -> 
     (state indices), the other rewards unchanged; each task's r_z(s, a) is recomputed as
     Σ_{s'} p_z(s'|s, a) r_z(s, a, s'). With slippery dynamics a hazard beside the short path makes the
     best route depend on the slip."""
-    family = _check_family(task_family, finite=True)
+    family = check_family(task_family, finite=True)
     cells = torch.as_tensor(cells, dtype=torch.long)
     check_shape(cells, [None], "cells", "hazard state indices [K]")
     if cells.numel() and not 0 <= int(cells.min()) <= int(cells.max()) < family.num_states:

@@ -178,7 +178,7 @@ def add_imitation_term(agent: OffPolicyAgent, observations, actions, bc_weight: 
 def pretrain_and_finetune(agent: OffPolicyAgent, demonstrations: Transitions, num_steps: int, *,
                           keep_demonstrations: bool = False, demo_fraction: float | None = None,
                           bc_weight: float = 0.0, bc_steps: int = 1000, bc_lr: float = 1e-3, seed: int = 0,
-                          progress: bool = False) -> tuple[NeuralCloningResult, TrainingHistory]:
+                          progress: bool = True) -> tuple[NeuralCloningResult, TrainingHistory]:
     r"""The notes' pretrain & finetune (module docstring): behaviour cloning of the demonstrated
     (s, a) pairs (:func:`pgm_control.rl.behaviour_cloning`, ``bc_steps`` steps of Adam at ``bc_lr``),
     then ``agent.train(num_steps)``; optionally with the demonstrations kept in the replay buffer
