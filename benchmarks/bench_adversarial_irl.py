@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import gymnasium
@@ -30,7 +31,31 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._report import Table, load_average
-from pgm_control.rl import SAC, AdversarialImitation, SACConfig, expert_transitions
+from pgm_control.envs import FixedHorizon
+from pgm_control.rl import SAC, AdversarialImitation, SACConfig, SoftQ, SoftQConfig, expert_transitions
+
+
+@dataclass(frozen=True)
+class Task:
+    """An imitation task: its environment, the agent (expert and inner loop) and that agent's configs."""
+
+    env_id: str
+    agent: type
+    config: object
+    quick_config: object
+    fixed_horizon: bool  # wrap in FixedHorizon: the task terminates, imitation needs fixed-length episodes
+
+    def make_env(self):
+        env = gymnasium.make(self.env_id)
+        return FixedHorizon(env) if self.fixed_horizon else env
+
+
+TASKS = {
+    "pendulum": Task("Pendulum-v1", SAC, SACConfig(),
+                     SACConfig(hidden=(16, 16), batch_size=8, learning_starts=20, eval_every=0), False),
+    "cartpole": Task("CartPole-v1", SoftQ, SoftQConfig(eval_every=0),
+                     SoftQConfig(hidden=(16, 16), batch_size=8, learning_starts=20, eval_every=0), True),
+}
 
 
 def random_return(env, episodes: int = 10, seed: int = 10_000) -> float:
@@ -50,33 +75,35 @@ def random_return(env, episodes: int = 10, seed: int = 10_000) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of seconds")
+    parser.add_argument("--task", choices=sorted(TASKS), default="pendulum")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--expert-steps", type=int, default=20_000)
     parser.add_argument("--demos", type=int, default=10)
     parser.add_argument("--methods", nargs="+", default=["gail", "airl"])
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    config = SACConfig()
+    task = TASKS[args.task]
+    config = task.config
     every, steps_per_round = 1000, 50
     if args.quick:
-        config = SACConfig(hidden=(16, 16), batch_size=8, learning_starts=20, eval_every=0)
-        args.seeds, args.steps, args.expert_steps, args.demos = 1, 60, 60, 1
+        config = task.quick_config
+        args.seeds, args.first_seed, args.steps, args.expert_steps, args.demos = 1, 0, 60, 60, 1
         every, steps_per_round = 30, 2
-    env = gymnasium.make("Pendulum-v1")
     start = time.perf_counter()
-    expert = SAC(env, config, seed=100)
+    expert = task.agent(task.make_env(), config, seed=100)
     expert.train(args.expert_steps, progress=False)
     expert_wall = time.perf_counter() - start
-    expert_return, floor = float(expert.evaluate(10).mean()), random_return(gymnasium.make("Pendulum-v1"))
+    expert_return, floor = float(expert.evaluate(10).mean()), random_return(task.make_env())
     demos = expert_transitions(expert, args.demos, seed=200)
-    print(f"expert: SAC {args.expert_steps} steps, {expert_wall:.0f} s, return {expert_return:.1f}; "
-          f"random {floor:.1f}; {len(demos.rewards)} demonstrated transitions")
+    print(f"expert: {task.agent.__name__} on {task.env_id}, {args.expert_steps} steps, {expert_wall:.0f} s, "
+          f"return {expert_return:.1f}; random {floor:.1f}; {len(demos.rewards)} demonstrated transitions")
     table = Table(["method", "seed", "return", "normalized", "wall s", "final D expert / policy", "load"],
                   "llrrrll")
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for method in args.methods:
-            trainer = AdversarialImitation(SAC(gymnasium.make("Pendulum-v1"), config, seed=seed), demos, method,
+            trainer = AdversarialImitation(task.agent(task.make_env(), config, seed=seed), demos, method,
                                            batch_size=config.batch_size, discriminator_every=every,
                                            discriminator_steps=steps_per_round, seed=seed)
             start = time.perf_counter()
