@@ -66,7 +66,10 @@ def test_expert_data_of_a_wrapped_task_is_accepted_by_adversarial_imitation():
     expert = expert_transitions(SoftQ(env, config), 2)  # an untrained agent: it falls within 40 steps
     assert len(expert.rewards) == 80 and not expert.terminated.any()
     assert (expert.next_observations[:, -1] == 1).any()
-    AdversarialImitation(SoftQ(env, config), expert, "airl", batch_size=8)  # refused without the wrapper
+    AdversarialImitation(SoftQ(env, config), expert, "airl", batch_size=8)
+    raw = gymnasium.make("CartPole-v1", max_episode_steps=40)
+    with pytest.raises(ValueError, match="FixedHorizon"):  # the same agent's data without the wrapper is refused
+        AdversarialImitation(SoftQ(raw, config), expert_transitions(SoftQ(raw, config), 2), "airl", batch_size=8)
 
 
 def test_bad_arguments_are_refused():
