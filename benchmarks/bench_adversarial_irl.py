@@ -1,16 +1,22 @@
-r"""Benchmark of adversarial imitation on Pendulum-v1: GAIL and AIRL (pgm_control) from a SAC expert.
+r"""Benchmark of adversarial imitation: GAIL and AIRL (pgm_control) on Pendulum-v1 from a SAC expert and on
+CartPole-v1 from a SoftQ expert.
 
-    python benchmarks/bench_adversarial_irl.py                 # 3 seeds, 20 000 expert and imitation steps
-    python benchmarks/bench_adversarial_irl.py --quick         # a smoke run (tests/test_bench_adversarial_irl.py)
+    python benchmarks/bench_adversarial_irl.py                 # Pendulum, 3 seeds, 20 000 expert and imitation steps
+    python benchmarks/bench_adversarial_irl.py --task cartpole --expert-steps 30000 --steps 30000
+    python benchmarks/bench_adversarial_irl.py --quick [--task cartpole]  # smoke runs (tests/test_bench_...)
 
-The expert is pgm_control's ``SAC`` with ``SACConfig()`` defaults trained for ``--expert-steps``; its
-``--demos`` episodes (stochastic actions) are the demonstrations. Each (method, seed) run trains a fresh
-SAC (same config, seed) inside :class:`~pgm_control.rl.AdversarialImitation` for ``--steps`` environment
-steps, then evaluates the deterministic policy on 10 episodes (``SAC.evaluate``). The reported score is
-the return normalized between a uniform random policy (0) and the expert (1), both evaluated the same
-way. Wall time is ``time.perf_counter`` around training (evaluations excluded).
+The expert is pgm_control's ``SAC`` (Pendulum-v1, continuous actions) or ``SoftQ`` (CartPole-v1, discrete)
+with its config's defaults (``eval_every=0`` for SoftQ) trained for ``--expert-steps``; its ``--demos``
+episodes (stochastic actions) are the demonstrations. CartPole-v1 terminates when the pole falls, so it runs
+inside :class:`~pgm_control.envs.FixedHorizon` (500-step episodes that continue in an absorbing state with
+reward 0): adversarial imitation needs fixed-length episodes, and its returns are CartPole's own. Each
+(method, seed) run trains a fresh agent (same config, seed) inside :class:`~pgm_control.rl.AdversarialImitation`
+for ``--steps`` environment steps, then evaluates the deterministic policy on 10 episodes (``evaluate``). The
+reported score is the return normalized between a uniform random policy (0) and the expert (1), both evaluated
+the same way. Wall time is ``time.perf_counter`` around training (evaluations excluded). ``--methods`` and
+``--first-seed`` split a run over processes (one per method, say) on more cores.
 
-Measured (``--seeds 1``, 2 shared CPU cores at load 5-9): expert -107.6 after 20 000 steps (1073 s),
+Pendulum-v1, measured (``--seeds 1``, 2 shared CPU cores at load 5-9): expert -107.6 after 20 000 steps (1073 s),
 random -1130.5; GAIL -120.1 (normalized 0.99, 1072 s), AIRL -108.7 (1.00, 495 s), 20 000 steps each.
 
 Not in this script yet: ``imitation``'s GAIL and AIRL in their own venv with the same step budget (as
