@@ -78,6 +78,22 @@ def random_return(env, episodes: int = 10, seed: int = 10_000) -> float:
     return total / episodes
 
 
+def trained_expert(task: Task, config, steps: int, checkpoint: Path | None):
+    """The task's agent trained for `steps` (seed 100); read from `checkpoint` when that file exists, else
+    trained and, with a `checkpoint` path, saved there (without its replay buffer) for the next run."""
+    if checkpoint is not None and checkpoint.exists():
+        expert = task.agent.load(checkpoint, task.make_env())
+        if expert.step != steps or expert.config != config:
+            raise ValueError(f"--expert-checkpoint {checkpoint} holds an expert of {expert.step} steps and another "
+                             f"config; delete it or pass --expert-steps {expert.step}")
+        return expert
+    expert = task.agent(task.make_env(), config, seed=100)
+    expert.train(steps, progress=False)
+    if checkpoint is not None:
+        expert.save(checkpoint, include_replay=False)
+    return expert
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of seconds")
@@ -88,18 +104,20 @@ def main(argv=None) -> int:
     parser.add_argument("--expert-steps", type=int, default=20_000)
     parser.add_argument("--demos", type=int, default=10)
     parser.add_argument("--methods", nargs="+", default=["gail", "airl"])
+    parser.add_argument("--discriminator-steps", type=int, default=50, help="per round of every 1000 env steps")
+    parser.add_argument("--expert-checkpoint", type=Path, help="reuse the expert saved there (trained and saved "
+                        "there when the file does not exist)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     task = TASKS[args.task]
     config = task.config
-    every, steps_per_round = 1000, 50
+    every, steps_per_round = 1000, args.discriminator_steps
     if args.quick:
         config = task.quick_config
         args.seeds, args.first_seed, args.steps, args.expert_steps, args.demos = 1, 0, 60, 60, 1
         every, steps_per_round = 30, 2
     start = time.perf_counter()
-    expert = task.agent(task.make_env(), config, seed=100)
-    expert.train(args.expert_steps, progress=False)
+    expert = trained_expert(task, config, args.expert_steps, args.expert_checkpoint)
     expert_wall = time.perf_counter() - start
     expert_return, floor = float(expert.evaluate(10).mean()), random_return(task.make_env())
     demos = expert_transitions(expert, args.demos, seed=200)
