@@ -24,3 +24,20 @@ def test_quick_run_prints_one_row_per_method(task, header):
     assert [row[0].strip() for row in rows] == ["gail", "airl"]
     for row in rows:
         assert math.isfinite(float(row[2])) and math.isfinite(float(row[3]))  # return, normalized return
+
+
+@pytest.mark.slow
+def test_expert_checkpoint_is_trained_once_and_reused(tmp_path):
+    checkpoint = tmp_path / "expert.pt"
+    command = [sys.executable, str(SCRIPT), "--quick", "--task", "cartpole", "--methods", "gail",
+               "--expert-checkpoint", str(checkpoint)]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True).stdout
+    assert checkpoint.exists()
+    checkpoint.touch()
+    modified = checkpoint.stat().st_mtime_ns
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True).stdout
+    assert checkpoint.stat().st_mtime_ns == modified  # read, not written again
+    def expert_return(output):
+        return output.splitlines()[0].split("return ")[1].split(";")[0]
+
+    assert expert_return(first) == expert_return(second)  # the same expert
