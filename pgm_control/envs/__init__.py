@@ -1,5 +1,6 @@
 """Environments: grid worlds from ASCII maps, the book's examples, small teaching MDPs, Gymnasium."""
 
+from pgm_control.envs.absorbing import FixedHorizon
 from pgm_control.envs.berkeley import BERKELEY_GRIDS, BerkeleyGridWorld, berkeley_gridworld
 from pgm_control.envs.exploration import chain_mdp, deep_sea, riverswim
 from pgm_control.envs.grid import (
@@ -20,6 +21,7 @@ __all__ = [
     "BERKELEY_GRIDS",
     "DEEP_SEA_ID",
     "BerkeleyGridWorld",
+    "FixedHorizon",
     "GridLayout",
     "GridWorld",
     "LinearGaussianSystem",

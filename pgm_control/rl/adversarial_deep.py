@@ -15,7 +15,9 @@ GAIL. The discriminator's policy data are replay samples too (off-policy, as in 
 referee of the same loop.
 
 Episodes must have a fixed length (e.g. Pendulum-v1's 200 steps): expert transitions that end an episode
-by ``terminated`` are refused (see :mod:`pgm_control.rl.adversarial` for the bias of variable lengths).
+by ``terminated`` are refused (see :mod:`pgm_control.rl.adversarial` for the bias of variable lengths). A task
+that terminates (CartPole-v1) is wrapped in :class:`~pgm_control.envs.FixedHorizon`, which continues each
+episode in an absorbing state with reward 0 up to its time limit.
 """
 
 from __future__ import annotations
@@ -234,5 +236,5 @@ def _check_expert(agent: OffPolicyAgent, expert) -> Transitions:
     if bool(expert.terminated.any()):
         raise ValueError("expert transitions end episodes by termination: adversarial imitation here assumes "
                          "fixed-length episodes (variable lengths bias the discriminator); use a task without "
-                         "termination or one wrapped to continue to a fixed horizon")
+                         "termination or wrap it, e.g. pgm_control.envs.FixedHorizon(gymnasium.make('CartPole-v1'))")
     return expert
