@@ -37,6 +37,31 @@ def edited(source_path, target_path, old: str, new: str, extra_cells=()):
     return target_path
 
 
+
+def assert_solution_full_and_student_zero(folder, name: str, points: int, capsys) -> None:
+    """The fetched solution scores ``points`` with no messages; the student notebook scores 0 on every
+    question, each message saying the stub is not implemented yet."""
+    solution = grade_json(folder / f"{name}_solution.ipynb", capsys)
+    assert solution["total"] == solution["possible"] == points, solution
+    assert all(not question["messages"] for question in solution["questions"])
+    student = grade_json(folder / f"{name}.ipynb", capsys)
+    assert student["possible"] == points
+    for question in student["questions"]:
+        assert question["score"] == 0, question
+        assert all("not implemented yet" in message for message in question["messages"]), question
+
+
+def assert_bug_loses_exactly(folder, tmp_path, capsys, name: str, points: int, question: str, old: str, new: str,
+                             message: str) -> None:
+    """The solution with ``old`` replaced by ``new`` loses exactly ``question``'s 3 points, each of its 3
+    tests failing with a message containing ``message``; every other question keeps its 3 points."""
+    wrong = edited(folder / f"{name}_solution.ipynb", tmp_path / "wrong.ipynb", old, new)
+    scores = {graded["name"]: graded for graded in grade_json(wrong, capsys)["questions"]}
+    expected = {f"q{number}": 3 for number in range(1, points // 3 + 1)} | {question: 0}
+    assert {graded: score["score"] for graded, score in scores.items()} == expected, scores
+    assert len(scores[question]["messages"]) == 3
+    assert all(message in text for text in scores[question]["messages"]), scores[question]
+
 # ---- the master notebooks' solutions, in process ----------------------------------------------
 
 def master_cells(name: str) -> list[str]:

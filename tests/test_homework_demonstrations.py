@@ -13,7 +13,12 @@ import re
 import nbformat
 import pytest
 import torch
-from homework_helpers import edited, fetch_notebooks, grade_json, solution_namespace
+from homework_helpers import (
+    assert_bug_loses_exactly,
+    assert_solution_full_and_student_zero,
+    fetch_notebooks,
+    solution_namespace,
+)
 
 from pgm_control.course import checks_demonstrations, grading
 
@@ -112,14 +117,7 @@ def fetched(tmp_path_factory):
 
 @pytest.mark.slow
 def test_solution_scores_full_marks_and_student_notebook_zero(fetched, capsys):
-    solution = grade_json(fetched / f"{NAME}_solution.ipynb", capsys)
-    assert solution["total"] == solution["possible"] == POINTS, solution
-    assert all(not question["messages"] for question in solution["questions"])
-    student = grade_json(fetched / f"{NAME}.ipynb", capsys)
-    assert student["possible"] == POINTS
-    for question in student["questions"]:
-        assert question["score"] == 0, question
-        assert all("not implemented yet" in message for message in question["messages"]), question
+    assert_solution_full_and_student_zero(fetched, NAME, POINTS, capsys)
 
 
 PLANTED = [("q3", "mask = demonstrations.mask", "mask = torch.ones_like(demonstrations.mask)", "padding counted"),
@@ -130,9 +128,4 @@ PLANTED = [("q3", "mask = demonstrations.mask", "mask = torch.ones_like(demonstr
 @pytest.mark.slow
 @pytest.mark.parametrize(("question", "old", "new", "message"), PLANTED, ids=[planted[0] for planted in PLANTED])
 def test_a_planted_bug_loses_exactly_its_question(fetched, tmp_path, capsys, question, old, new, message):
-    wrong = edited(fetched / f"{NAME}_solution.ipynb", tmp_path / "wrong.ipynb", old, new)
-    scores = {graded["name"]: graded for graded in grade_json(wrong, capsys)["questions"]}
-    expected = {f"q{number}": 3 for number in range(1, POINTS // 3 + 1)} | {question: 0}
-    assert {name: score["score"] for name, score in scores.items()} == expected, scores
-    assert len(scores[question]["messages"]) == 3
-    assert all(message in text for text in scores[question]["messages"]), scores[question]
+    assert_bug_loses_exactly(fetched, tmp_path, capsys, NAME, POINTS, question, old, new, message)

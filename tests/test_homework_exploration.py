@@ -9,7 +9,13 @@ import math
 
 import pytest
 import torch
-from homework_helpers import edited, fetch_notebooks, grade_json, master_test_calls, solution_namespace
+from homework_helpers import (
+    assert_bug_loses_exactly,
+    assert_solution_full_and_student_zero,
+    fetch_notebooks,
+    master_test_calls,
+    solution_namespace,
+)
 from scipy import integrate, stats
 
 from pgm_control.course import checks_exploration, grading
@@ -141,32 +147,16 @@ def fetched(tmp_path_factory):
 
 @pytest.mark.slow
 def test_solution_scores_full_marks_and_student_notebook_zero(fetched, capsys):
-    solution = grade_json(fetched / f"{NAME}_solution.ipynb", capsys)
-    assert solution["total"] == solution["possible"] == POINTS, solution
-    student = grade_json(fetched / f"{NAME}.ipynb", capsys)
-    assert student["possible"] == POINTS
-    for question in student["questions"]:
-        assert question["score"] == 0, question
-        assert all("not implemented yet" in message for message in question["messages"]), question
+    assert_solution_full_and_student_zero(fetched, NAME, POINTS, capsys)
 
 
 @pytest.mark.slow
 def test_ln_n_for_ln_t_loses_exactly_q1(fetched, tmp_path, capsys):
-    wrong = edited(fetched / f"{NAME}_solution.ipynb", tmp_path / "wrong.ipynb",
-                   "torch.log(t.clamp(min=1))", "torch.log(safe)")
-    scores = {question["name"]: question for question in grade_json(wrong, capsys)["questions"]}
-    assert {name: question["score"] for name, question in scores.items()} == \
-        {"q1": 0, "q2": 3, "q3": 3, "q4": 3, "q5": 3}, scores
-    assert len(scores["q1"]["messages"]) == 3
-    assert all("the log is of t" in message for message in scores["q1"]["messages"]), scores["q1"]
+    assert_bug_loses_exactly(fetched, tmp_path, capsys, NAME, POINTS, "q1", "torch.log(t.clamp(min=1))",
+                             "torch.log(safe)", "the log is of t")
 
 
 @pytest.mark.slow
 def test_flat_dirichlet_prior_loses_exactly_q5(fetched, tmp_path, capsys):
-    wrong = edited(fetched / f"{NAME}_solution.ipynb", tmp_path / "wrong.ipynb",
-                   "1.0 / num_states + counts", "1.0 + counts")
-    scores = {question["name"]: question for question in grade_json(wrong, capsys)["questions"]}
-    assert {name: question["score"] for name, question in scores.items()} == \
-        {"q1": 3, "q2": 3, "q3": 3, "q4": 3, "q5": 0}, scores
-    assert len(scores["q5"]["messages"]) == 3
-    assert all("α_0 = 1/S" in message for message in scores["q5"]["messages"]), scores["q5"]
+    assert_bug_loses_exactly(fetched, tmp_path, capsys, NAME, POINTS, "q5", "1.0 / num_states + counts",
+                             "1.0 + counts", "α_0 = 1/S")

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from homework_helpers import edited, fetch_notebooks, grade_json, master_test_calls, solution_namespace
+from homework_helpers import (
+    assert_bug_loses_exactly,
+    assert_solution_full_and_student_zero,
+    fetch_notebooks,
+    master_test_calls,
+    solution_namespace,
+)
 
 from pgm_control.course import checks_meta, grading
 
@@ -119,22 +125,11 @@ def fetched(tmp_path_factory):
 
 @pytest.mark.slow
 def test_solution_scores_full_marks_and_student_notebook_zero(fetched, capsys):
-    solution = grade_json(fetched / f"{NAME}_solution.ipynb", capsys)
-    assert solution["total"] == solution["possible"] == POINTS, solution
-    assert all(not question["messages"] for question in solution["questions"])
-    student = grade_json(fetched / f"{NAME}.ipynb", capsys)
-    assert student["possible"] == POINTS
-    for question in student["questions"]:
-        assert question["score"] == 0, question
-        assert all("not implemented yet" in message for message in question["messages"]), question
+    assert_solution_full_and_student_zero(fetched, NAME, POINTS, capsys)
 
 
 @pytest.mark.slow
 def test_a_planted_bug_loses_exactly_its_question(fetched, tmp_path, capsys):
-    wrong = edited(fetched / f"{NAME}_solution.ipynb", tmp_path / "wrong.ipynb",
-                   "total = total + (torch.eye(len(theta)) - lr * hessian) @ outer", "total = total + outer")
-    scores = {question["name"]: question for question in grade_json(wrong, capsys)["questions"]}
-    assert {name: question["score"] for name, question in scores.items()} == \
-        {"q1": 3, "q2": 3, "q3": 3, "q4": 0}, scores
-    assert len(scores["q4"]["messages"]) == 3
-    assert all("first-order MAML" in message for message in scores["q4"]["messages"]), scores["q4"]
+    assert_bug_loses_exactly(fetched, tmp_path, capsys, NAME, POINTS, "q4",
+                             "total = total + (torch.eye(len(theta)) - lr * hessian) @ outer", "total = total + outer",
+                             "first-order MAML")
