@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench_helpers import run_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_adversarial_irl.py"
 
@@ -15,10 +16,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_adversarial
 @pytest.mark.parametrize(("task", "header"), [("pendulum", "expert: SAC on Pendulum-v1, 60 steps"),
                                               ("cartpole", "expert: SoftQ on CartPole-v1, 60 steps")])
 def test_quick_run_prints_one_row_per_method(task, header):
-    completed = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--task", task], capture_output=True,
-                               text=True, timeout=300, check=False)
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output
+    status, output = run_script(SCRIPT, "--quick", "--task", task)
+    assert status == 0, output
     assert output.startswith(header)
     rows = [line.strip("|").split("|") for line in output.splitlines() if line.startswith(("| gail |", "| airl |"))]
     assert [row[0].strip() for row in rows] == ["gail", "airl"]

@@ -1,11 +1,10 @@
 """The deep-exploration benchmark script runs: a smoke run of ``benchmarks/bench_deep_exploration.py --quick``."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from bench_helpers import run_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_deep_exploration.py"
 HEADER = ("| agent | seed | first treasure at step | treasures | cells (of 10) | final greedy return | solved | "
@@ -14,10 +13,8 @@ HEADER = ("| agent | seed | first treasure at step | treasures | cells (of 10) |
 
 @pytest.mark.slow  # a fresh interpreter and a process pool: several seconds of imports
 def test_quick_run_prints_one_run_of_each_agent():
-    completed = subprocess.run([sys.executable, str(SCRIPT), "--quick"], capture_output=True, text=True,
-                               timeout=120, check=False)
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output
+    status, output = run_script(SCRIPT, "--quick", timeout=120)
+    assert status == 0, output
     assert HEADER in output
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in output.splitlines()
             if re.match(r"^\| (no bonus|RND bonus) \| 0 \|", line)]

@@ -2,12 +2,12 @@
 its bsuite Deep Sea scoring against hand-computed cases."""
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from bench_helpers import run_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_exploration.py"
 HEADER = "| agent | runs | T | Reg(T) | 95% band | Reg(T) / Lai-Robbins | d Reg / d ln t | s | pulls × runs / s |"
@@ -23,9 +23,7 @@ DEEP_SEA_HEADER = "| N | agent | solved | median episode to solve | 2^N | beats 
 def quick_run(tmp_path_factory):
     """(exit status, stdout, figure path) of one quick run without the peer, in a fresh interpreter."""
     figure = tmp_path_factory.mktemp("bench") / "regret.png"
-    completed = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--skip-peer", "--figure", str(figure)],
-                               capture_output=True, text=True, timeout=300, check=False)
-    return completed.returncode, completed.stdout + completed.stderr, figure
+    return (*run_script(SCRIPT, "--quick", "--skip-peer", "--figure", figure), figure)
 
 
 def rows(output: str, section: str = "## Bernoulli") -> list[list[str]]:

@@ -1,11 +1,10 @@
 """The meta-RL benchmark script runs: a smoke run of ``benchmarks/bench_meta.py --quick``."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from bench_helpers import run_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_meta.py"
 
@@ -15,9 +14,7 @@ pytestmark = pytest.mark.slow  # a fresh interpreter and a few training runs: ab
 @pytest.fixture(scope="module")
 def quick_run():
     """(exit status, stdout) of one quick run, in a fresh interpreter as the README runs it."""
-    completed = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--seeds", "2"],
-                               capture_output=True, text=True, timeout=600, check=False)
-    return completed.returncode, completed.stdout + completed.stderr
+    return run_script(SCRIPT, "--quick", "--seeds", "2", timeout=600)
 
 
 def test_quick_run_exits_0(quick_run):

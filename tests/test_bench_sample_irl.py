@@ -1,11 +1,10 @@
 """The sample-based IRL benchmark script runs: a smoke run of ``benchmarks/bench_sample_irl.py --quick``."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from bench_helpers import run_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sample_irl.py"
 HEADER = "| MDP | method | iterations | KL learner's π | KL reward's π | ESS min / median | s |"
@@ -13,10 +12,8 @@ HEADER = "| MDP | method | iterations | KL learner's π | KL reward's π | ESS m
 
 @pytest.mark.slow  # ~10 s: a fresh interpreter, maxent_irl and three short fits
 def test_quick_run_prints_the_table_and_agrees():
-    completed = subprocess.run([sys.executable, str(SCRIPT), "--quick"], capture_output=True, text=True,
-                               timeout=300, check=False)
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output
+    status, output = run_script(SCRIPT, "--quick", timeout=300)
+    assert status == 0, output
     assert HEADER in output
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in output.splitlines()
             if re.match(r"^\| S=16 ", line)]

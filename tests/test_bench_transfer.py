@@ -2,19 +2,16 @@
 benchmarks README runs them."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from bench_helpers import run_script
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def quick(script: str) -> tuple[int, str]:
-    completed = subprocess.run([sys.executable, str(BENCHMARKS / script), "--quick"], capture_output=True,
-                               text=True, timeout=300, check=False)
-    return completed.returncode, completed.stdout + completed.stderr
+    return run_script(script, "--quick")
 
 
 @pytest.mark.slow  # a fresh interpreter and four exact experiments: about 20 s on a loaded 2-core machine

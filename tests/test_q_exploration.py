@@ -3,12 +3,11 @@ frequency density acting exactly as the count-bonus agent, bootstrap heads and m
 and bad inputs."""
 
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from bench_helpers import run_script
 
 from pgm_control.envs import riverswim
 from pgm_control.exploration import (
@@ -164,9 +163,7 @@ def test_bad_inputs(make, error, match):
 @pytest.mark.slow
 def test_measurement_script_prints_both_tables():
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "_q_exploration_measure.py"
-    completed = subprocess.run([sys.executable, str(script), "--episodes", "4", "--runs", "2", "--cap", "3",
-                                "--sizes", "2"], capture_output=True, text=True, timeout=120, check=False)
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output
+    status, output = run_script(script, "--episodes", "4", "--runs", "2", "--cap", "3", "--sizes", "2", timeout=120)
+    assert status == 0, output
     assert "| agent | regret mean | ± SE | regret at K/2 | seconds |" in output
     assert sum(line.startswith("| 2 |") for line in output.splitlines()) == 4  # a Deep Sea(2) row per agent
