@@ -3,11 +3,9 @@ frequency density acting exactly as the count-bonus agent, bootstrap heads and m
 and bad inputs."""
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
-from bench_helpers import run_script
 
 from pgm_control.envs import riverswim
 from pgm_control.exploration import (
@@ -158,12 +156,3 @@ def test_riverswim_regret_is_sublinear_and_below_epsilon_greedy(agent, epsilon_g
 def test_bad_inputs(make, error, match):
     with pytest.raises(error, match=match):
         make()
-
-
-@pytest.mark.slow
-def test_measurement_script_prints_both_tables():
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "_q_exploration_measure.py"
-    status, output = run_script(script, "--episodes", "4", "--runs", "2", "--cap", "3", "--sizes", "2", timeout=120)
-    assert status == 0, output
-    assert "| agent | regret mean | ± SE | regret at K/2 | seconds |" in output
-    assert sum(line.startswith("| 2 |") for line in output.splitlines()) == 4  # a Deep Sea(2) row per agent
