@@ -100,7 +100,7 @@ CASES = {
     "hybrid_surrogate demo state 9": (
         lambda: hybrid_surrogate(LOG_PI, STATES, ACTIONS, REWARDS,
                                  Demonstrations(torch.tensor([[0, 9, 2]]), torch.tensor([[1, 1]])), 0.1),
-        ValueError, "a demonstrated state is 9"),
+        ValueError, "a state of the demonstrations is 9"),
     "hybrid_surrogate log_policy list": (lambda: hybrid_surrogate([[0.0]], STATES, ACTIONS, REWARDS, DEMOS, 0.1),
                                          TypeError, "log_policy must be a tensor"),
 }

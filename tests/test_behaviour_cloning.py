@@ -60,8 +60,11 @@ def test_svi_reaches_the_closed_form():
 
 
 def test_tabular_inputs_are_named():
-    with pytest.raises(ValueError, match=r"demonstrated state is 2, outside 0..1 \(num_states\)"):
+    with pytest.raises(ValueError, match=r"state of the demonstrations is 2, outside 0..1 \(num_states\)"):
         empirical_policy(demos(), 2, 2)
+    final_state_outside = Demonstrations.from_sequences(states=[[0, 1, 7]], actions=[[1, 0]])
+    with pytest.raises(ValueError, match=r"state of the demonstrations is 7, outside 0..3"):
+        empirical_policy(final_state_outside, 4, 2)
     with pytest.raises(ValueError, match=r"demonstrated action is 1, outside 0..0 \(num_actions\)"):
         tabular_behaviour_cloning(demos(), 4, 1)
     with pytest.raises(TypeError, match=r"demonstrations must be a pgm_control\.Demonstrations"):

@@ -36,15 +36,16 @@ def demonstrated_steps(demonstrations: Demonstrations) -> tuple[torch.Tensor, to
 
 
 def check_tabular_demonstrations(demonstrations, num_states, num_actions) -> tuple[Demonstrations, int, int]:
-    """Demonstrations whose demonstrated states and actions lie in 0..S-1 and 0..A-1; returns them, S, A."""
+    """Demonstrations whose states (final ones included) and actions lie in 0..S-1 and 0..A-1; returns them, S, A."""
     demonstrations = check_demonstrations(demonstrations)
     num_states = check_positive_integer(num_states, "num_states")
     num_actions = check_positive_integer(num_actions, "num_actions")
     states, actions = demonstrated_steps(demonstrations)
     if states.numel() == 0:
         raise ValueError("the demonstrations have no demonstrated step (every length is 0)")
-    if int(states.max()) >= num_states:
-        raise ValueError(f"a demonstrated state is {int(states.max())}, outside 0..{num_states - 1} (num_states)")
+    largest_state = int(demonstrations.states.max())  # the final states too (the padding is 0)
+    if largest_state >= num_states:
+        raise ValueError(f"a state of the demonstrations is {largest_state}, outside 0..{num_states - 1} (num_states)")
     if int(actions.max()) >= num_actions:
         raise ValueError(f"a demonstrated action is {int(actions.max())}, outside 0..{num_actions - 1} "
                          "(num_actions)")
