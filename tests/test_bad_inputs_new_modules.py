@@ -7,6 +7,7 @@ AttributeError, or silent NaN; each is now rejected at the public boundary.
 
 import math
 
+import pyro
 import pytest
 import torch
 
@@ -21,6 +22,7 @@ from pgm_control.exploration import (
 )
 from pgm_control.meta import grid_navigation_tasks, init_gaussian_policy, rl2_loss, train_rl2
 from pgm_control.models import tabular_mdp_model
+from pgm_control.models.behaviour_cloning import behaviour_cloning_model
 from pgm_control.rl import RandomNetworkDistillation, discriminator_loss, hybrid_surrogate, importance_sampled_surrogate
 
 NAN, INF = math.nan, math.inf
@@ -29,6 +31,7 @@ LOG_PI = torch.full((2, 3, 2), math.log(0.5), dtype=torch.float64)  # log π [T=
 STATES, ACTIONS, REWARDS = torch.zeros(4, 3, dtype=torch.long), torch.zeros(4, 2, dtype=torch.long), torch.ones(4, 2)
 MDP_DATA = (torch.tensor([0]), torch.tensor([1]), torch.tensor([0.5]), torch.tensor([2]))  # s, a, r, s'
 DEMOS = Demonstrations(torch.tensor([[0, 1, 2]]), torch.tensor([[1, 1]]))
+BC_POLICY = lambda s: pyro.distributions.Categorical(logits=torch.zeros(s.shape[0], 2))  # noqa: E731
 
 CASES = {
     # --- the shared real-number checks
@@ -101,6 +104,21 @@ CASES = {
         lambda: hybrid_surrogate(LOG_PI, STATES, ACTIONS, REWARDS,
                                  Demonstrations(torch.tensor([[0, 9, 2]]), torch.tensor([[1, 1]])), 0.1),
         ValueError, "a state of the demonstrations is 9"),
+    "behaviour_cloning_model policy not callable": (
+        lambda: behaviour_cloning_model("policy", torch.zeros(3, 2), torch.zeros(3)),
+        TypeError, "policy_distribution must be a callable"),
+    "behaviour_cloning_model actions list": (
+        lambda: behaviour_cloning_model(BC_POLICY, torch.zeros(3, 2), [0, 1, 0]),
+        TypeError, "actions must be a tensor"),
+    "behaviour_cloning_model 3 observations, 2 actions": (
+        lambda: behaviour_cloning_model(BC_POLICY, torch.zeros(3, 2), torch.zeros(2)),
+        ValueError, "same number n >= 1 of rows .* got 3 and 2"),
+    "behaviour_cloning_model subsample 4 of 3": (
+        lambda: behaviour_cloning_model(BC_POLICY, torch.zeros(3, 2), torch.zeros(3), subsample_size=4),
+        ValueError, r"subsample_size must be at most the number of demonstrated steps \(3\), got 4"),
+    "behaviour_cloning_model subsample 0": (
+        lambda: behaviour_cloning_model(BC_POLICY, torch.zeros(3, 2), torch.zeros(3), subsample_size=0),
+        ValueError, "subsample_size"),
     "hybrid_surrogate log_policy list": (lambda: hybrid_surrogate([[0.0]], STATES, ACTIONS, REWARDS, DEMOS, 0.1),
                                          TypeError, "log_policy must be a tensor"),
 }

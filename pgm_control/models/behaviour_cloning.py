@@ -81,9 +81,31 @@ def behaviour_cloning_model(policy_distribution: Callable[[torch.Tensor], dist.D
         policy_distribution: s ``[B, ...]`` -> a distribution with batch shape ``[B]`` over one action
             (register the network's parameters with ``pyro.module`` inside it).
         observations: s_i ``[n, ...]``; actions: a_i ``[n]`` or ``[n, dim A]``.
+        subsample_size: steps per minibatch (1..n), or None for all n.
     """
+    _check_steps(policy_distribution, observations, actions, subsample_size)
     with pyro.plate("steps", actions.shape[0], subsample_size=subsample_size) as index:
         pyro.sample("action", policy_distribution(observations[index]), obs=actions[index])
+
+
+def _check_steps(policy_distribution, observations, actions, subsample_size) -> None:
+    """The arguments of :func:`behaviour_cloning_model`: a callable, two tensors over the same n >= 1 steps,
+    a subsample size in 1..n or None."""
+    if not callable(policy_distribution):
+        raise TypeError(f"policy_distribution must be a callable from observations to a distribution, "
+                        f"got {type(policy_distribution).__name__}")
+    for name, value in (("observations", observations), ("actions", actions)):
+        if not isinstance(value, torch.Tensor) or value.dim() == 0:
+            raise TypeError(f"{name} must be a tensor with one row per demonstrated step, got "
+                            f"{type(value).__name__ if not isinstance(value, torch.Tensor) else 'a scalar tensor'}")
+    if observations.shape[0] != actions.shape[0] or actions.shape[0] == 0:
+        raise ValueError(f"observations and actions must have the same number n >= 1 of rows (demonstrated "
+                         f"steps), got {observations.shape[0]} and {actions.shape[0]}")
+    if subsample_size is not None:
+        check_positive_integer(subsample_size, "subsample_size")
+        if subsample_size > actions.shape[0]:
+            raise ValueError(f"subsample_size must be at most the number of demonstrated steps "
+                             f"({actions.shape[0]}), got {subsample_size}")
 
 
 def tabular_behaviour_cloning_model(demonstrations: Demonstrations, num_states: int, num_actions: int) -> None:
