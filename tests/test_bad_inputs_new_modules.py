@@ -70,6 +70,10 @@ CASES = {
     # --- random network distillation and the adversarial discriminator's loss
     "RND bonus wrong dim": (lambda: RND.bonus(torch.zeros(5, 4)), ValueError,
                             r"observations must have shape \[B, dim S\] = \[\?, 3\], got \[5, 4\]"),
+    "RND bonus NaN": (lambda: RND.bonus(torch.tensor([[0.0, NAN, 1.0]])), ValueError,
+                      r"observations must be finite, got nan at index \[0, 1\]"),
+    "RND observe inf": (lambda: RND.observe(torch.tensor([[0.0, 1.0, INF]])), ValueError,
+                        "observations must be finite"),
     "RND observe 1-d": (lambda: RND.observe(torch.zeros(3)), ValueError, "observations must have shape"),
     "discriminator_loss weights": (lambda: discriminator_loss(torch.zeros(3), torch.zeros(4), torch.ones(2),
                                                               torch.ones(4)), ValueError,

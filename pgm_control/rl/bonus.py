@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from pgm_control._checks import check_shape
+from pgm_control._checks import check_finite, check_shape
 from pgm_control.rl.networks import mlp
 
 OBSERVATION_CLIP = 5.0  # Burda et al.'s clip of whitened observations
@@ -110,8 +110,10 @@ class RandomNetworkDistillation(nn.Module):
         self.observation_dim = observation_dim
 
     def _check_batch(self, observations: torch.Tensor) -> None:
-        """A batch of observations ``[B, dim S]`` (a shape check only: no pass over the data per step)."""
+        """A finite batch of observations ``[B, dim S]`` (one min/max pass: a NaN would poison the running
+        moments for good)."""
         check_shape(observations, [None, self.observation_dim], "observations", "[B, dim S]")
+        check_finite(observations, "observations")
 
     def whiten(self, observations: torch.Tensor) -> torch.Tensor:
         """x = clip((s − μ_s)/σ_s, −5, 5), ``[B, dim S]`` (float32)."""
