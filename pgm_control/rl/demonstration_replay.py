@@ -182,20 +182,32 @@ def large_margin_loss(q: torch.Tensor, expert_actions: torch.Tensor, margin: flo
     return (q + penalty).amax(-1) - q_expert
 
 
-class LargeMarginTerm:
+class DemonstrationMinibatchTerm:
+    """An auxiliary loss on minibatches of B demonstrated pairs (s_i, a_i) drawn with replacement by its own
+    generator (so that adding it leaves the replay batches unchanged)."""
+
+    def __init__(self, observations: torch.Tensor, actions: torch.Tensor, batch_size: int, seed: int):
+        self.observations, self.actions, self.batch_size = observations, actions, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def minibatch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """B demonstrated observations ``[B, dim S]`` and actions ``[B, ...]``."""
+        index = torch.randint(self.actions.shape[0], (self.batch_size,), generator=self.generator)
+        return self.observations[index], self.actions[index]
+
+
+class LargeMarginTerm(DemonstrationMinibatchTerm):
     r"""λ_E × (1/B) Σ_i J_E(Q_θ)(s_i, a_i) (:func:`large_margin_loss`) over a minibatch of B demonstrated
     transitions; called by :class:`SoftQ`'s ``update`` as one of its ``auxiliary_losses``."""
 
     def __init__(self, observations: torch.Tensor, actions: torch.Tensor, margin: float, margin_weight: float,
                  batch_size: int, seed: int):
-        self.observations, self.actions = observations, actions
-        self.margin, self.margin_weight, self.batch_size = margin, margin_weight, batch_size
-        self.generator = torch.Generator().manual_seed(seed)
+        super().__init__(observations, actions, batch_size, seed)
+        self.margin, self.margin_weight = margin, margin_weight
 
     def __call__(self, agent: SoftQ) -> torch.Tensor:
-        index = torch.randint(self.actions.shape[0], (self.batch_size,), generator=self.generator)
-        q = agent.q(self.observations[index])
-        return self.margin_weight * large_margin_loss(q, self.actions[index], self.margin).mean()
+        observations, actions = self.minibatch()
+        return self.margin_weight * large_margin_loss(agent.q(observations), actions, self.margin).mean()
 
 
 def _set_auxiliary_term(agent: OffPolicyAgent, kind: type, term) -> None:
@@ -204,20 +216,18 @@ def _set_auxiliary_term(agent: OffPolicyAgent, kind: type, term) -> None:
     agent.auxiliary_losses = others if term is None else (*others, term)
 
 
-class ImitationTerm:
+class ImitationTerm(DemonstrationMinibatchTerm):
     r"""λ × (-(1/B) Σ_i log π_θ(a_i|s_i)) over a minibatch of B demonstrated pairs; called by the agent's
-    ``update`` as one of its ``auxiliary_losses`` (SoftQ: π_θ = softmax(Q_θ/α), added to the soft Bellman loss;
-    SAC: the squashed Gaussian π_φ, added to the policy loss J_π)."""
+    ``update`` as one of its ``auxiliary_losses`` (SoftQ: π_θ = softmax(Q_θ/α), added to the soft Bellman
+    loss; SAC: the squashed Gaussian π_φ, added to the policy loss J_π)."""
 
     def __init__(self, observations: torch.Tensor, actions: torch.Tensor, bc_weight: float, batch_size: int,
                  seed: int):
-        self.observations, self.actions = observations, actions
-        self.bc_weight, self.batch_size = bc_weight, batch_size
-        self.generator = torch.Generator().manual_seed(seed)
+        super().__init__(observations, actions, batch_size, seed)
+        self.bc_weight = bc_weight
 
     def __call__(self, agent: OffPolicyAgent) -> torch.Tensor:
-        index = torch.randint(self.actions.shape[0], (self.batch_size,), generator=self.generator)
-        return -self.bc_weight * demonstrated_log_prob(agent, self.observations[index], self.actions[index]).mean()
+        return -self.bc_weight * demonstrated_log_prob(agent, *self.minibatch()).mean()
 
 
 def demonstrated_log_prob(agent: OffPolicyAgent, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
