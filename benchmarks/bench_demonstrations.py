@@ -24,7 +24,7 @@ policy), and fine-tunes the clone with :func:`pgm_control.rl.reinforce_with_demo
 V_1(s) of the policy by ``policy_evaluation`` (no evaluation noise), reported as mean ± standard error
 over seeds just after BC, after the first update and after the last.
 
-Measured (full run, commit 40dbf8d, 2 shared CPU cores, load ~5; about 5 minutes):
+Measured (full run, commit 08ea789, 2 shared CPU cores, load ~5; about 5 minutes):
 
     CartPole-v1, SoftQ, 5 seeds   after BC       250 steps      500 steps      3000 steps
     naive                         449.5 ± 24.8   12.9 ± 3.2     16.4 ± 3.7     233.6 ± 22.0
