@@ -9,8 +9,9 @@ Deep, discrete actions: CartPole-v1 and :class:`pgm_control.rl.SoftQ` (default c
 ``learning_starts=128``, no periodic evaluation). Per seed, 2 episodes (1000 transitions) of a linear
 expert, a = [0.1 x + 0.5 ẋ + 10 θ + 2 θ̇ > 0] (return 500), are cloned (500 Adam steps, lr 1e-3) and
 fine-tuned with :func:`pgm_control.rl.pretrain_and_finetune`: ``naive`` (empty buffer, the notes' steps 3-4),
-``demo buffer`` (the demonstrations kept in the replay buffer, half of each batch) and ``hybrid``
-(imitation term λ = 1, empty buffer). Greedy return (5 episodes) after BC and after 250, 500 and 3000
+``demo buffer`` (the demonstrations kept in the replay buffer, half of each batch), ``demo buffer + margin``
+(the same plus DQfD's large-margin loss, margin l = 0.8, λ_E = 1) and ``hybrid`` (imitation term λ = 1,
+empty buffer). Greedy return (5 episodes) after BC and after 250, 500 and 3000
 environment steps (updates start at step 128, one per step), mean ± standard error over seeds.
 
 Tabular: ``GridWorld([".......", "S.....G", "XXXXXXX"], slip=0.1, step_reward=-1, goal_reward=0,
@@ -23,11 +24,12 @@ policy), and fine-tunes the clone with :func:`pgm_control.rl.reinforce_with_demo
 V_1(s) of the policy by ``policy_evaluation`` (no evaluation noise), reported as mean ± standard error
 over seeds just after BC, after the first update and after the last.
 
-Measured (full run, commit 2e66aab, 2 shared CPU cores, load ~10; about 13 minutes):
+Measured (full run, commit 08ea789, 2 shared CPU cores, load ~5; about 5 minutes):
 
     CartPole-v1, SoftQ, 5 seeds   after BC       250 steps      500 steps      3000 steps
     naive                         449.5 ± 24.8   12.9 ± 3.2     16.4 ± 3.7     233.6 ± 22.0
     demo buffer                   449.5 ± 24.8   9.7 ± 0.3      76.3 ± 41.3    306.4 ± 52.7
+    demo buffer + margin          449.5 ± 24.8   357.2 ± 21.4   304.4 ± 40.9   485.7 ± 14.3
     hybrid                        449.5 ± 24.8   379.6 ± 32.6   326.0 ± 40.8   457.4 ± 21.6
 
     grid, REINFORCE, 8 seeds      after BC       1st update     change         30 updates
@@ -39,8 +41,9 @@ The notes' collapse is real for the deep agent: the clone's soft Q-values are lo
 α log π + c, not returns, and the first Bellman updates on the agent's own data overwrite its action
 gaps (the return falls from ~450 to ~13 within 122 updates). Keeping the demonstrations in the buffer
 (half of each batch) does not prevent that fall (the Bellman loss has no term that keeps the demonstrated
-action on top; DQfD adds a large-margin loss for this), but it recovers faster; the hybrid objective
-keeps the imitation term in every update and holds the clone's return. The tabular time-indexed policy
+action on top), but it recovers faster. DQfD's large-margin loss is that term: with it the demo buffer
+holds the clone (357 after 250 steps) and ends highest (486 after 3000); the hybrid objective, which keeps
+the imitation term in every update, holds it as well. The tabular time-indexed policy
 shows no collapse: one noisy Adam step moves only the logits of visited (t, s), and the clone's margins
 at the demonstrated states outweigh it; there the importance-sampled gradient is the noisiest (products
 of per-step ratios over T = 10 steps).
@@ -68,6 +71,7 @@ SETTINGS = {"num_episodes": 8, "lr": 1.0, "bc_weight": 0.1, "sampling": "bc"}
 METHODS = ("on_policy", "hybrid", "importance")
 EXPERT_GAINS = np.array([0.1, 0.5, 10.0, 2.0])  # a = [gains · (x, ẋ, θ, θ̇) > 0]: return 500 on CartPole-v1
 DEEP_VARIANTS = {"naive": {}, "demo buffer": {"keep_demonstrations": True, "demo_fraction": 0.5},
+                 "demo buffer + margin": {"keep_demonstrations": True, "demo_fraction": 0.5, "margin": 0.8},
                  "hybrid": {"bc_weight": 1.0}}
 
 

@@ -8,7 +8,9 @@ from pgm_control.rl import SoftQ, SoftQConfig, Transitions
 from pgm_control.rl.demonstration_replay import (
     DemonstrationReplayBuffer,
     ImitationTerm,
+    LargeMarginTerm,
     add_imitation_term,
+    large_margin_loss,
     pretrain_and_finetune,
     use_demonstrations,
 )
@@ -82,9 +84,77 @@ def test_imitation_term_adds_lambda_times_negative_log_likelihood_to_the_update_
     batch = demo_transitions(8)
     difference = hybrid.update(batch)["q"] - plain.update(batch)["q"]
     torch.testing.assert_close(difference, expected.detach())
-    assert isinstance(hybrid.auxiliary_loss, ImitationTerm)
+    assert [type(term) for term in hybrid.auxiliary_losses] == [ImitationTerm]
     add_imitation_term(hybrid, observations, actions, 0.0)
-    assert hybrid.auxiliary_loss is None
+    assert hybrid.auxiliary_losses == ()
+
+
+def test_large_margin_loss_matches_a_hand_computed_table():
+    q = torch.tensor([[1.0, 0.5, 0.2], [3.0, 1.0, 2.5], [0.0, 0.9, 0.0]], dtype=torch.float64)
+    # max_a [Q(s, a) + 0.8 [a != a_E]] - Q(s, a_E) by hand: max(1.8, 0.5, 1.0) - 0.5, max(3.0, 1.8, 3.3) - 3.0,
+    # max(0.8, 1.7, 0.0) - 0.0
+    loss = large_margin_loss(q, torch.tensor([1, 0, 2]), 0.8)
+    torch.testing.assert_close(loss, torch.tensor([1.3, 0.3, 1.7], dtype=torch.float64), rtol=0, atol=1e-12)
+
+
+def test_large_margin_loss_is_zero_once_the_demonstrated_action_leads_by_the_margin():
+    others = torch.randn(50, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    lead = 2 * torch.rand(50, generator=torch.Generator().manual_seed(1), dtype=torch.float64) - 1
+    lead[:10] = 0.5  # exactly the margin
+    q = torch.cat([others, (others.amax(-1) + lead)[:, None]], -1)  # a_E = 3 leads the best other by `lead`
+    loss = large_margin_loss(q, torch.full((50,), 3), 0.5)
+    assert float(loss[lead >= 0.5].abs().max()) == 0.0 and int((lead >= 0.5).sum()) > 10
+    # otherwise the shortfall: max(Q_other + l, Q_E) - Q_E = l - lead
+    torch.testing.assert_close(loss[lead < 0.5], 0.5 - lead[lead < 0.5], rtol=0, atol=1e-12)
+
+
+def test_large_margin_gradient_raises_the_demonstrated_action_and_lowers_the_leading_other():
+    q = torch.tensor([[1.0, 0.5, 0.2], [0.0, 0.1, 2.0]], dtype=torch.float64, requires_grad=True)
+    large_margin_loss(q, torch.tensor([1, 2]), 0.8).sum().backward()
+    # row 0: J_E = Q(s, 0) + 0.8 - Q(s, 1); row 1: a_E = 2 leads by 1.9 > 0.8, J_E = 0 with no gradient
+    expected = torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(q.grad, expected, rtol=0, atol=0)
+
+
+def test_margin_term_adds_lambda_e_times_the_mean_margin_loss_to_the_update_loss():
+    demos = demo_transitions(6)._replace(observations=torch.randn(6, 4, generator=torch.Generator().manual_seed(0)))
+    plain, dqfd = small_agent(), small_agent()
+    use_demonstrations(plain, demos, demo_fraction=0.5)
+    use_demonstrations(dqfd, demos, demo_fraction=0.5, margin=0.8, margin_weight=0.3)
+    # the term's minibatch of B = 8 demonstrated transitions, drawn independently with the agent's seed 0
+    index = torch.randint(6, (8,), generator=torch.Generator().manual_seed(0))
+    q = dqfd.q(demos.observations[index])
+    others = q[:, 0] + 0.8  # every demonstrated action is 1, so the only other action is 0
+    expected = 0.3 * (torch.maximum(others, q[:, 1]) - q[:, 1]).mean()
+    batch = demo_transitions(8)
+    difference = dqfd.update(batch)["q"] - plain.update(batch)["q"]
+    torch.testing.assert_close(difference, expected.detach())
+    assert [type(term) for term in dqfd.auxiliary_losses] == [LargeMarginTerm]
+
+
+def test_margin_and_imitation_terms_are_kept_side_by_side_and_removed_one_at_a_time():
+    agent = small_agent()
+    use_demonstrations(agent, demo_transitions(4), margin=0.8)
+    add_imitation_term(agent, torch.zeros(2, 4), torch.tensor([0, 1]), 0.5)
+    assert [type(term) for term in agent.auxiliary_losses] == [LargeMarginTerm, ImitationTerm]
+    use_demonstrations(agent, demo_transitions(4))
+    assert [type(term) for term in agent.auxiliary_losses] == [ImitationTerm]
+
+
+def test_margin_rejects_bad_input():
+    from pgm_control.rl import SAC, SACConfig
+    sac = SAC(gymnasium.make("Pendulum-v1"), SACConfig(hidden=(8,), eval_every=0), seed=0)
+    box_demos = Transitions(torch.zeros(2, 3), torch.zeros(2, 1), torch.ones(2), torch.zeros(2, 3), torch.zeros(2))
+    with pytest.raises(TypeError, match=r"margin needs a Discrete-action agent \(pgm_control.rl.SoftQ\), got SAC"):
+        use_demonstrations(sac, box_demos, margin=0.8)
+    with pytest.raises(ValueError, match="margin must be a positive, finite number"):
+        use_demonstrations(small_agent(), demo_transitions(2), margin=0.0)
+    with pytest.raises(TypeError, match="margin must be a positive number"):
+        use_demonstrations(small_agent(), demo_transitions(2), margin="0.8")
+    with pytest.raises(ValueError, match="margin_weight must be a finite number >= 0"):
+        use_demonstrations(small_agent(), demo_transitions(2), margin=0.8, margin_weight=-1.0)
+    with pytest.raises(ValueError, match="pass keep_demonstrations=True"):
+        pretrain_and_finetune(small_agent(), demo_transitions(2), 10, margin=0.8)
 
 
 def test_imitation_term_rejects_bad_input():

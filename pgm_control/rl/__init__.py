@@ -30,6 +30,7 @@ from pgm_control.rl.bonus import RandomNetworkDistillation
 from pgm_control.rl.demonstration_replay import (
     DemonstrationReplayBuffer,
     add_imitation_term,
+    large_margin_loss,
     pretrain_and_finetune,
     use_demonstrations,
 )
@@ -108,6 +109,7 @@ __all__ = [
     "gan_gcl",
     "hybrid_surrogate",
     "importance_sampled_surrogate",
+    "large_margin_loss",
     "plot_learning_curve",
     "polyak_update",
     "pretrain_and_finetune",

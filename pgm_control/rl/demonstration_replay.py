@@ -7,7 +7,9 @@ r"""Demonstrations for the deep off-policy agents (CS285 notes, "Imitation vs. R
   :class:`DemonstrationReplayBuffer` keeps the demonstrated transitions beside the agent's own ring,
   D = D_agent ∪ D_demo, and each batch of B draws either uniformly from the union or a fixed share
   round(f B) from D_demo (the demonstration share of DQfD, Hester et al. 2018); the demonstrations are
-  never overwritten.
+  never overwritten. The Bellman loss alone has no term that keeps a demonstrated action on top, so for
+  :class:`SoftQ` ``use_demonstrations(..., margin=l)`` adds DQfD's large-margin loss
+  λ_E E_{(s,a_E)~D_demo}[J_E(Q)] (:func:`large_margin_loss`) to every update.
 * The hybrid objective E_π[r] + λ Σ_{(s,a)∈D_demo} log π_θ(a|s) ("Hybrid Goal"): :func:`add_imitation_term`
   adds λ × (-(1/B) Σ log π_θ(a_i|s_i)) on a minibatch of B demonstrated pairs to the policy's loss at
   every update — for :class:`SoftQ` (π_θ = softmax_a(Q_θ(s, a)/α)) the soft Bellman loss, for
@@ -19,7 +21,14 @@ from __future__ import annotations
 
 import torch
 
-from pgm_control._checks import check_nonnegative, check_positive_integer, check_real, check_seed, shape_str
+from pgm_control._checks import (
+    check_nonnegative,
+    check_positive,
+    check_positive_integer,
+    check_real,
+    check_seed,
+    shape_str,
+)
 from pgm_control.rl.behaviour_cloning import NeuralCloningResult, behaviour_cloning, cloning_policy
 from pgm_control.rl.networks import squashed_gaussian_log_prob
 from pgm_control.rl.replay import ReplayBuffer, Transitions
@@ -114,38 +123,111 @@ class DemonstrationReplayBuffer(ReplayBuffer):
         return Transitions(*checked)
 
 
-def use_demonstrations(agent: OffPolicyAgent, demonstrations: Transitions, *,
-                       demo_fraction: float | None = None) -> DemonstrationReplayBuffer:
+def use_demonstrations(agent: OffPolicyAgent, demonstrations: Transitions, *, demo_fraction: float | None = None,
+                       margin: float | None = None, margin_weight: float = 1.0) -> DemonstrationReplayBuffer:
     r"""Give ``agent`` a :class:`DemonstrationReplayBuffer` with these demonstrations, keeping the
     transitions and the generator of its present buffer; returns the new buffer (``agent.buffer``).
+
+    ``margin`` l > 0 (SoftQ only; None: none) adds DQfD's large-margin term λ_E = ``margin_weight`` times
+    the mean of :func:`large_margin_loss` over B demonstrated transitions (B = the config's batch size) to
+    every update; calling again with ``margin=None`` removes it.
+
+    Departure from DQfD: there J_E is applied to the demonstrated rows of each replay minibatch; here the
+    term draws its own minibatch from D_demo (the same distribution, an independent draw), so ``update(batch)``
+    needs no record of which rows of a batch came from the demonstrations.
 
     With demonstrations in D the agent may update before it has acted: set the config's
     ``learning_starts`` to a batch size or 0 (its uniform random warm-up would otherwise act first)."""
     if not isinstance(agent, OffPolicyAgent):
         raise TypeError(f"agent must be a pgm_control.rl.SoftQ or SAC, got {type(agent).__name__}")
+    if margin is not None:
+        if not isinstance(agent, SoftQ):
+            raise TypeError(f"margin needs a Discrete-action agent (pgm_control.rl.SoftQ), got {type(agent).__name__}: "
+                            "the large-margin loss maximizes over the actions; use margin=None with continuous actions")
+        margin = check_positive(margin, "margin", " (DQfD's margin l, in units of Q)")
+    margin_weight = check_nonnegative(margin_weight, "margin_weight", " (the λ_E of DQfD's large-margin loss)")
     old = agent.buffer
     buffer = DemonstrationReplayBuffer(old.capacity, old.observations.shape[1:], old.actions.shape[1:],
                                        demonstrations=demonstrations, demo_fraction=demo_fraction,
                                        action_dtype=old.actions.dtype)
     buffer.load_state_dict(old.state_dict())
     agent.buffer = buffer
+    term = None
+    if margin is not None and margin_weight > 0.0:
+        term = LargeMarginTerm(buffer.demonstrations.observations, buffer.demonstrations.actions, margin,
+                               margin_weight, agent.config.batch_size, agent.seed)
+    _set_auxiliary_term(agent, LargeMarginTerm, term)
     return buffer
 
 
-class ImitationTerm:
+def large_margin_loss(q: torch.Tensor, expert_actions: torch.Tensor, margin: float) -> torch.Tensor:
+    r"""DQfD's large-margin classification loss of each demonstrated transition (Hester et al. 2018,
+    "Deep Q-learning from Demonstrations", eq. 2):
+
+        J_E(Q) = max_a [Q(s, a) + l(a_E, a)] - Q(s, a_E),   l(a_E, a) = margin if a ≠ a_E, 0 if a = a_E
+
+    q = Q(s, ·) ``[B, A]``, expert_actions a_E ``[B]`` -> ``[B]``, each >= 0; zero exactly where the
+    demonstrated action leads every other by the margin, Q(s, a_E) >= Q(s, a) + l. Its gradient raises
+    Q(s, a_E) and lowers the action that attains the maximum.
+
+    With SoftQ's Boltzmann policy π(a|s) = softmax_a(Q(s, a)/α) (CS285 notes, "Soft Optimality") the
+    logits are Q/α, so a margin l in Q is a margin l/α in the logits: where J_E = 0,
+    π(a_E|s) >= 1 / (1 + (A - 1) e^{-l/α}) (0.9997 at l = 0.8, α = 0.1, A = 2).
+
+    >>> large_margin_loss(torch.tensor([[1.0, 0.5], [2.0, 0.0]]), torch.tensor([1, 0]), 0.8)
+    tensor([1.3000, 0.0000])
+    """
+    penalty = torch.full_like(q, margin).scatter(-1, expert_actions[:, None], 0.0)
+    q_expert = q.gather(-1, expert_actions[:, None]).squeeze(-1)
+    return (q + penalty).amax(-1) - q_expert
+
+
+class DemonstrationMinibatchTerm:
+    """An auxiliary loss on minibatches of B demonstrated pairs (s_i, a_i) drawn with replacement by its own
+    generator (so that adding it leaves the replay batches unchanged)."""
+
+    def __init__(self, observations: torch.Tensor, actions: torch.Tensor, batch_size: int, seed: int):
+        self.observations, self.actions, self.batch_size = observations, actions, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def minibatch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """B demonstrated observations ``[B, dim S]`` and actions ``[B, ...]``."""
+        index = torch.randint(self.actions.shape[0], (self.batch_size,), generator=self.generator)
+        return self.observations[index], self.actions[index]
+
+
+class LargeMarginTerm(DemonstrationMinibatchTerm):
+    r"""λ_E × (1/B) Σ_i J_E(Q_θ)(s_i, a_i) (:func:`large_margin_loss`) over a minibatch of B demonstrated
+    transitions; called by :class:`SoftQ`'s ``update`` as one of its ``auxiliary_losses``."""
+
+    def __init__(self, observations: torch.Tensor, actions: torch.Tensor, margin: float, margin_weight: float,
+                 batch_size: int, seed: int):
+        super().__init__(observations, actions, batch_size, seed)
+        self.margin, self.margin_weight = margin, margin_weight
+
+    def __call__(self, agent: SoftQ) -> torch.Tensor:
+        observations, actions = self.minibatch()
+        return self.margin_weight * large_margin_loss(agent.q(observations), actions, self.margin).mean()
+
+
+def _set_auxiliary_term(agent: OffPolicyAgent, kind: type, term) -> None:
+    """Replace ``agent``'s auxiliary loss of this ``kind`` by ``term`` (None: remove it), keeping the others."""
+    others = tuple(existing for existing in agent.auxiliary_losses if not isinstance(existing, kind))
+    agent.auxiliary_losses = others if term is None else (*others, term)
+
+
+class ImitationTerm(DemonstrationMinibatchTerm):
     r"""λ × (-(1/B) Σ_i log π_θ(a_i|s_i)) over a minibatch of B demonstrated pairs; called by the agent's
-    ``update`` as its ``auxiliary_loss`` (SoftQ: π_θ = softmax(Q_θ/α), added to the soft Bellman loss;
-    SAC: the squashed Gaussian π_φ, added to the policy loss J_π)."""
+    ``update`` as one of its ``auxiliary_losses`` (SoftQ: π_θ = softmax(Q_θ/α), added to the soft Bellman
+    loss; SAC: the squashed Gaussian π_φ, added to the policy loss J_π)."""
 
     def __init__(self, observations: torch.Tensor, actions: torch.Tensor, bc_weight: float, batch_size: int,
                  seed: int):
-        self.observations, self.actions = observations, actions
-        self.bc_weight, self.batch_size = bc_weight, batch_size
-        self.generator = torch.Generator().manual_seed(seed)
+        super().__init__(observations, actions, batch_size, seed)
+        self.bc_weight = bc_weight
 
     def __call__(self, agent: OffPolicyAgent) -> torch.Tensor:
-        index = torch.randint(self.actions.shape[0], (self.batch_size,), generator=self.generator)
-        return -self.bc_weight * demonstrated_log_prob(agent, self.observations[index], self.actions[index]).mean()
+        return -self.bc_weight * demonstrated_log_prob(agent, *self.minibatch()).mean()
 
 
 def demonstrated_log_prob(agent: OffPolicyAgent, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -170,30 +252,36 @@ def add_imitation_term(agent: OffPolicyAgent, observations, actions, bc_weight: 
     observations, actions, _ = cloning_policy(agent, observations, actions)
     bc_weight = check_nonnegative(bc_weight, "bc_weight", " (the λ of the hybrid objective)")
     batch_size, seed = check_positive_integer(batch_size, "batch_size"), check_seed(seed)
-    agent.auxiliary_loss = None if bc_weight == 0.0 else ImitationTerm(observations, actions, bc_weight,
-                                                                        batch_size, seed)
+    term = None if bc_weight == 0.0 else ImitationTerm(observations, actions, bc_weight, batch_size, seed)
+    _set_auxiliary_term(agent, ImitationTerm, term)
     return agent
 
 
 def pretrain_and_finetune(agent: OffPolicyAgent, demonstrations: Transitions, num_steps: int, *,
                           keep_demonstrations: bool = False, demo_fraction: float | None = None,
-                          bc_weight: float = 0.0, bc_steps: int = 1000, bc_lr: float = 1e-3, seed: int = 0,
+                          margin: float | None = None, margin_weight: float = 1.0, bc_weight: float = 0.0,
+                          bc_steps: int = 1000, bc_lr: float = 1e-3, seed: int = 0,
                           progress: bool = True) -> tuple[NeuralCloningResult, TrainingHistory]:
     r"""The notes' pretrain & finetune (module docstring): behaviour cloning of the demonstrated
     (s, a) pairs (:func:`pgm_control.rl.behaviour_cloning`, ``bc_steps`` steps of Adam at ``bc_lr``),
     then ``agent.train(num_steps)``; optionally with the demonstrations kept in the replay buffer
-    (``keep_demonstrations``, ``demo_fraction``: :func:`use_demonstrations`) and the hybrid objective's
-    imitation term (``bc_weight`` > 0: :func:`add_imitation_term`). With neither, this is the
-    naive fine-tuning the notes warn about. Returns the cloning result and the training history."""
+    (``keep_demonstrations``, ``demo_fraction``, and for SoftQ DQfD's large-margin term ``margin``,
+    ``margin_weight``: :func:`use_demonstrations`) and the hybrid objective's imitation term
+    (``bc_weight`` > 0: :func:`add_imitation_term`). With none of them, this is the naive fine-tuning the
+    notes warn about. Returns the cloning result and the training history."""
     if not isinstance(demonstrations, Transitions):
         raise TypeError("demonstrations must be a pgm_control.rl.Transitions (observations, actions, rewards, "
                         f"next_observations, terminated), got {type(demonstrations).__name__}")
     if not isinstance(keep_demonstrations, bool):
         raise TypeError(f"keep_demonstrations must be True or False, got {keep_demonstrations!r}")
-    clone = behaviour_cloning(agent, demonstrations.observations, demonstrations.actions, num_steps=bc_steps,
-                              lr=bc_lr, seed=seed, progress=progress)
-    if keep_demonstrations:
-        use_demonstrations(agent, demonstrations, demo_fraction=demo_fraction)
+    if margin is not None and not keep_demonstrations:
+        raise ValueError("margin applies to the demonstrations kept in the replay buffer; pass "
+                         "keep_demonstrations=True with it, or margin=None")
+    if keep_demonstrations:  # set up (and validated) before cloning, which neither the buffer nor a term affects
+        use_demonstrations(agent, demonstrations, demo_fraction=demo_fraction, margin=margin,
+                           margin_weight=margin_weight)
     if bc_weight:
         add_imitation_term(agent, demonstrations.observations, demonstrations.actions, bc_weight, seed=seed)
+    clone = behaviour_cloning(agent, demonstrations.observations, demonstrations.actions, num_steps=bc_steps,
+                              lr=bc_lr, seed=seed, progress=progress)
     return clone, agent.train(num_steps, progress=progress)

@@ -213,9 +213,9 @@ class SAC(OffPolicyAgent):
 
     config_class = SACConfig
     action_dtype = torch.float32
-    # None, or a callable agent -> scalar added to the policy loss J_π at every update (set by
+    # callables agent -> scalar, each added to the policy loss J_π at every update (set by
     # pgm_control.rl.demonstration_replay.add_imitation_term; not saved in checkpoints)
-    auxiliary_loss = None
+    auxiliary_losses = ()
 
     def _check_action_space(self, space) -> None:
         if isinstance(space, gymnasium.spaces.Discrete):
@@ -310,8 +310,8 @@ class SAC(OffPolicyAgent):
         losses["q"] = optimizer_step(self.q_optimizer, q_loss(self.q1(s, a), self.q2(s, a), target))
         with frozen(self.q1, self.q2):
             loss = policy_loss(self.q1(s, action), self.q2(s, action), log_prob, temperature)
-            if self.auxiliary_loss is not None:  # e.g. the hybrid objective's imitation term
-                loss = loss + self.auxiliary_loss(self)
+            for term in self.auxiliary_losses:  # e.g. the hybrid objective's imitation term
+                loss = loss + term(self)
             losses["policy"] = optimizer_step(self.policy_optimizer, loss)
         if config.variant == "v1":
             polyak_update(self.value_target, self.value, config.tau)

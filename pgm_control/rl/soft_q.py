@@ -162,9 +162,9 @@ class SoftQ(OffPolicyAgent):
 
     config_class = SoftQConfig
     action_dtype = torch.int64
-    # None, or a callable agent -> scalar added to J(θ) at every update (set by
-    # pgm_control.rl.demonstration_replay.add_imitation_term; not saved in checkpoints)
-    auxiliary_loss = None
+    # callables agent -> scalar, each added to J(θ) at every update (set by
+    # pgm_control.rl.demonstration_replay's add_imitation_term and use_demonstrations; not saved in checkpoints)
+    auxiliary_losses = ()
 
     def _check_action_space(self, space) -> None:
         if isinstance(space, gymnasium.spaces.Box):
@@ -221,8 +221,8 @@ class SoftQ(OffPolicyAgent):
                                    config.temperature, config.discount)
         q_taken = self.q(batch.observations).gather(-1, batch.actions[:, None]).squeeze(-1)
         loss = soft_q_loss(q_taken, target, config.loss)
-        if self.auxiliary_loss is not None:  # e.g. the hybrid objective's imitation term
-            loss = loss + self.auxiliary_loss(self)
+        for term in self.auxiliary_losses:  # the hybrid objective's imitation term, DQfD's large margin
+            loss = loss + term(self)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.max_grad_norm is not None:
