@@ -56,7 +56,14 @@ from pgm_control.rl.networks import (
     tanh_log_abs_det_jacobian,
 )
 from pgm_control.rl.policy_gradient import PolicyGradientResult, reinforce
-from pgm_control.rl.replay import ReplayBuffer, Transitions
+from pgm_control.rl.replay import (
+    Prioritization,
+    PrioritizedSample,
+    ReplayBuffer,
+    Transitions,
+    importance_weights,
+    priority_probabilities,
+)
 from pgm_control.rl.sac import SAC, SACConfig
 from pgm_control.rl.soft_q import SoftQ, SoftQConfig
 from pgm_control.rl.tabular import TabularQResult, q_learning, soft_q_learning
@@ -84,6 +91,8 @@ __all__ = [
     "OffPolicyAgent",
     "OneHotSoftQLearner",
     "PolicyGradientResult",
+    "Prioritization",
+    "PrioritizedSample",
     "QNetwork",
     "RandomNetworkDistillation",
     "ReinforceLearner",
@@ -109,10 +118,12 @@ __all__ = [
     "gan_gcl",
     "hybrid_surrogate",
     "importance_sampled_surrogate",
+    "importance_weights",
     "large_margin_loss",
     "plot_learning_curve",
     "polyak_update",
     "pretrain_and_finetune",
+    "priority_probabilities",
     "q_learning",
     "read_returns",
     "reinforce",

@@ -7,15 +7,36 @@ bootstraps from V(s_{t+1}) as for any other step, since the process itself would
 Storage is preallocated torch tensors of fixed capacity, written as a ring (the oldest transition is
 overwritten first); sampling is uniform with replacement from a ``torch.Generator`` owned by the buffer,
 so a seed fixes every batch and :meth:`ReplayBuffer.state_dict` carries the generator for exact resumes.
+
+Proportional prioritized replay (Schaul et al. 2016, "Prioritized Experience Replay"), as DQfD uses it
+for demonstrations (Hester et al. 2018; CS285 notes, "Learning With Demonstrations": demonstrations in the
+buffer "optionally with a prioritized share"): transition i of the N stored has priority p_i and is drawn
+with probability P(i), its loss weighted by w_i,
+
+    p_i  = |δ_i| + ε  (after each update on it; new transitions enter at max_{k<i} p_k, 1 at first)
+    P(i) = p_i^ω / Σ_k p_k^ω                                     (ω = 0: uniform)
+    w_i  = (N P(i))^(-β) / max_j (N P(j))^(-β) = (min_j P(j) / P(i))^β   (β = 1: unbiased)
+
+with δ_i the TD error of the latest update. The constants are a :class:`Prioritization`; the math is
+:func:`priority_probabilities` and :func:`importance_weights`; the buffer that keeps the priorities is
+:class:`pgm_control.rl.DemonstrationReplayBuffer` (``prioritized=True``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 
-from pgm_control._checks import check_positive_integer, check_seed, shape_str
+from pgm_control._checks import (
+    check_nonnegative,
+    check_positive,
+    check_positive_integer,
+    check_real,
+    check_seed,
+    shape_str,
+)
 
 _FIELDS = ("observations", "actions", "rewards", "next_observations", "terminated")
 
@@ -30,6 +51,70 @@ class Transitions(NamedTuple):
     rewards: torch.Tensor
     next_observations: torch.Tensor
     terminated: torch.Tensor
+
+
+class PrioritizedSample(NamedTuple):
+    """A prioritized batch: the ``transitions`` ``[B, ...]``, the ``index`` ``[B]`` of each row in the
+    buffer's priority vector (to refresh after the update) and its importance weight w_i ``weights`` ``[B]``."""
+
+    transitions: Transitions
+    index: torch.Tensor
+    weights: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Prioritization:
+    r"""The constants of proportional prioritized replay (module docstring); the defaults are DQfD's
+    (Hester et al. 2018, Table of hyperparameters).
+
+    Attributes:
+        exponent: ω >= 0 of P(i) ∝ p_i^ω (0: uniform).
+        importance_exponent: β in [0, 1] of the importance weights w_i (0: none, 1: fully corrected).
+            Schaul et al. anneal β to 1 over training; here it stays fixed.
+        epsilon: ε_a > 0 added to every priority, so that no transition is never drawn again.
+        demo_bonus: ε_d >= 0 added on top for demonstrated transitions: p_i = |δ_i| + ε_a + ε_d.
+
+    >>> Prioritization(exponent=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Prioritization.exponent must be a finite number >= 0 (ω of P(i) ∝ p_i^ω), got -1.0
+    """
+
+    exponent: float = 0.4
+    importance_exponent: float = 0.6
+    epsilon: float = 0.001
+    demo_bonus: float = 1.0
+
+    def __post_init__(self):
+        check_nonnegative(self.exponent, "Prioritization.exponent", " (ω of P(i) ∝ p_i^ω)")
+        beta = check_real(self.importance_exponent, "Prioritization.importance_exponent", "a number in [0, 1]")
+        if not 0.0 <= beta <= 1.0:  # also rejects NaN
+            raise ValueError(f"Prioritization.importance_exponent must be a number in [0, 1] (β of the importance "
+                             f"weights), got {beta}")
+        check_positive(self.epsilon, "Prioritization.epsilon", " (ε_a, added to every priority)")
+        check_nonnegative(self.demo_bonus, "Prioritization.demo_bonus", " (ε_d, added to demonstrated priorities)")
+
+
+def priority_probabilities(priorities: torch.Tensor, exponent: float) -> torch.Tensor:
+    r"""P(i) = p_i^ω / Σ_k p_k^ω = softmax_i(ω log p_i) for priorities ``[N]`` > 0 -> ``[N]`` (computed in
+    log space, so a large ω cannot overflow).
+
+    >>> priority_probabilities(torch.tensor([1.0, 3.0], dtype=torch.float64), 0.5) ** 2 * (1 + 3 ** 0.5) ** 2
+    tensor([1.0000, 3.0000], dtype=torch.float64)
+    """
+    return torch.softmax(exponent * priorities.log(), dim=0)
+
+
+def importance_weights(probabilities: torch.Tensor, index: torch.Tensor, exponent: float) -> torch.Tensor:
+    r"""w_i = (N P(i))^(-β) / max_j (N P(j))^(-β) = exp(β (log min_j P(j) - log P(i))) for the rows ``index``
+    ``[B]`` of P ``[N]`` -> ``[B]`` in (0, 1]; the maximum is over all N stored transitions (the least likely
+    has weight 1), so the weights only ever scale an update down.
+
+    >>> importance_weights(torch.tensor([0.5, 0.25, 0.25]), torch.tensor([0, 1]), 1.0)
+    tensor([0.5000, 1.0000])
+    """
+    log_probabilities = probabilities.log()
+    return torch.exp(exponent * (log_probabilities.min() - log_probabilities[index]))
 
 
 class ReplayBuffer:
@@ -52,6 +137,10 @@ class ReplayBuffer:
         >>> batch.observations.shape, batch.actions.shape, batch.rewards.shape
         (torch.Size([5, 2]), torch.Size([5]), torch.Size([5]))
     """
+
+    # A Prioritization where the buffer draws by priority: it then has ``sample_prioritized(B)`` ->
+    # PrioritizedSample and ``update_priorities(index, td_errors)``, which the training loop calls.
+    prioritization: Prioritization | None = None
 
     def __init__(self, capacity: int, observation_shape, action_shape=(), *,
                  action_dtype: torch.dtype = torch.float32, seed: int = 0):

@@ -135,10 +135,13 @@ def value_loss(v: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 0.5 * ((v - target) ** 2).mean()
 
 
-def q_loss(q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def q_loss(q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor,
+           weights: torch.Tensor | None = None) -> torch.Tensor:
     r"""J_Q(θ1) + J_Q(θ2) = Σ_i E[½ (Q_θi(s, a) - Q̂(s, a))²]; all ``[B]`` (θ1, θ2 share no weights, so
-    one step on the sum is a step on each)."""
-    return 0.5 * ((q1 - target) ** 2).mean() + 0.5 * ((q2 - target) ** 2).mean()
+    one step on the sum is a step on each). With importance weights w ``[B]`` (prioritized replay), each
+    row's squared errors are multiplied by w_j."""
+    w = 1.0 if weights is None else weights
+    return 0.5 * (w * (q1 - target) ** 2).mean() + 0.5 * (w * (q2 - target) ** 2).mean()
 
 
 def policy_loss(q1: torch.Tensor, q2: torch.Tensor, log_prob: torch.Tensor,
@@ -293,9 +296,11 @@ class SAC(OffPolicyAgent):
                                               log_prob_next, self.log_temperature())
             return q_target(batch.rewards, batch.terminated, next_value, self.config.discount)
 
-    def update(self, batch: Transitions) -> dict[str, torch.Tensor]:
+    def update(self, batch: Transitions, weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One gradient step of every loss on ``batch``, in Algorithm 1's order; returns the losses.
-        With an ``exploration_bonus``, Q̂ uses r + β b(s') and the bonus model takes its own step first."""
+        With an ``exploration_bonus``, Q̂ uses r + β b(s') and the bonus model takes its own step first.
+        ``weights`` ``[B]`` (prioritized replay's importance weights) multiply the rows of J_Q only; the
+        critics' mean |δ| = (|Q_θ1(s, a) - Q̂| + |Q_θ2(s, a) - Q̂|)/2 ``[B]`` is left in ``last_td_errors``."""
         config = self.config
         batch, losses = self.add_exploration_bonus(batch)
         s, a = batch.observations, batch.actions
@@ -307,7 +312,9 @@ class SAC(OffPolicyAgent):
                 v_target = soft_state_value(self.q1(s, action), self.q2(s, action), log_prob, temperature)
             losses["value"] = optimizer_step(self.value_optimizer, value_loss(self.value(s), v_target))
         target = self.compute_q_target(batch)
-        losses["q"] = optimizer_step(self.q_optimizer, q_loss(self.q1(s, a), self.q2(s, a), target))
+        q1, q2 = self.q1(s, a), self.q2(s, a)
+        losses["q"] = optimizer_step(self.q_optimizer, q_loss(q1, q2, target, weights))
+        self.last_td_errors = 0.5 * ((q1 - target).abs() + (q2 - target).abs()).detach()
         with frozen(self.q1, self.q2):
             loss = policy_loss(self.q1(s, action), self.q2(s, action), log_prob, temperature)
             for term in self.auxiliary_losses:  # e.g. the hybrid objective's imitation term

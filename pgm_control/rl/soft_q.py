@@ -128,12 +128,20 @@ def soft_q_target(reward: torch.Tensor, terminated: torch.Tensor, q_next: torch.
     return reward + discount * (1.0 - terminated) * next_value
 
 
-def soft_q_loss(q_taken: torch.Tensor, target: torch.Tensor, loss: str = "mse") -> torch.Tensor:
+def soft_q_loss(q_taken: torch.Tensor, target: torch.Tensor, loss: str = "mse",
+                weights: torch.Tensor | None = None) -> torch.Tensor:
     r"""J(θ) = E[½ (Q_θ(s, a) - y)²] (``"mse"``) or E[huber(Q_θ(s, a) - y)] with δ = 1 (``"huber"``: equal
-    to the squared loss for |Q - y| <= 1, linear beyond); q_taken = Q_θ(s, a) and target y ``[B]``."""
+    to the squared loss for |Q - y| <= 1, linear beyond); q_taken = Q_θ(s, a) and target y ``[B]``.
+    With importance weights w ``[B]`` (prioritized replay, :mod:`pgm_control.rl.replay`): (1/B) Σ_i w_i ℓ_i.
+
+    >>> soft_q_loss(torch.tensor([1.0, 2.0]), torch.zeros(2), weights=torch.tensor([1.0, 0.5]))  # (0.5 + 0.5 · 2)/2
+    tensor(0.7500)
+    """
     if loss == "huber":
-        return F.smooth_l1_loss(q_taken, target)
-    return 0.5 * ((q_taken - target) ** 2).mean()
+        if weights is None:
+            return F.smooth_l1_loss(q_taken, target)
+        return (weights * F.smooth_l1_loss(q_taken, target, reduction="none")).mean()
+    return 0.5 * ((1.0 if weights is None else weights) * (q_taken - target) ** 2).mean()
 
 
 def boltzmann_log_policy(q: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -211,16 +219,19 @@ class SoftQ(OffPolicyAgent):
     def _random_action(self) -> int:
         return int(torch.randint(self.num_actions, (), generator=self.generator))
 
-    def update(self, batch: Transitions) -> dict[str, torch.Tensor]:
+    def update(self, batch: Transitions, weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One gradient step on J(θ); the target network moves every ``target_update_interval`` of them.
-        With an ``exploration_bonus``, y uses r + β b(s') and the bonus model takes its own step."""
+        With an ``exploration_bonus``, y uses r + β b(s') and the bonus model takes its own step. ``weights``
+        ``[B]``: importance weights of the rows (:func:`soft_q_loss`); |δ| = |Q_θ(s, a) - y| ``[B]`` is left
+        in ``last_td_errors``."""
         config = self.config
         batch, losses = self.add_exploration_bonus(batch)
         with torch.no_grad():
             target = soft_q_target(batch.rewards, batch.terminated, self.q_target(batch.next_observations),
                                    config.temperature, config.discount)
         q_taken = self.q(batch.observations).gather(-1, batch.actions[:, None]).squeeze(-1)
-        loss = soft_q_loss(q_taken, target, config.loss)
+        loss = soft_q_loss(q_taken, target, config.loss, weights)
+        self.last_td_errors = (q_taken - target).detach().abs()
         for term in self.auxiliary_losses:  # the hybrid objective's imitation term, DQfD's large margin
             loss = loss + term(self)
         self.optimizer.zero_grad(set_to_none=True)

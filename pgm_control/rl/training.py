@@ -298,6 +298,7 @@ class OffPolicyAgent(abc.ABC):
         self.updates = 0  # gradient steps taken (each call of update)
         self.history = TrainingHistory()
         self.last_losses: dict[str, torch.Tensor] = {}  # of the latest update
+        self.last_td_errors: torch.Tensor | None = None  # |δ| [B] of the latest update's rows (the priorities)
         # batch -> rewards [B] replacing each sampled batch's stored rewards (None: learn the env's own)
         self.reward_relabel: Callable[[Transitions], torch.Tensor] | None = None
         self._observation = None  # s_t of the episode in progress; None between episodes
@@ -335,8 +336,10 @@ class OffPolicyAgent(abc.ABC):
         """A uniform random action (the warm-up before ``learning_starts``)."""
 
     @abc.abstractmethod
-    def update(self, batch: Transitions) -> dict[str, torch.Tensor]:
-        """One gradient step on a batch; returns the losses by name."""
+    def update(self, batch: Transitions, weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """One gradient step on a batch; returns the losses by name. ``weights`` ``[B]`` (prioritized replay's
+        importance weights; None: all 1) multiply the rows of the TD loss; the update leaves the rows' |δ|
+        ``[B]`` in ``last_td_errors``."""
 
     def bonus_modules(self) -> dict[str, nn.Module]:
         """The exploration-bonus model by name (``{}`` without one), for the subclasses' :meth:`modules`."""
@@ -369,10 +372,24 @@ class OffPolicyAgent(abc.ABC):
         """A batch from D, its rewards relabelled by ``reward_relabel`` when one is set (learning from
         demonstrations: the rewards of a learned r_ψ or discriminator; the stored rewards stay the
         environment's, as do ``history``'s returns)."""
-        batch = self.buffer.sample(self.config.batch_size)
-        if self.reward_relabel is None:
-            return batch
-        return batch._replace(rewards=self.reward_relabel(batch))
+        return self._relabelled(self.buffer.sample(self.config.batch_size))
+
+    def _relabelled(self, batch: Transitions) -> Transitions:
+        return batch if self.reward_relabel is None else batch._replace(rewards=self.reward_relabel(batch))
+
+    def _gradient_step(self) -> dict[str, torch.Tensor]:
+        """One ``update`` on a batch from D, its losses checked. From a prioritized buffer
+        (``buffer.prioritization`` set) the batch's importance weights enter the loss and its rows'
+        priorities are refreshed with the update's |δ| (:mod:`pgm_control.rl.replay`)."""
+        if self.buffer.prioritization is None:
+            losses = self.update(self._training_batch())
+            self._check_losses(losses)
+            return losses
+        sample = self.buffer.sample_prioritized(self.config.batch_size)
+        losses = self.update(self._relabelled(sample.transitions), weights=sample.weights)
+        self._check_losses(losses)
+        self.buffer.update_priorities(sample.index, self.last_td_errors)
+        return losses
 
     def _as_observations(self, value, batch: bool = False) -> torch.Tensor:
         """One observation ``[dim S]`` (or a batch ``[B, dim S]``) as float32, shape-checked."""
@@ -485,8 +502,7 @@ class OffPolicyAgent(abc.ABC):
                 if self.step >= config.learning_starts and self.step % config.train_every == 0:
                     for _ in range(config.gradient_steps):
                         self.updates += 1
-                        self.last_losses = self.update(self._training_batch())
-                        self._check_losses(self.last_losses)
+                        self.last_losses = self._gradient_step()
                 if config.eval_every and self.step % config.eval_every == 0:
                     returns = self.evaluate(config.eval_episodes)
                     self.history.eval_steps.append(self.step)
