@@ -72,6 +72,8 @@ METHODS = ("on_policy", "hybrid", "importance")
 EXPERT_GAINS = np.array([0.1, 0.5, 10.0, 2.0])  # a = [gains · (x, ẋ, θ, θ̇) > 0]: return 500 on CartPole-v1
 DEEP_VARIANTS = {"naive": {}, "demo buffer": {"keep_demonstrations": True, "demo_fraction": 0.5},
                  "demo buffer + margin": {"keep_demonstrations": True, "demo_fraction": 0.5, "margin": 0.8},
+                 "demo buffer, prioritized": {"keep_demonstrations": True, "prioritized": True},
+                 "demo buffer, prioritized + margin": {"keep_demonstrations": True, "prioritized": True, "margin": 0.8},
                  "hybrid": {"bc_weight": 1.0}}
 
 
