@@ -16,9 +16,9 @@ from pgm_control.rl import (
     SoftQ,
     SoftQConfig,
     Transitions,
-    importance_weights,
     pretrain_and_finetune,
-    priority_probabilities,
+    priority_importance_weights,
+    priority_log_probabilities,
     use_demonstrations,
 )
 
@@ -59,13 +59,13 @@ def test_sampling_frequencies_follow_p_to_the_omega():
     assert sample.transitions.observations.shape == (draws, 4) and sample.transitions.actions.dtype == torch.int64
 
 
-def test_priority_probabilities_match_the_closed_form_and_stay_finite_for_large_omega():
+def test_priority_log_probabilities_match_the_closed_form_and_stay_finite_for_large_omega():
     p = torch.tensor([1e-3, 0.2, 3.0, 50.0], dtype=torch.float64)
     for omega in (0.0, 0.4, 1.0, 2.5):
         truth = [x ** omega / sum(y ** omega for y in p.tolist()) for x in p.tolist()]
-        torch.testing.assert_close(priority_probabilities(p, omega), torch.tensor(truth, dtype=torch.float64),
-                                   rtol=1e-12, atol=0)
-    assert torch.isfinite(priority_probabilities(p, 400.0)).all()  # p^400 overflows float64; the log-space form not
+        torch.testing.assert_close(priority_log_probabilities(p, omega).exp(),
+                                   torch.tensor(truth, dtype=torch.float64), rtol=1e-12, atol=0)
+    assert torch.isfinite(priority_log_probabilities(p, 400.0)).all()  # p^400 overflows float64; the log-space form not
 
 
 def test_importance_weights_in_closed_form():
@@ -75,9 +75,10 @@ def test_importance_weights_in_closed_form():
     raw = [(n * p) ** -beta for p in probs]  # (N P(i))^-β, normalized by the largest over all N rows
     index = torch.tensor([3, 2, 2, 1])  # not row 0, the least likely: the maximum is over all N rows, not the batch
     truth = torch.tensor([raw[i] / max(raw) for i in index.tolist()], dtype=torch.float64)
-    weights = importance_weights(torch.tensor(probs, dtype=torch.float64), index, beta)
+    weights = priority_importance_weights(torch.tensor(probs, dtype=torch.float64).log(), index, beta)
     torch.testing.assert_close(weights, truth, rtol=1e-12, atol=0)
-    assert float(weights.max()) < 0.9 and float(importance_weights(torch.tensor(probs), torch.tensor([0]), beta)) == 1.0
+    least_likely = priority_importance_weights(torch.tensor(probs).log(), torch.tensor([0]), beta)
+    assert float(weights.max()) < 0.9 and float(least_likely) == 1.0
     # the buffer returns the same weights (float32) for the rows it drew
     buffer = buffer_with(priorities, prioritization=Prioritization(exponent=omega, importance_exponent=beta))
     sample = buffer.sample_prioritized(50)

@@ -61,8 +61,8 @@ from pgm_control.rl.replay import (
     PrioritizedSample,
     ReplayBuffer,
     Transitions,
-    importance_weights,
-    priority_probabilities,
+    priority_importance_weights,
+    priority_log_probabilities,
 )
 from pgm_control.rl.sac import SAC, SACConfig
 from pgm_control.rl.soft_q import SoftQ, SoftQConfig
@@ -118,12 +118,12 @@ __all__ = [
     "gan_gcl",
     "hybrid_surrogate",
     "importance_sampled_surrogate",
-    "importance_weights",
     "large_margin_loss",
     "plot_learning_curve",
     "polyak_update",
     "pretrain_and_finetune",
-    "priority_probabilities",
+    "priority_importance_weights",
+    "priority_log_probabilities",
     "q_learning",
     "read_returns",
     "reinforce",

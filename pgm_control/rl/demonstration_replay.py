@@ -38,8 +38,8 @@ from pgm_control.rl.replay import (
     PrioritizedSample,
     ReplayBuffer,
     Transitions,
-    importance_weights,
-    priority_probabilities,
+    priority_importance_weights,
+    priority_log_probabilities,
 )
 from pgm_control.rl.soft_q import SoftQ, boltzmann_log_policy
 from pgm_control.rl.training import OffPolicyAgent, TrainingHistory
@@ -150,10 +150,10 @@ class DemonstrationReplayBuffer(ReplayBuffer):
         O(N) (class docstring)."""
         batch_size = check_positive_integer(batch_size, "batch_size")
         config = self._require_prioritization()
-        probabilities = priority_probabilities(self.priorities[:len(self)], config.exponent)
-        index = torch.multinomial(probabilities, batch_size, replacement=True, generator=self.generator)
-        weights = importance_weights(probabilities, index, config.importance_exponent).to(torch.float32)
-        return PrioritizedSample(self._rows(index), index, weights)
+        log_probabilities = priority_log_probabilities(self.priorities[:len(self)], config.exponent)
+        index = torch.multinomial(log_probabilities.exp(), batch_size, replacement=True, generator=self.generator)
+        weights = priority_importance_weights(log_probabilities, index, config.importance_exponent)
+        return PrioritizedSample(self._rows(index), index, weights.to(torch.float32))
 
     def update_priorities(self, index: torch.Tensor, td_errors: torch.Tensor) -> None:
         r"""p_i ← |δ_i| + ε_a, plus ε_d where row i is demonstrated, for the rows ``index`` ``[B]`` of

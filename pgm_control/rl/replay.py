@@ -18,7 +18,7 @@ with probability P(i), its loss weighted by w_i,
     w_i  = (N P(i))^(-β) / max_j (N P(j))^(-β) = (min_j P(j) / P(i))^β   (β = 1: unbiased)
 
 with δ_i the TD error of the latest update. The constants are a :class:`Prioritization`; the math is
-:func:`priority_probabilities` and :func:`importance_weights`; the buffer that keeps the priorities is
+:func:`priority_log_probabilities` and :func:`priority_importance_weights`; the buffer that keeps the priorities is
 :class:`pgm_control.rl.DemonstrationReplayBuffer` (``prioritized=True``).
 """
 
@@ -95,25 +95,24 @@ class Prioritization:
         check_nonnegative(self.demo_bonus, "Prioritization.demo_bonus", " (ε_d, added to demonstrated priorities)")
 
 
-def priority_probabilities(priorities: torch.Tensor, exponent: float) -> torch.Tensor:
-    r"""P(i) = p_i^ω / Σ_k p_k^ω = softmax_i(ω log p_i) for priorities ``[N]`` > 0 -> ``[N]`` (computed in
-    log space, so a large ω cannot overflow).
+def priority_log_probabilities(priorities: torch.Tensor, exponent: float) -> torch.Tensor:
+    r"""log P(i) = log (p_i^ω / Σ_k p_k^ω) = log_softmax_i(ω log p_i) for priorities ``[N]`` > 0 -> ``[N]``
+    (in log space, so a large ω cannot overflow).
 
-    >>> priority_probabilities(torch.tensor([1.0, 3.0], dtype=torch.float64), 0.5) ** 2 * (1 + 3 ** 0.5) ** 2
-    tensor([1.0000, 3.0000], dtype=torch.float64)
+    >>> priority_log_probabilities(torch.tensor([1.0, 3.0], dtype=torch.float64), 0.5).exp() * (1 + 3 ** 0.5)
+    tensor([1.0000, 1.7321], dtype=torch.float64)
     """
-    return torch.softmax(exponent * priorities.log(), dim=0)
+    return torch.log_softmax(exponent * priorities.log(), dim=0)
 
 
-def importance_weights(probabilities: torch.Tensor, index: torch.Tensor, exponent: float) -> torch.Tensor:
-    r"""w_i = (N P(i))^(-β) / max_j (N P(j))^(-β) = exp(β (log min_j P(j) - log P(i))) for the rows ``index``
-    ``[B]`` of P ``[N]`` -> ``[B]`` in (0, 1]; the maximum is over all N stored transitions (the least likely
-    has weight 1), so the weights only ever scale an update down.
+def priority_importance_weights(log_probabilities: torch.Tensor, index: torch.Tensor, exponent: float) -> torch.Tensor:
+    r"""w_i = (N P(i))^(-β) / max_j (N P(j))^(-β) = exp(β (min_j log P(j) - log P(i))) for the rows ``index``
+    ``[B]`` of log P ``[N]`` -> ``[B]`` in (0, 1]; the maximum is over all N stored transitions (the least
+    likely has weight 1), so the weights only ever scale an update down.
 
-    >>> importance_weights(torch.tensor([0.5, 0.25, 0.25]), torch.tensor([0, 1]), 1.0)
+    >>> priority_importance_weights(torch.tensor([0.5, 0.25, 0.25]).log(), torch.tensor([0, 1]), 1.0)
     tensor([0.5000, 1.0000])
     """
-    log_probabilities = probabilities.log()
     return torch.exp(exponent * (log_probabilities.min() - log_probabilities[index]))
 
 
