@@ -10,9 +10,12 @@ Deep, discrete actions: CartPole-v1 and :class:`pgm_control.rl.SoftQ` (default c
 expert, a = [0.1 x + 0.5 ẋ + 10 θ + 2 θ̇ > 0] (return 500), are cloned (500 Adam steps, lr 1e-3) and
 fine-tuned with :func:`pgm_control.rl.pretrain_and_finetune`: ``naive`` (empty buffer, the notes' steps 3-4),
 ``demo buffer`` (the demonstrations kept in the replay buffer, half of each batch), ``demo buffer + margin``
-(the same plus DQfD's large-margin loss, margin l = 0.8, λ_E = 1) and ``hybrid`` (imitation term λ = 1,
-empty buffer). Greedy return (5 episodes) after BC and after 250, 500 and 3000
-environment steps (updates start at step 128, one per step), mean ± standard error over seeds.
+(the same plus DQfD's large-margin loss, margin l = 0.8, λ_E = 1), ``demo buffer, prioritized`` (with and
+without ``+ margin``: DQfD's prioritized replay over the union, ω = 0.4, β = 0.6, ε_a = 0.001, ε_d = 1,
+in place of the fixed share) and ``hybrid`` (imitation term λ = 1, empty buffer). Greedy return
+(5 episodes) after BC and after 250, 500 and 3000 environment steps (updates start at step 128, one per
+step), mean ± standard error over seeds; for the prioritized variants also the demonstrations' share of
+P(i), Σ_{i ∈ D_demo} P(i), at the same steps.
 
 Tabular: ``GridWorld([".......", "S.....G", "XXXXXXX"], slip=0.1, step_reward=-1, goal_reward=0,
 trap_reward=-20)``, horizon T = 10: walk east along a row beside a line of traps. The demonstrator is
@@ -62,7 +65,14 @@ from _report import Table, library_version, load_average
 from pgm_control import Demonstrations
 from pgm_control.envs import GridWorld
 from pgm_control.inference import policy_evaluation, tabular_behaviour_cloning, value_iteration
-from pgm_control.rl import SoftQ, SoftQConfig, Transitions, pretrain_and_finetune, reinforce_with_demonstrations
+from pgm_control.rl import (
+    SoftQ,
+    SoftQConfig,
+    Transitions,
+    pretrain_and_finetune,
+    priority_log_probabilities,
+    reinforce_with_demonstrations,
+)
 from pgm_control.sampling import sample_trajectories
 
 MAP = [".......", "S.....G", "XXXXXXX"]
@@ -122,8 +132,15 @@ def expert_transitions(num_episodes: int, seed: int) -> Transitions:
     return Transitions(*(torch.tensor(np.array(c), dtype=d) for c, d in zip(columns, dtypes)))
 
 
+def demonstrated_share(buffer) -> float:
+    """Σ_{i ∈ D_demo} P(i): the expected share of demonstrations in a prioritized batch."""
+    log_probabilities = priority_log_probabilities(buffer.priorities[:len(buffer)], buffer.prioritization.exponent)
+    return float(log_probabilities[:buffer.num_demonstrations].exp().sum())
+
+
 def run_deep_seed(seed: int, checkpoints: list[int], bc_steps: int, config: SoftQConfig) -> dict:
-    """Greedy returns after BC and at each checkpoint (environment steps), per variant."""
+    """Greedy returns after BC and at each checkpoint (environment steps), per variant; for the prioritized
+    variants also the demonstrations' share of P(i) at each checkpoint."""
     demos = expert_transitions(2, seed)
     out = {}
     for name, options in DEEP_VARIANTS.items():
@@ -133,6 +150,8 @@ def run_deep_seed(seed: int, checkpoints: list[int], bc_steps: int, config: Soft
         for step in checkpoints:
             agent.train(step - agent.step, progress=False)
             out[name, step] = float(agent.evaluate(5, seed=10_000 + seed).mean())
+            if options.get("prioritized"):
+                out[name, "share", step] = demonstrated_share(agent.buffer)
     return out
 
 
@@ -145,6 +164,12 @@ def deep_table(num_seeds: int, quick: bool) -> None:
     table = Table(columns, "l" + "r" * (len(columns) - 1))
     for name in DEEP_VARIANTS:
         table.row(name, *(mean_se([r[name, step] for r in runs]) for step in [0, *checkpoints]))
+    print("\n## Prioritized replay: the demonstrations' share Σ_{i ∈ D_demo} P(i) of each batch, mean ± SE "
+          "(fixed share: 0.5; uniform union: M/N)\n")
+    share = Table(["variant", *(f"after {step} steps" for step in checkpoints)], "l" + "r" * len(checkpoints))
+    for name, options in DEEP_VARIANTS.items():
+        if options.get("prioritized"):
+            share.row(name, *(mean_se([r[name, "share", step] for r in runs]) for step in checkpoints))
 
 
 def main() -> None:

@@ -14,5 +14,7 @@ def test_quick_run_prints_both_tables():
     assert status == 0, output
     assert "| method | after BC | after 1st update | change at 1st update | after 3 updates |" in output
     assert "| variant | after BC | after 20 steps | after 40 steps |" in output
-    for name in ("on_policy", "importance", "naive", "demo buffer", "demo buffer + margin", "hybrid"):
+    for name in ("on_policy", "importance", "naive", "demo buffer", "demo buffer + margin", "hybrid",
+                 "demo buffer, prioritized", "demo buffer, prioritized + margin"):
         assert f"| {name} | " in output
+    assert "## Prioritized replay: the demonstrations' share" in output
