@@ -65,13 +65,13 @@ class PrioritizedSample(NamedTuple):
 @dataclass(frozen=True)
 class Prioritization:
     r"""The constants of proportional prioritized replay (module docstring); the defaults are DQfD's
-    (Hester et al. 2018, Table of hyperparameters).
+    (Hester et al. 2018: ω = 0.4, β = 0.6, ε_a = 0.001, ε_d = 1).
 
     Attributes:
         exponent: ω >= 0 of P(i) ∝ p_i^ω (0: uniform).
-        importance_exponent: β in [0, 1] of the importance weights w_i (0: none, 1: fully corrected).
+        importance_exponent: β in [0, 1] of the importance weights w_i (0: no correction, 1: unbiased).
             Schaul et al. anneal β to 1 over training; here it stays fixed.
-        epsilon: ε_a > 0 added to every priority, so that no transition is never drawn again.
+        epsilon: ε_a > 0 added to every priority, so that every transition keeps a chance to be drawn.
         demo_bonus: ε_d >= 0 added on top for demonstrated transitions: p_i = |δ_i| + ε_a + ε_d.
 
     >>> Prioritization(exponent=-1.0)
