@@ -212,3 +212,11 @@ def test_bad_prioritized_arguments_are_named():
         buffer_with([1.0] * 3).update_priorities(torch.tensor([0, 1]), torch.zeros(3))
     with pytest.raises(ValueError, match="td_errors must be finite"):
         buffer_with([1.0] * 3).update_priorities(torch.tensor([0, 1]), torch.tensor([0.0, math.nan]))
+
+
+def test_update_priorities_rejects_rows_outside_the_buffer():
+    buffer = buffer_with([1.0] * 3)
+    with pytest.raises(ValueError, match=r"index must lie in 0\.\.2 \(rows of the buffer"):
+        buffer.update_priorities(torch.tensor([0, 3]), torch.zeros(2))
+    with pytest.raises(TypeError, match="index must be the long tensor"):
+        buffer.update_priorities(torch.tensor([0.0, 1.0]), torch.zeros(2))

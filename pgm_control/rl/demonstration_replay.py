@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 
 from pgm_control._checks import (
+    check_indices,
     check_nonnegative,
     check_positive,
     check_positive_integer,
@@ -160,6 +161,9 @@ class DemonstrationReplayBuffer(ReplayBuffer):
         r"""p_i ← |δ_i| + ε_a, plus ε_d where row i is demonstrated, for the rows ``index`` ``[B]`` of
         :meth:`sample_prioritized` and the TD errors δ ``[B]`` of the update on them."""
         config = self._require_prioritization()
+        if not isinstance(index, torch.Tensor) or index.dtype != torch.int64 or index.dim() != 1:
+            raise TypeError("index must be the long tensor [B] of rows returned by sample_prioritized")
+        check_indices(index, len(self), "index", " (rows of the buffer: demonstrations, then the ring)")
         if not isinstance(td_errors, torch.Tensor) or td_errors.shape != index.shape:
             raise ValueError(f"td_errors must be a tensor of shape {shape_str(index.shape)} (one per sampled row)")
         if not torch.isfinite(td_errors).all():
