@@ -13,8 +13,9 @@ way. Wall time is ``time.perf_counter`` around training (evaluations excluded).
 
 Measured (``--seeds 1``, 2 shared CPU cores at load 5-9): expert -107.6 after 20 000 steps (1073 s),
 random -1130.5; GAIL -120.1 (normalized 0.99, 1072 s), AIRL -108.7 (1.00, 495 s), 20 000 steps each.
-imitation on the same demonstrations, seed 0, 20 000 steps (load 4.7-5): GAIL -582.7 (0.54, 798 s),
-AIRL -132.5 (0.98, 809 s); benchmarks/README.md has the table and what was not run.
+Seed 0 again beside imitation, each library's two runs in parallel (load 3.5-5): ours GAIL -120.1
+(0.99, 611 s), AIRL -108.7 (1.00, 620 s); imitation GAIL -582.7 (0.54, 798 s), AIRL -132.5 (0.98,
+809 s). benchmarks/README.md has the table and what was not run (seeds 1 and 2).
 
 ``--peer`` runs the same demonstrations through ``imitation``'s GAIL and AIRL with the same
 environment-step budget, seeds and evaluation, in their own venv (``benchmarks/.venv-imitation``, see
