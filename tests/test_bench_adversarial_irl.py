@@ -1,28 +1,44 @@
 """The adversarial imitation benchmark runs: smoke runs of ``benchmarks/bench_adversarial_irl.py --quick``
-on each task (Pendulum-v1 with SAC; CartPole-v1 in FixedHorizon with SoftQ)."""
+on each task (Pendulum-v1 with SAC; CartPole-v1 in FixedHorizon with SoftQ), with and without imitation's
+venv for the ``--peer`` rows."""
 
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from bench_helpers import run_script
+from bench_helpers import BENCHMARKS, run_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_adversarial_irl.py"
+SCRIPT = BENCHMARKS / "bench_adversarial_irl.py"
+PEER_PYTHON = BENCHMARKS / ".venv-imitation" / "bin" / "python"
+
+
+def quick_run(*extra: str) -> str:
+    status, output = run_script(SCRIPT, "--quick", *extra, timeout=600)
+    assert status == 0, output
+    return output
+
+
+def rows(output: str) -> list[list[str]]:
+    """The (library, method, seed, return, normalized, ...) cells of each result row."""
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in output.splitlines()
+            if line.startswith(("| pgm_control |", "| imitation |"))]
+
+
+def assert_finite_returns(table: list[list[str]]) -> None:
+    for row in table:
+        assert math.isfinite(float(row[3])) and math.isfinite(float(row[4]))  # return, normalized return
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("task", "header"), [("pendulum", "expert: SAC on Pendulum-v1, 60 steps"),
                                               ("cartpole", "expert: SoftQ on CartPole-v1, 60 steps")])
 def test_quick_run_prints_one_row_per_method(task, header):
-    status, output = run_script(SCRIPT, "--quick", "--task", task)
-    assert status == 0, output
+    output = quick_run("--task", task)
     assert output.startswith(header)
-    rows = [line.strip("|").split("|") for line in output.splitlines() if line.startswith(("| gail |", "| airl |"))]
-    assert [row[0].strip() for row in rows] == ["gail", "airl"]
-    for row in rows:
-        assert math.isfinite(float(row[2])) and math.isfinite(float(row[3]))  # return, normalized return
+    table = rows(output)
+    assert [row[:2] for row in table] == [["pgm_control", "gail"], ["pgm_control", "airl"]]
+    assert_finite_returns(table)
 
 
 @pytest.mark.slow
@@ -40,3 +56,37 @@ def test_expert_checkpoint_is_trained_once_and_reused(tmp_path):
         return output.splitlines()[0].split("return ")[1].split(";")[0]
 
     assert expert_return(first) == expert_return(second)  # the same expert
+
+
+@pytest.mark.slow
+def test_peer_rows_are_skipped_with_a_message_without_the_venv(tmp_path):
+    output = quick_run("--peer", "--peer-python", str(tmp_path / "missing" / "python"), "--methods", "airl")
+    assert "imitation not installed" in output
+    assert [row[:2] for row in rows(output)] == [["pgm_control", "airl"]]
+
+
+def test_peer_on_cartpole_is_refused_with_the_supported_task():
+    status, output = run_script(SCRIPT, "--quick", "--task", "cartpole", "--peer")
+    assert status == 2, output
+    assert "run on --task pendulum only, not cartpole" in output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PEER_PYTHON.exists(), reason="imitation's venv benchmarks/.venv-imitation is absent")
+def test_peer_rows_follow_ours_within_a_seed():
+    output = quick_run("--peer")
+    table = rows(output)
+    assert [row[:2] for row in table] == [["pgm_control", "gail"], ["imitation", "gail"],
+                                          ["pgm_control", "airl"], ["imitation", "airl"]]
+    assert_finite_returns(table)
+    assert "imitation's venv: imitation" in output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PEER_PYTHON.exists(), reason="imitation's venv benchmarks/.venv-imitation is absent")
+def test_imitation_alone_reads_the_expert_checkpoint_ours_wrote(tmp_path):
+    checkpoint = tmp_path / "expert.pt"
+    ours = quick_run("--methods", "airl", "--expert-checkpoint", str(checkpoint))
+    theirs = quick_run("--methods", "airl", "--libraries", "imitation", "--expert-checkpoint", str(checkpoint))
+    assert ours.splitlines()[0].split(", ", 3)[3] == theirs.splitlines()[0].split(", ", 3)[3]  # same expert, demos
+    assert [row[:2] for row in rows(theirs)] == [["imitation", "airl"]]
