@@ -6,8 +6,12 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import torch
 from bench_helpers import BENCHMARKS, run_script
+
+from pgm_control.rl import Transitions
 
 SCRIPT = BENCHMARKS / "bench_adversarial_irl.py"
 PEER_PYTHON = BENCHMARKS / ".venv-imitation" / "bin" / "python"
@@ -65,10 +69,37 @@ def test_peer_rows_are_skipped_with_a_message_without_the_venv(tmp_path):
     assert [row[:2] for row in rows(output)] == [["pgm_control", "airl"]]
 
 
-def test_peer_on_cartpole_is_refused_with_the_supported_task():
-    status, output = run_script(SCRIPT, "--quick", "--task", "cartpole", "--peer")
-    assert status == 2, output
-    assert "run on --task pendulum only, not cartpole" in output
+@pytest.fixture(scope="module")
+def bench():
+    """The benchmark script as a module."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import bench_adversarial_irl
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return bench_adversarial_irl
+
+
+def test_peer_on_cartpole_is_refused_with_the_supported_task(bench, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.parse_arguments(["--task", "cartpole", "--peer"])
+    assert exit_info.value.code == 2
+    assert "run on --task pendulum only, not cartpole" in capsys.readouterr().err
+
+
+def test_peer_flag_adds_imitation_once(bench):
+    assert bench.parse_arguments(["--peer"]).libraries == ["pgm_control", "imitation"]
+    assert bench.parse_arguments(["--peer", "--libraries", "imitation"]).libraries == ["imitation"]
+
+
+def test_saved_demonstrations_mark_each_episode_end(bench, tmp_path):
+    # Two episodes of 3 steps on a line: s' = s + 1 inside an episode; the second episode restarts at 10.
+    states = torch.tensor([[0.0], [1.0], [2.0], [10.0], [11.0], [12.0]])
+    demos = Transitions(states, torch.zeros(6, 1), torch.zeros(6), states + 1, torch.zeros(6))
+    bench.save_demonstrations(tmp_path / "demos.npz", demos)
+    with np.load(tmp_path / "demos.npz", allow_pickle=False) as data:
+        assert data["episode_ends"].tolist() == [False, False, True, False, False, True]
+        np.testing.assert_array_equal(data["next_observations"], (states + 1).numpy())
 
 
 @pytest.mark.slow
