@@ -202,12 +202,13 @@ def main(argv=None) -> int:
         print(f"imitation not installed ({args.peer_python} is missing; see benchmarks/README.md): "
               "its GAIL and AIRL are skipped")
         libraries.remove("imitation")
+    reused = args.expert_checkpoint is not None and args.expert_checkpoint.exists()
     start = time.perf_counter()
     expert = trained_expert(task, config, args.expert_steps, args.expert_checkpoint)
-    expert_wall = time.perf_counter() - start
+    origin = f"read from {args.expert_checkpoint}" if reused else f"trained in {time.perf_counter() - start:.0f} s"
     expert_return, floor = float(expert.evaluate(10).mean()), random_return(task.make_env())
     demos = expert_transitions(expert, args.demos, seed=200)
-    print(f"expert: {task.agent.__name__} on {task.env_id}, {args.expert_steps} steps, {expert_wall:.0f} s, "
+    print(f"expert: {task.agent.__name__} on {task.env_id}, {args.expert_steps} steps, {origin}, "
           f"return {expert_return:.1f}; random {floor:.1f}; {len(demos.rewards)} demonstrated transitions")
     table = Table(["library", "method", "seed", "return", "normalized", "wall s", "final D expert / policy",
                    "load"], "lllrrrll")
