@@ -25,10 +25,10 @@ benchmarks/README.md) through ``benchmarks/_imitation_adversarial.py``, one proc
 pgm_control's run of the same (seed, method), so a drift of the machine's load hits both alike; the
 demonstrations travel as an ``.npz``. Without the venv the peer rows are skipped with a message.
 
-Pendulum-v1, measured (``--seeds 1``, 2 shared CPU cores at load 5-9): expert -107.6 after 20 000 steps (1073 s),
-random -1130.5; GAIL -120.1 (normalized 0.99, 1072 s), AIRL -108.7 (1.00, 495 s), 20 000 steps each.
-Beside imitation (seeds 0, 1, 2, ours and imitation's run of each (method, seed) in parallel): see
-benchmarks/README.md.
+Pendulum-v1, measured (seeds 0, 1, 2, 20 000 steps, ours and imitation's run of each (method, seed) side by
+side on 2 shared CPU cores, load 1.6-4.6): expert -107.6 after 20 000 steps (607 s), random -1130.5; mean
+normalized return ours / imitation GAIL 0.97 / 0.80, AIRL 0.97 / 0.97; our wall time 0.885 (GAIL) and 0.886
+(AIRL) of theirs. benchmarks/README.md has the runs.
 
 CartPole-v1, measured (one process per method or seed, load 3-5.5): SoftQ expert 500.0 after 30 000 steps
 (~170 s), random 30.1; with 80 000 steps AIRL 500.0 (normalized 1.00) on seeds 0, 1, 2 (241-536 s), GAIL
