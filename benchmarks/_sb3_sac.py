@@ -50,6 +50,27 @@ def evaluate(model, env, episodes: int, seed: int) -> np.ndarray:
     return returns
 
 
+def build_sac(env, run: dict) -> SAC:
+    """SB3's SAC on ``env`` with the hyperparameters of ``run`` (pgm_control's ``SACConfig`` names)."""
+    return SAC(
+        "MlpPolicy", env,
+        policy_kwargs={"net_arch": list(run["hidden"])},
+        learning_rate=run["lr"],
+        batch_size=run["batch_size"],
+        buffer_size=run["buffer_size"],
+        gamma=run["discount"],
+        tau=run["tau"],
+        learning_starts=run["learning_starts"],
+        train_freq=run["train_every"],
+        gradient_steps=run["gradient_steps"],
+        ent_coef=f"auto_{run['temperature']}",
+        target_entropy="auto",
+        seed=run["seed"],
+        device="cpu",
+        verbose=0,
+    )
+
+
 class EvaluationCallback(BaseCallback):
     """Evaluates every ``every`` steps, after that step's gradient step; keeps the time it took."""
 
@@ -88,23 +109,7 @@ def main(argv: list[str]) -> int:
     callback = EvaluationCallback(gymnasium.make(run["env_id"]), run["eval_every"], run["eval_episodes"],
                                   run["eval_seed"])
     start = time.perf_counter()
-    model = SAC(
-        "MlpPolicy", env,
-        policy_kwargs={"net_arch": list(run["hidden"])},
-        learning_rate=run["lr"],
-        batch_size=run["batch_size"],
-        buffer_size=run["buffer_size"],
-        gamma=run["discount"],
-        tau=run["tau"],
-        learning_starts=run["learning_starts"],
-        train_freq=run["train_every"],
-        gradient_steps=run["gradient_steps"],
-        ent_coef=f"auto_{run['temperature']}",
-        target_entropy="auto",
-        seed=run["seed"],
-        device="cpu",
-        verbose=0,
-    )
+    model = build_sac(env, run)
     model.learn(total_timesteps=run["steps"], callback=callback, progress_bar=False)
     if not callback.steps or callback.steps[-1] != model.num_timesteps:
         callback.run()  # the final evaluation

@@ -1,9 +1,10 @@
 r"""Benchmark of adversarial imitation: GAIL and AIRL (pgm_control) on Pendulum-v1 from a SAC expert and on
-CartPole-v1 from a SoftQ expert.
+CartPole-v1 from a SoftQ expert, beside ``imitation``'s GAIL and AIRL on Pendulum-v1.
 
     python benchmarks/bench_adversarial_irl.py                 # Pendulum, 3 seeds, 20 000 expert and imitation steps
     python benchmarks/bench_adversarial_irl.py --task cartpole --expert-steps 30000 --steps 30000
     python benchmarks/bench_adversarial_irl.py --quick [--task cartpole]  # smoke runs (tests/test_bench_...)
+    python benchmarks/bench_adversarial_irl.py --peer --expert-checkpoint /tmp/expert.pt   # with imitation's
 
 The expert is pgm_control's ``SAC`` (Pendulum-v1, continuous actions) or ``SoftQ`` (CartPole-v1, discrete)
 with its config's defaults (``eval_every=0`` for SoftQ) trained for ``--expert-steps``; its ``--demos``
@@ -13,37 +14,55 @@ reward 0): adversarial imitation needs fixed-length episodes, and its returns ar
 (method, seed) run trains a fresh agent (same config, seed) inside :class:`~pgm_control.rl.AdversarialImitation`
 for ``--steps`` environment steps, then evaluates the deterministic policy on 10 episodes (``evaluate``). The
 reported score is the return normalized between a uniform random policy (0) and the expert (1), both evaluated
-the same way. Wall time is ``time.perf_counter`` around training (evaluations excluded). ``--methods`` and
-``--first-seed`` split a run over processes (one per method, say) on more cores.
+the same way. Wall time is ``time.perf_counter`` around training (evaluations excluded). ``--methods``,
+``--first-seed`` and ``--libraries`` split a run over processes (one per method or library, say) on more
+cores; ``--expert-checkpoint`` lets those processes share one expert (and so the same demonstrations, which
+are drawn from it with a fixed seed).
 
-Pendulum-v1, measured (``--seeds 1``, 2 shared CPU cores at load 5-9): expert -107.6 after 20 000 steps (1073 s),
-random -1130.5; GAIL -120.1 (normalized 0.99, 1072 s), AIRL -108.7 (1.00, 495 s), 20 000 steps each.
+``--peer`` (Pendulum-v1 only) runs the same demonstrations through ``imitation``'s GAIL and AIRL with the
+same environment-step budget, seeds and evaluation, in their own venv (``benchmarks/.venv-imitation``, see
+benchmarks/README.md) through ``benchmarks/_imitation_adversarial.py``, one process per run after
+pgm_control's run of the same (seed, method), so a drift of the machine's load hits both alike; the
+demonstrations travel as an ``.npz``. Without the venv the peer rows are skipped with a message.
+
+Pendulum-v1, measured (seeds 0, 1, 2, 20 000 steps, ours and imitation's run of each (method, seed) side by
+side on 2 shared CPU cores, load 1.6-4.6): expert -107.6 after 20 000 steps (607 s), random -1130.5; mean
+normalized return ours / imitation GAIL 0.97 / 0.80, AIRL 0.97 / 0.97; our wall time 0.885 (GAIL) and 0.886
+(AIRL) of theirs. benchmarks/README.md has the runs.
 
 CartPole-v1, measured (one process per method or seed, load 3-5.5): SoftQ expert 500.0 after 30 000 steps
 (~170 s), random 30.1; with 80 000 steps AIRL 500.0 (normalized 1.00) on seeds 0, 1, 2 (241-536 s), GAIL
 351.1 (0.68, seed 0, 522 s), with ``--discriminator-steps 10`` 1.00 and 0.49 (seeds 0, 1; ~480 s); with
 30 000 steps neither (GAIL 0.57, AIRL 0.21).
-
-Not in this script yet: ``imitation``'s GAIL and AIRL in their own venv with the same step budget (as
-``bench_sac.py`` runs SB3); seeds 1 and 2 of the full run have not been run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import gymnasium
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._report import Table, load_average
 from pgm_control.envs import FixedHorizon
-from pgm_control.rl import SAC, AdversarialImitation, SACConfig, SoftQ, SoftQConfig, expert_transitions
+from pgm_control.rl import SAC, AdversarialImitation, SACConfig, SoftQ, SoftQConfig, Transitions, expert_transitions
+from pgm_control.rl.training import EVAL_SEED_OFFSET
+
+HERE = Path(__file__).resolve().parent
+PEER_PYTHON = HERE / ".venv-imitation" / "bin" / "python"
+PEER_HELPER = HERE / "_imitation_adversarial.py"
+PEER_TASKS = ("pendulum",)  # the helper's generator is SB3's SAC: continuous actions only
 
 
 @dataclass(frozen=True)
@@ -99,7 +118,50 @@ def trained_expert(task: Task, config, steps: int, checkpoint: Path | None):
     return expert
 
 
-def main(argv=None) -> int:
+def save_demonstrations(path: Path, demos: Transitions) -> None:
+    """``demos`` as an ``.npz`` (no pickle) for imitation's helper, with ``episode_ends``: True where an
+    episode ends, found where the next row does not start at this row's next observation."""
+    ends = np.ones(len(demos.rewards), dtype=bool)
+    ends[:-1] = (demos.next_observations[:-1] != demos.observations[1:]).any(dim=1).numpy()
+    np.savez(path, episode_ends=ends, **{name: tensor.numpy() for name, tensor in demos._asdict().items()})
+
+
+def run_ours(task: Task, method: str, seed: int, demos: Transitions, config, steps: int, every: int,
+             steps_per_round: int) -> tuple[float, float, str]:
+    """pgm_control's ``method``: the deterministic return, the training wall time, the final D values."""
+    trainer = AdversarialImitation(task.agent(task.make_env(), config, seed=seed), demos, method,
+                                   batch_size=config.batch_size, discriminator_every=every,
+                                   discriminator_steps=steps_per_round, seed=seed)
+    start = time.perf_counter()
+    history = trainer.train(steps, progress=False)
+    wall = time.perf_counter() - start
+    final_d = f"{history['expert_d'][-1]:.2f} / {history['policy_d'][-1]:.2f}" if history["loss"] else "-"
+    return float(trainer.agent.evaluate(10).mean()), wall, final_d
+
+
+def run_peer(task: Task, method: str, seed: int, demos_path: Path, config: SACConfig, args, every: int,
+             steps_per_round: int) -> dict:
+    """imitation's ``method`` on the saved demonstrations in its venv (``_imitation_adversarial.py``)."""
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder) / "in.json", Path(folder) / "out.json"
+        source.write_text(json.dumps({
+            **asdict(config), "method": method, "env_id": task.env_id, "seed": seed, "steps": args.steps,
+            "demos": str(demos_path), "disc_every": every, "disc_steps": steps_per_round,
+            "eval_episodes": 10, "eval_seed": seed + EVAL_SEED_OFFSET, "threads": 1}))
+        env = {**os.environ, **{name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
+        completed = subprocess.run([str(args.peer_python), str(PEER_HELPER), str(source), str(target)],
+                                   capture_output=True, text=True, check=False, env=env)
+        if completed.returncode != 0:
+            raise RuntimeError(f"imitation helper failed (exit {completed.returncode}):\n{completed.stderr[-3000:]}")
+        return json.loads(target.read_text())
+
+
+def normalized(achieved: float, floor: float, expert_return: float) -> str:
+    """The return on the scale where the random policy scores 0 and the expert 1."""
+    return f"{(achieved - floor) / (expert_return - floor):.2f}"
+
+
+def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of seconds")
     parser.add_argument("--task", choices=sorted(TASKS), default="pendulum")
@@ -111,8 +173,22 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", nargs="+", default=["gail", "airl"])
     parser.add_argument("--discriminator-steps", type=int, default=50, help="per round of every 1000 env steps")
     parser.add_argument("--expert-checkpoint", type=Path, help="reuse the expert saved there (trained and saved "
-                        "there when the file does not exist)")
+                        "there when the file does not exist); its demonstrations are drawn again with a fixed "
+                        "seed, so every process that reads it imitates the same ones")
+    parser.add_argument("--libraries", nargs="+", choices=("pgm_control", "imitation"), default=["pgm_control"],
+                        help="whose trainers run (--peer adds imitation; imitation runs on --task pendulum only)")
+    parser.add_argument("--peer", action="store_true",
+                        help="also run imitation's GAIL and AIRL (their venv; --task pendulum only)")
+    parser.add_argument("--peer-python", type=Path, default=PEER_PYTHON, help="the imitation venv's python")
     args = parser.parse_args(argv)
+    args.libraries = list(dict.fromkeys(args.libraries + (["imitation"] if args.peer else [])))
+    if "imitation" in args.libraries and args.task not in PEER_TASKS:
+        parser.error(f"imitation's GAIL and AIRL run on --task {' or '.join(PEER_TASKS)} only, not {args.task}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_arguments(argv)
     torch.set_num_threads(1)
     task = TASKS[args.task]
     config = task.config
@@ -121,27 +197,41 @@ def main(argv=None) -> int:
         config = task.quick_config
         args.seeds, args.first_seed, args.steps, args.expert_steps, args.demos = 1, 0, 60, 60, 1
         every, steps_per_round = 30, 2
+    libraries = args.libraries
+    if "imitation" in libraries and not args.peer_python.exists():
+        print(f"imitation not installed ({args.peer_python} is missing; see benchmarks/README.md): "
+              "its GAIL and AIRL are skipped")
+        libraries.remove("imitation")
+    reused = args.expert_checkpoint is not None and args.expert_checkpoint.exists()
     start = time.perf_counter()
     expert = trained_expert(task, config, args.expert_steps, args.expert_checkpoint)
-    expert_wall = time.perf_counter() - start
+    origin = f"read from {args.expert_checkpoint}" if reused else f"trained in {time.perf_counter() - start:.0f} s"
     expert_return, floor = float(expert.evaluate(10).mean()), random_return(task.make_env())
     demos = expert_transitions(expert, args.demos, seed=200)
-    print(f"expert: {task.agent.__name__} on {task.env_id}, {args.expert_steps} steps, {expert_wall:.0f} s, "
+    print(f"expert: {task.agent.__name__} on {task.env_id}, {args.expert_steps} steps, {origin}, "
           f"return {expert_return:.1f}; random {floor:.1f}; {len(demos.rewards)} demonstrated transitions")
-    table = Table(["method", "seed", "return", "normalized", "wall s", "final D expert / policy", "load"],
-                  "llrrrll")
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        for method in args.methods:
-            trainer = AdversarialImitation(task.agent(task.make_env(), config, seed=seed), demos, method,
-                                           batch_size=config.batch_size, discriminator_every=every,
-                                           discriminator_steps=steps_per_round, seed=seed)
-            start = time.perf_counter()
-            history = trainer.train(args.steps, progress=False)
-            wall = time.perf_counter() - start
-            achieved = float(trainer.agent.evaluate(10).mean())
-            final_d = f"{history['expert_d'][-1]:.2f} / {history['policy_d'][-1]:.2f}" if history["loss"] else "-"
-            table.row(method, seed, f"{achieved:.1f}", f"{(achieved - floor) / (expert_return - floor):.2f}",
-                      f"{wall:.0f}", final_d, load_average())
+    table = Table(["library", "method", "seed", "return", "normalized", "wall s", "final D expert / policy",
+                   "load"], "lllrrrll")
+    versions = None
+    with tempfile.TemporaryDirectory() as folder:
+        demos_path = Path(folder) / "demos.npz"
+        if "imitation" in libraries:
+            save_demonstrations(demos_path, demos)
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for method in args.methods:
+                if "pgm_control" in libraries:
+                    achieved, wall, final_d = run_ours(task, method, seed, demos, config, args.steps, every,
+                                                       steps_per_round)
+                    table.row("pgm_control", method, seed, f"{achieved:.1f}",
+                              normalized(achieved, floor, expert_return), f"{wall:.0f}", final_d, load_average())
+                if "imitation" in libraries:
+                    out = run_peer(task, method, seed, demos_path, config, args, every, steps_per_round)
+                    achieved = float(np.mean(out["returns"]))
+                    table.row("imitation", method, seed, f"{achieved:.1f}",
+                              normalized(achieved, floor, expert_return), f"{out['seconds']:.0f}", "-", load_average())
+                    versions = out["versions"]
+    if versions is not None:
+        print("\nimitation's venv: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     return 0
 
 
