@@ -110,6 +110,8 @@ def main(argv=None) -> int:
     parser.add_argument("--demos", type=int, default=10)
     parser.add_argument("--methods", nargs="+", default=["gail", "airl"])
     parser.add_argument("--discriminator-steps", type=int, default=50, help="per round of every 1000 env steps")
+    parser.add_argument("--gradient-penalty", type=float, default=0.0, help="GAIL's discriminator gradient "
+                        "penalty λ (AdversarialImitation(gradient_penalty=...)); 0: none")
     parser.add_argument("--expert-checkpoint", type=Path, help="reuse the expert saved there (trained and saved "
                         "there when the file does not exist)")
     args = parser.parse_args(argv)
@@ -134,7 +136,8 @@ def main(argv=None) -> int:
         for method in args.methods:
             trainer = AdversarialImitation(task.agent(task.make_env(), config, seed=seed), demos, method,
                                            batch_size=config.batch_size, discriminator_every=every,
-                                           discriminator_steps=steps_per_round, seed=seed)
+                                           discriminator_steps=steps_per_round, seed=seed,
+                                           gradient_penalty=args.gradient_penalty if method == "gail" else 0.0)
             start = time.perf_counter()
             history = trainer.train(args.steps, progress=False)
             wall = time.perf_counter() - start
