@@ -40,3 +40,12 @@ def test_expert_checkpoint_is_trained_once_and_reused(tmp_path):
         return output.splitlines()[0].split("return ")[1].split(";")[0]
 
     assert expert_return(first) == expert_return(second)  # the same expert
+
+
+@pytest.mark.slow
+def test_gradient_penalty_flag_runs_gail():
+    status, output = run_script(SCRIPT, "--quick", "--task", "cartpole", "--methods", "gail", "airl",
+                                "--gradient-penalty", "1")
+    assert status == 0, output
+    rows = [line.strip("|").split("|") for line in output.splitlines() if line.startswith(("| gail |", "| airl |"))]
+    assert [row[0].strip() for row in rows] == ["gail", "airl"]  # AIRL runs unpenalized beside it
