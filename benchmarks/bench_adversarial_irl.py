@@ -21,7 +21,7 @@ random -1130.5; GAIL -120.1 (normalized 0.99, 1072 s), AIRL -108.7 (1.00, 495 s)
 
 CartPole-v1, measured (one process per method or seed, load 3-5.5): SoftQ expert 500.0 after 30 000 steps
 (~170 s), random 30.1; with 80 000 steps AIRL 500.0 (normalized 1.00) on seeds 0, 1, 2 (241-536 s), GAIL
-with ``--gradient-penalty 1`` 500.0 (1.00) on seeds 0, 1, 2 (~415 s); GAIL without it 351.1 (0.68, seed 0,
+with ``--gradient-penalty 1`` 500.0 (1.00) on seeds 0, 1, 2 (287-415 s); GAIL without it 351.1 (0.68, seed 0,
 522 s), with ``--discriminator-steps 10`` 1.00 and 0.49 (seeds 0, 1; ~480 s), with ``--gradient-penalty 10``
 1.00 and 0.08 (seeds 0, 1); with 30 000 steps unpenalized GAIL 0.57, AIRL 0.21.
 
