@@ -32,8 +32,9 @@ normalized return ours / imitation GAIL 0.97 / 0.80, AIRL 0.97 / 0.97; our wall 
 
 CartPole-v1, measured (one process per method or seed, load 3-5.5): SoftQ expert 500.0 after 30 000 steps
 (~170 s), random 30.1; with 80 000 steps AIRL 500.0 (normalized 1.00) on seeds 0, 1, 2 (241-536 s), GAIL
-351.1 (0.68, seed 0, 522 s), with ``--discriminator-steps 10`` 1.00 and 0.49 (seeds 0, 1; ~480 s); with
-30 000 steps neither (GAIL 0.57, AIRL 0.21).
+with ``--gradient-penalty 1`` 500.0 (1.00) on seeds 0, 1, 2 (287-415 s); GAIL without it 351.1 (0.68, seed 0,
+522 s), with ``--discriminator-steps 10`` 1.00 and 0.49 (seeds 0, 1; ~480 s), with ``--gradient-penalty 10``
+1.00 and 0.08 (seeds 0, 1); with 30 000 steps unpenalized GAIL 0.57, AIRL 0.21.
 """
 
 from __future__ import annotations
@@ -127,11 +128,13 @@ def save_demonstrations(path: Path, demos: Transitions) -> None:
 
 
 def run_ours(task: Task, method: str, seed: int, demos: Transitions, config, steps: int, every: int,
-             steps_per_round: int) -> tuple[float, float, str]:
-    """pgm_control's ``method``: the deterministic return, the training wall time, the final D values."""
+             steps_per_round: int, gradient_penalty: float = 0.0) -> tuple[float, float, str]:
+    """pgm_control's ``method``: the deterministic return, the training wall time, the final D values
+    (``gradient_penalty``: GAIL's λ; AIRL runs without)."""
     trainer = AdversarialImitation(task.agent(task.make_env(), config, seed=seed), demos, method,
                                    batch_size=config.batch_size, discriminator_every=every,
-                                   discriminator_steps=steps_per_round, seed=seed)
+                                   discriminator_steps=steps_per_round, seed=seed,
+                                   gradient_penalty=gradient_penalty if method == "gail" else 0.0)
     start = time.perf_counter()
     history = trainer.train(steps, progress=False)
     wall = time.perf_counter() - start
@@ -172,6 +175,8 @@ def parse_arguments(argv):
     parser.add_argument("--demos", type=int, default=10)
     parser.add_argument("--methods", nargs="+", default=["gail", "airl"])
     parser.add_argument("--discriminator-steps", type=int, default=50, help="per round of every 1000 env steps")
+    parser.add_argument("--gradient-penalty", type=float, default=0.0, help="GAIL's discriminator gradient "
+                        "penalty λ (AdversarialImitation(gradient_penalty=...)); 0: none")
     parser.add_argument("--expert-checkpoint", type=Path, help="reuse the expert saved there (trained and saved "
                         "there when the file does not exist); its demonstrations are drawn again with a fixed "
                         "seed, so every process that reads it imitates the same ones")
@@ -221,7 +226,7 @@ def main(argv=None) -> int:
             for method in args.methods:
                 if "pgm_control" in libraries:
                     achieved, wall, final_d = run_ours(task, method, seed, demos, config, args.steps, every,
-                                                       steps_per_round)
+                                                       steps_per_round, args.gradient_penalty)
                     table.row("pgm_control", method, seed, f"{achieved:.1f}",
                               normalized(achieved, floor, expert_return), f"{wall:.0f}", final_d, load_average())
                 if "imitation" in libraries:

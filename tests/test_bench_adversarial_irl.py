@@ -121,3 +121,10 @@ def test_imitation_alone_reads_the_expert_checkpoint_ours_wrote(tmp_path):
     theirs = quick_run("--methods", "airl", "--libraries", "imitation", "--expert-checkpoint", str(checkpoint))
     assert ours.splitlines()[0].split(", ", 3)[3] == theirs.splitlines()[0].split(", ", 3)[3]  # same expert, demos
     assert [row[:2] for row in rows(theirs)] == [["imitation", "airl"]]
+
+
+@pytest.mark.slow
+def test_gradient_penalty_flag_runs_gail():
+    table = rows(quick_run("--task", "cartpole", "--gradient-penalty", "1"))
+    assert [row[:2] for row in table] == [["pgm_control", "gail"], ["pgm_control", "airl"]]  # AIRL unpenalized
+    assert_finite_returns(table)
