@@ -15,7 +15,9 @@ from pgm_control import Demonstrations
 from pgm_control._checks import check_broadcastable, check_nonnegative, check_positive, check_probabilities
 from pgm_control.exploration import (
     GaussianBandit,
+    LinearThompson,
     LinUCB,
+    ThompsonBeta,
     bernoulli_kl,
     beta_information_gain,
     count_bonus,
@@ -31,6 +33,12 @@ LOG_PI = torch.full((2, 3, 2), math.log(0.5), dtype=torch.float64)  # log π [T=
 STATES, ACTIONS, REWARDS = torch.zeros(4, 3, dtype=torch.long), torch.zeros(4, 2, dtype=torch.long), torch.ones(4, 2)
 MDP_DATA = (torch.tensor([0]), torch.tensor([1]), torch.tensor([0.5]), torch.tensor([2]))  # s, a, r, s'
 DEMOS = Demonstrations(torch.tensor([[0, 1, 2]]), torch.tensor([[1, 1]]))
+def reset_agent(agent, *shape):
+    """A bandit agent after reset(R=2, A=3[, d=4]): what act and update expect."""
+    agent.reset(2, 3, *shape)
+    return agent
+
+
 BC_POLICY = lambda s: pyro.distributions.Categorical(logits=torch.zeros(s.shape[0], 2))  # noqa: E731
 
 CASES = {
@@ -70,6 +78,32 @@ CASES = {
     # --- random network distillation and the adversarial discriminator's loss
     "RND bonus wrong dim": (lambda: RND.bonus(torch.zeros(5, 4)), ValueError,
                             r"observations must have shape \[B, dim S\] = \[\?, 3\], got \[5, 4\]"),
+    # --- the per-pull methods of the bandit agents (the drivers' protocol, called by hand)
+    "ThompsonBeta.update before reset": (lambda: ThompsonBeta().update(torch.tensor([0]), torch.tensor([1.0])),
+                                         ValueError, r"no runs yet: call reset\(num_runs, num_arms\) first"),
+    "ThompsonBeta.update arm 3 of 3": (
+        lambda: reset_agent(ThompsonBeta()).update(torch.tensor([0, 3]), torch.tensor([1.0, 0.0])),
+        ValueError, r"actions must lie in 0..2 \(arms\)"),
+    "ThompsonBeta.update float arms": (
+        lambda: reset_agent(ThompsonBeta()).update(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0])),
+        TypeError, "actions must be a long tensor"),
+    "ThompsonBeta.update 3 rewards for 2 runs": (
+        lambda: reset_agent(ThompsonBeta()).update(torch.tensor([0, 1]), torch.ones(3)),
+        ValueError, "rewards must have shape"),
+    "ThompsonBeta.update NaN reward": (
+        lambda: reset_agent(ThompsonBeta()).update(torch.tensor([0, 1]), torch.tensor([NAN, 1.0])),
+        ValueError, "rewards must be finite"),
+    "LinUCB.act d = 5 for d = 4": (lambda: reset_agent(LinUCB(), 4).act(torch.zeros(2, 3, 5, dtype=torch.float64)),
+                                   ValueError, r"contexts must have shape \[R, A, d\] = \[2, \?, 4\]"),
+    "LinUCB.act before reset": (lambda: LinUCB().act(torch.zeros(2, 3, 4)), ValueError, "call reset"),
+    "LinearThompson.act long contexts": (lambda: reset_agent(LinearThompson(), 4).act(torch.zeros(2, 3, 4).long()),
+                                         TypeError, "contexts must be a float tensor"),
+    "LinUCB.update NaN feature": (
+        lambda: reset_agent(LinUCB(), 4).update(torch.full((2, 4), NAN, dtype=torch.float64), torch.ones(2)),
+        ValueError, "features must be finite"),
+    "LinUCB.update features [2, 3]": (
+        lambda: reset_agent(LinUCB(), 4).update(torch.zeros(2, 3, dtype=torch.float64), torch.ones(2)),
+        ValueError, "features must have shape"),
     "RND bonus NaN": (lambda: RND.bonus(torch.tensor([[0.0, NAN, 1.0]])), ValueError,
                       r"observations must be finite, got nan at index \[0, 1\]"),
     "RND observe inf": (lambda: RND.observe(torch.tensor([[0.0, 1.0, INF]])), ValueError,

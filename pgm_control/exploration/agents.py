@@ -19,12 +19,14 @@ from pgm_control._checks import (
     as_float_tensor,
     check_broadcastable,
     check_finite,
+    check_indices,
     check_nonnegative,
     check_positive,
     check_positive_integer,
     check_probabilities,
     check_real,
     check_seed,
+    check_shape,
 )
 from pgm_control._progress import progress_bar
 from pgm_control.exploration.bandits import Bandit, BernoulliBandit, bernoulli_kl_unchecked
@@ -48,6 +50,26 @@ def _sample_beta(alpha: torch.Tensor, beta: torch.Tensor, generator: torch.Gener
     return x / (x + y)
 
 
+def _check_pulls(agent: BanditAgent, actions, rewards) -> None:
+    """One pull per run of a reset agent: long ``actions [R]`` in 0..A-1, finite float ``rewards [R]``."""
+    if not hasattr(agent, "counts"):
+        raise ValueError(f"{type(agent).__name__} has no runs yet: call reset(num_runs, num_arms) first")
+    num_runs, num_arms = agent.counts.shape
+    if not isinstance(actions, torch.Tensor) or actions.dtype != torch.long:
+        raise TypeError(f"actions must be a long tensor [R] of arms, got {_kind_of(actions)}")
+    if not isinstance(rewards, torch.Tensor) or not rewards.is_floating_point():
+        raise TypeError(f"rewards must be a float tensor [R], got {_kind_of(rewards)}")
+    check_shape(actions, [num_runs], "actions", "[R] (one arm per run)")
+    check_shape(rewards, [num_runs], "rewards", "[R] (one reward per run)")
+    check_indices(actions, num_arms, "actions", " (arms)")
+    check_finite(rewards, "rewards")
+
+
+def _kind_of(value) -> str:
+    """How an error message names a wrong argument: 'a torch.float32 tensor', or its type's name."""
+    return f"a {value.dtype} tensor" if isinstance(value, torch.Tensor) else type(value).__name__
+
+
 class BanditAgent(abc.ABC):
     """Shared statistics: ``counts`` N(a) and ``sums`` Σ r over the pulls of a, each [R, A]."""
 
@@ -58,7 +80,8 @@ class BanditAgent(abc.ABC):
         self.sums = torch.zeros(num_runs, num_arms, dtype=DTYPE)
 
     def update(self, actions: torch.Tensor, rewards: torch.Tensor) -> None:
-        """Add one pull per run: ``actions [R]`` with ``rewards [R]``."""
+        """Add one pull per run: ``actions [R]`` (arms in 0..A-1) with finite ``rewards [R]``."""
+        _check_pulls(self, actions, rewards)
         self.counts.scatter_add_(1, actions[:, None], torch.ones_like(rewards)[:, None])
         self.sums.scatter_add_(1, actions[:, None], rewards[:, None])
 

@@ -40,7 +40,7 @@ from pgm_control._checks import (
     check_shape,
 )
 from pgm_control._progress import progress_bar
-from pgm_control.exploration.agents import argmax_random_ties
+from pgm_control.exploration.agents import _kind_of, argmax_random_ties
 from pgm_control.exploration.regret import RegretCurve, cumulative_regret
 
 INFERENCE = ("svi", "nuts")
@@ -134,6 +134,11 @@ def _chosen_features(contexts: torch.Tensor, actions: torch.Tensor) -> torch.Ten
     return contexts[torch.arange(contexts.shape[0]), actions]
 
 
+def _check_float(value, name: str, shape: str) -> None:
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor {shape}, got {_kind_of(value)}")
+
+
 class ContextualAgent(abc.ABC):
     """An agent for R runs of a contextual bandit with A arms and d features.
 
@@ -153,6 +158,27 @@ class ContextualAgent(abc.ABC):
     @abc.abstractmethod
     def act(self, contexts: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The arm of each run, ``[R]`` (long), given ``contexts [R, A, d]``."""
+
+    def _check_contexts(self, contexts) -> None:
+        """Finite float ``contexts [R, A, d]`` for a reset agent (the built-in agents' act)."""
+        self._check_reset()
+        _check_float(contexts, "contexts", "[R, A, d]")
+        check_shape(contexts, [self.num_runs, None, self.dim], "contexts", "[R, A, d]")  # any number of arms
+        check_finite(contexts, "contexts")
+
+    def _check_feedback(self, features, rewards) -> None:
+        """Finite float ``features [R, d]`` and ``rewards [R]`` for a reset agent (the built-in update)."""
+        self._check_reset()
+        _check_float(features, "features", "[R, d]")
+        _check_float(rewards, "rewards", "[R]")
+        check_shape(features, [self.num_runs, self.dim], "features", "[R, d] (the chosen arms' features)")
+        check_shape(rewards, [self.num_runs], "rewards", "[R] (one reward per run)")
+        check_finite(features, "features")
+        check_finite(rewards, "rewards")
+
+    def _check_reset(self) -> None:
+        if not hasattr(self, "num_runs"):
+            raise ValueError(f"{type(self).__name__} has no runs yet: call reset(num_runs, num_arms, dim) first")
 
     @abc.abstractmethod
     def update(self, features: torch.Tensor, rewards: torch.Tensor) -> None:
@@ -175,6 +201,7 @@ class RidgeRegressionAgent(ContextualAgent):
 
     def update(self, features, rewards):
         r"""(A + x xᵀ)⁻¹ = A⁻¹ − u uᵀ / (1 + xᵀ u) with u = A⁻¹ x;   b ← b + r x."""
+        self._check_feedback(features, rewards)
         u = (self.inverse @ features[..., None]).squeeze(-1)
         self.inverse = self.inverse - u[:, :, None] * u[:, None, :] / (1 + (features * u).sum(-1))[:, None, None]
         self.moment = self.moment + rewards[:, None] * features
@@ -203,6 +230,7 @@ class LinUCB(RidgeRegressionAgent):
 
     def index(self, contexts: torch.Tensor) -> torch.Tensor:
         """The upper confidence bounds ``[R, A]`` of ``contexts [R, A, d]``."""
+        self._check_contexts(contexts)
         width = ((contexts @ self.inverse) * contexts).sum(-1).sqrt()  # sqrt(xᵀ A⁻¹ x)
         return (contexts @ self.estimate()[..., None]).squeeze(-1) + self.alpha * width
 
@@ -235,6 +263,7 @@ class LinearThompson(RidgeRegressionAgent):
         return MultivariateNormal(self.estimate(), scale_tril=scale_tril, validate_args=False)
 
     def act(self, contexts, generator=None):
+        self._check_contexts(contexts)
         theta = _sample_gaussian(self.posterior(), generator)
         return (contexts @ theta[..., None]).squeeze(-1).argmax(-1)
 
@@ -358,6 +387,7 @@ class LogisticThompson(ContextualAgent):
         return evaluations * num_runs * dim * num_pulls ** 2 / (2 * self.refresh_every)
 
     def update(self, features, rewards):
+        self._check_feedback(features, rewards)
         self.features.append(features)
         self.rewards.append(rewards)
 
@@ -392,6 +422,7 @@ class LogisticThompson(ContextualAgent):
         return self.samples[torch.arange(self.num_runs), index]
 
     def act(self, contexts, generator=None):
+        self._check_contexts(contexts)
         if len(self.features) - self.fitted_at >= self.refresh_every:
             self.refresh(generator)
         theta = self.sample_theta(generator)
