@@ -105,7 +105,7 @@ def test_gradient_penalty_mixes_expert_and_policy_inputs_row_by_row():
     # x̂ = (0.5, 0), (0, 0), (2, 2): norms 0.5, 0, √8
     by_hand = ((0.5 - 1) ** 2 + (0 - 1) ** 2 + (8**0.5 - 1) ** 2) / 3
     penalty = gradient_penalty(HalfSquaredNorm(), expert, policy, mixing)
-    assert abs(float(penalty) - by_hand) < 1e-12
+    assert abs(float(penalty.detach()) - by_hand) < 1e-12
 
 
 def separating_gap(penalty_weight: float) -> float:
