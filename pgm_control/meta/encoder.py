@@ -32,8 +32,8 @@ from pgm_control._checks import (
     as_float_tensor,
     check_layer_widths,
     check_learning_rate,
+    check_positive,
     check_positive_integer,
-    check_real,
     check_seed,
     check_shape,
 )
@@ -155,7 +155,4 @@ def _read_context(actions, rewards) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _check_noise(reward_noise) -> float:
-    reward_noise = check_real(reward_noise, "reward_noise", "a positive number")
-    if not 0.0 < reward_noise < math.inf:
-        raise ValueError(f"reward_noise must be a positive, finite standard deviation, got {reward_noise}")
-    return reward_noise
+    return check_positive(reward_noise, "reward_noise", " (a standard deviation)")

@@ -39,6 +39,8 @@ import torch
 from pgm_control._checks import (
     check_layer_widths,
     check_learning_rate,
+    check_nonnegative,
+    check_positive,
     check_positive_integer,
     check_real,
     check_seed,
@@ -100,9 +102,7 @@ class PEARLConfig:
     def __post_init__(self):
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"PEARLConfig.conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
-        kl_weight = check_real(self.kl_weight, "PEARLConfig.kl_weight", "a number ≥ 0")
-        if not 0.0 <= kl_weight < math.inf:
-            raise ValueError(f"PEARLConfig.kl_weight must be a finite number ≥ 0, got {self.kl_weight}")
+        check_nonnegative(self.kl_weight, "PEARLConfig.kl_weight")
         for name in ("num_train_tasks", "context_episodes", "meta_batch", "batch_size", "gradient_steps",
                      "buffer_episodes"):
             check_positive_integer(getattr(self, name), f"PEARLConfig.{name}")
@@ -116,9 +116,7 @@ class PEARLConfig:
         tau = check_real(self.tau, "PEARLConfig.tau", "a number in (0, 1]")
         if not 0.0 < tau <= 1.0:
             raise ValueError(f"PEARLConfig.tau must lie in (0, 1], got {self.tau}")
-        temperature = check_real(self.temperature, "PEARLConfig.temperature", "a positive number")
-        if not 0.0 < temperature < math.inf:
-            raise ValueError(f"PEARLConfig.temperature must be a finite number > 0, got {self.temperature}")
+        check_positive(self.temperature, "PEARLConfig.temperature")
         if self.context_episodes > self.buffer_episodes:
             raise ValueError(f"PEARLConfig.context_episodes ({self.context_episodes}) must not exceed "
                              f"buffer_episodes ({self.buffer_episodes})")

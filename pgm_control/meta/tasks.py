@@ -35,6 +35,7 @@ from pgm_control._checks import (
     as_index_tensor,
     check_distribution,
     check_finite,
+    check_positive,
     check_positive_integer,
     check_shape,
     shape_str,
@@ -450,9 +451,6 @@ class PointRobotFamily(TaskFamily):
 
 def point_robot_tasks(radius: float = 1.0, episode_length: int = 20, max_step: float = 0.1) -> PointRobotFamily:
     """The point robot with goals on a half circle (:class:`PointRobotFamily`), validated."""
-    radius = float(as_float_tensor(radius, "radius"))
-    max_step = float(as_float_tensor(max_step, "max_step"))
-    if not (0 < radius < math.inf and 0 < max_step < math.inf):
-        raise ValueError(f"radius and max_step must be positive and finite, got radius={radius}, "
-                         f"max_step={max_step}")
+    radius = check_positive(radius, "radius")
+    max_step = check_positive(max_step, "max_step")
     return PointRobotFamily(radius, check_positive_integer(episode_length, "episode_length"), max_step)

@@ -26,13 +26,19 @@ With γ = 1, J/α is the ELBO of :func:`pgm_control.inference.elbo` plus T log A
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from pgm_control._checks import DTYPE, check_horizon, check_integer, check_real, check_seed
+from pgm_control._checks import (
+    DTYPE,
+    check_horizon,
+    check_integer,
+    check_learning_rate,
+    check_nonnegative,
+    check_seed,
+)
 from pgm_control._mdp_inputs import check_mdp
 from pgm_control._progress import progress_bar
 from pgm_control.inference.estimators import leave_one_out_state_mean
@@ -144,13 +150,9 @@ def reinforce(mdp: TabularMDP, horizon: int, num_iterations: int, *, num_episode
     horizon = check_horizon(horizon, required=True)
     num_iterations = _positive_integer(num_iterations, "num_iterations")
     num_episodes = _positive_integer(num_episodes, "num_episodes")
-    for name, value in (("lr", lr), ("final_lr", final_lr)):
-        value = check_real(value, name, "a positive number")
-        if not 0.0 < value < math.inf:
-            raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    entropy_bonus = check_real(entropy_bonus, "entropy_bonus", "a number >= 0 (the temperature α)")
-    if not 0.0 <= entropy_bonus < math.inf:
-        raise ValueError(f"entropy_bonus must be a finite number >= 0 (the temperature α), got {entropy_bonus}")
+    check_learning_rate(lr, "lr")
+    check_learning_rate(final_lr, "final_lr")
+    entropy_bonus = check_nonnegative(entropy_bonus, "entropy_bonus", " (the temperature α)")
     if not isinstance(baseline, bool):
         raise TypeError(f"baseline must be True or False, got {baseline!r}")
     generator = torch.Generator().manual_seed(check_seed(seed))
