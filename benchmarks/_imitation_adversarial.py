@@ -34,7 +34,7 @@ import imitation
 import numpy as np
 import stable_baselines3
 import torch
-from _sb3_sac import build_sac, evaluate
+from _sb3_sac import build_sac, evaluate, read_run
 from imitation.algorithms.adversarial.airl import AIRL
 from imitation.algorithms.adversarial.gail import GAIL
 from imitation.data.types import Transitions
@@ -72,11 +72,9 @@ def train(run: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print(__doc__, file=sys.stderr)
+    run = read_run(argv, __doc__)
+    if run is None:
         return 2
-    run = json.loads(Path(argv[0]).read_text())
-    torch.set_num_threads(run["threads"])
     torch.manual_seed(run["seed"])
     out = train(run)
     returns = evaluate(out["model"], gymnasium.make(run["env_id"]), run["eval_episodes"], run["eval_seed"])

@@ -99,12 +99,21 @@ class EvaluationCallback(BaseCallback):
         return True
 
 
-def main(argv: list[str]) -> int:
+def read_run(argv: list[str], usage: str) -> dict | None:
+    """The run's settings from ``argv = [IN.json, OUT.json]``, with torch's thread count set from them; None
+    (after printing ``usage``) for any other command line."""
     if len(argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
+        print(usage, file=sys.stderr)
+        return None
     run = json.loads(Path(argv[0]).read_text())
     torch.set_num_threads(run["threads"])
+    return run
+
+
+def main(argv: list[str]) -> int:
+    run = read_run(argv, __doc__)
+    if run is None:
+        return 2
     env = gymnasium.make(run["env_id"])
     callback = EvaluationCallback(gymnasium.make(run["env_id"]), run["eval_every"], run["eval_episodes"],
                                   run["eval_seed"])
